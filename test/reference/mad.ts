@@ -5,7 +5,8 @@
 export type OracleName = "extreme" | "argmax" | "random" | "argmin";
 export type ObjectiveName = "angular" | "surrogate";
 export type DistanceName = "l1" | "l2" | "kl";
-export type StepName = "linesearch" | "projections";
+/** `reachable` is the opt-in step: every oracle candidate is scored at its line-search point. */
+export type StepName = "linesearch" | "projections" | "reachable";
 
 export interface ReferenceOptions {
   oracle: OracleName;
@@ -40,13 +41,11 @@ export const ARGMAX_TIE_BREAK = 1e-5;
 export const LINESEARCH_GUARD = 1e-7;
 /** The KL line search bisects alpha down to this width. */
 export const KL_ALPHA_TOLERANCE = 1e-13;
-/** Greedy MAD-argmax stops after this many candidate evaluations (as the reference does). */
-export const GREEDY_EVALUATIONS = 1024;
 export const DEFAULT_EXACT_ARGMAX_LIMIT = 20;
 /** Alternating projections: rounds and L2 stopping tolerance (MAD.md section 4). */
 export const PROJECTION_ROUNDS = 100;
 export const PROJECTION_TOLERANCE = 1e-4;
-/** ‖a‖² at or below this (relative to the scale of M) makes H undefined: fall back to S. */
+/** ‖a‖² at or below this makes H undefined for the whole row: fall back to S (CORE_API.md). */
 export const DEGENERATE_SQUARED_NORM = 1e-24;
 
 // ---------------------------------------------------------------- small vector helpers
@@ -234,6 +233,12 @@ export function gramProduct(u: Vec, v: Vec, jacobian: RowJacobian): number {
 
 /** ‖a‖² = yᵀMy is (numerically) zero: H is undefined for every candidate. */
 export function angularIsDegenerate(y: Vec, jacobian: RowJacobian): boolean {
+  if (jacobian.kind === "identity") return false; // a = y, never 0 on the simplex
+  if (jacobian.kind === "probs") {
+    let s = 0;
+    for (let i = 0; i < y.length; i++) s += (jacobian.proxyProbs[i] - y[i]) ** 2;
+    return s <= DEGENERATE_SQUARED_NORM;
+  }
   return gramProduct(y, y, jacobian) <= DEGENERATE_SQUARED_NORM;
 }
 
@@ -304,6 +309,10 @@ export function effectiveObjective(objective: ObjectiveName, y: Vec, jacobian: R
   return objective === "angular" && !angularIsDegenerate(y, jacobian) ? "angular" : "surrogate";
 }
 
+/** Where a candidate is scored: at itself (the paper's heuristic) or at its reachable point (`reachable`). */
+export type Placement = (candidate: Float64Array) => Vec;
+const atCandidate: Placement = (candidate) => candidate;
+
 function trackBest(state: OracleChoice, value: number, candidate: () => Float64Array): void {
   if (value > state.best) {
     state.secondBest = state.best;
@@ -319,11 +328,16 @@ function emptyChoice(K: number, scoredWith: ObjectiveName): OracleChoice {
 }
 
 /** y* = e_k maximising the objective over the K vertices; ties: the first maximum. */
-export function extremeOracle(y: Vec, objective: ObjectiveName, jacobian: RowJacobian): OracleChoice {
+export function extremeOracle(
+  y: Vec,
+  objective: ObjectiveName,
+  jacobian: RowJacobian,
+  placement: Placement = atCandidate,
+): OracleChoice {
   const K = y.length;
   const score = objectiveFor(objective, y, jacobian);
   const state = emptyChoice(K, effectiveObjective(objective, y, jacobian));
-  for (let k = 0; k < K; k++) trackBest(state, score(vertex(k, K)), () => vertex(k, K));
+  for (let k = 0; k < K; k++) trackBest(state, score(placement(vertex(k, K))), () => vertex(k, K));
   return state;
 }
 
@@ -339,53 +353,64 @@ export function argmaxCandidate(members: ArrayLike<number>, m: number, K: number
 
 /**
  * MAD-argmax: the best v_S over subsets S containing m = argmax y (first maximum). Exhaustive over
- * all 2^(K−1) subsets (in increasing bit-mask order over the other classes) for K <= limit; greedy beyond.
+ * all 2^(K−1) subsets for K <= limit, in the core's Gray-code order (step i visits gray(i) = i ^ (i >> 1),
+ * bit b = the b-th class other than m) so that exact ties resolve alike; greedy beyond.
  */
 export function argmaxOracle(
   y: Vec,
   objective: ObjectiveName,
   jacobian: RowJacobian,
   exactLimit = DEFAULT_EXACT_ARGMAX_LIMIT,
+  placement: Placement = atCandidate,
 ): OracleChoice {
   const K = y.length;
   const m = argmaxIndex(y);
-  if (K > exactLimit) return greedyArgmaxOracle(y, m, jacobian);
+  if (K > exactLimit) return greedyArgmaxOracle(y, m, objective, jacobian, placement);
   const others: number[] = [];
   for (let i = 0; i < K; i++) if (i !== m) others.push(i);
   const score = objectiveFor(objective, y, jacobian);
   const state = emptyChoice(K, effectiveObjective(objective, y, jacobian));
-  for (let mask = 0; mask < 2 ** (K - 1); mask++) {
+  for (let step = 0; step < 2 ** (K - 1); step++) {
+    const mask = step ^ (step >> 1);
     const members = [m];
     for (let bit = 0; bit < K - 1; bit++) if (mask & (1 << bit)) members.push(others[bit]);
     const candidate = argmaxCandidate(members, m, K);
-    trackBest(state, score(candidate), () => candidate);
+    trackBest(state, score(placement(candidate)), () => candidate);
   }
   return state;
 }
 
 /**
- * Greedy MAD-argmax (MAD.md §3): F = {m}; each round scores F ∪ {k} for every k outside F (in
- * increasing k) with H, keeps the best seen, adds the round's best k to F; stops after 1024 evaluations.
+ * Greedy MAD-argmax, as the core documents it (CORE_API.md; MAD.md §3 describes the PyTorch variant,
+ * which always scores with H and stops after 1024 evaluations): F = {m}; each round scores F ∪ {k}
+ * for every k outside F (k increasing) with the selected objective, keeps the best seen, adds the
+ * round's best k to F; stops when a round's best does not beat the best seen so far, or F is full.
  */
-export function greedyArgmaxOracle(y: Vec, m: number, jacobian: RowJacobian): OracleChoice {
+export function greedyArgmaxOracle(
+  y: Vec,
+  m: number,
+  objective: ObjectiveName,
+  jacobian: RowJacobian,
+  placement: Placement = atCandidate,
+): OracleChoice {
   const K = y.length;
-  const score = objectiveFor("angular", y, jacobian);
-  const state = emptyChoice(K, effectiveObjective("angular", y, jacobian));
+  const score = objectiveFor(objective, y, jacobian);
+  const state = emptyChoice(K, effectiveObjective(objective, y, jacobian));
   const inF = new Uint8Array(K);
   const F = [m];
   inF[m] = 1;
-  let evaluations = 0;
-  while (evaluations < GREEDY_EVALUATIONS && F.length < K) {
+  while (F.length < K) {
+    const bestBefore = state.best;
     let roundBest = -Infinity;
     let roundIndex = -1;
-    for (let k = 0; k < K && evaluations < GREEDY_EVALUATIONS; k++) {
+    for (let k = 0; k < K; k++) {
       if (inF[k]) continue;
       const candidate = argmaxCandidate([...F, k], m, K);
-      const value = score(candidate);
-      evaluations++;
+      const value = score(placement(candidate));
       if (value > roundBest) (roundBest = value), (roundIndex = k);
       trackBest(state, value, () => candidate);
     }
+    if (!(roundBest > bestBefore)) break;
     F.push(roundIndex);
     inF[roundIndex] = 1;
   }
@@ -496,7 +521,9 @@ export function lineSearch(y: Vec, target: Vec, distanceName: DistanceName, epsi
 
 /**
  * Alternating projections (MAD.md §4): from y*, project onto the ε-ball around y, then onto the
- * simplex; at most 100 rounds, stop when a round moves ỹ by less than 1e-4 (L2). L1 and L2 only.
+ * simplex; at most 100 rounds, stop when a round moves ỹ by less than 1e-4 (L2). The last simplex
+ * projection may leave the ball slightly: then pull x radially towards y onto the sphere (a convex
+ * combination of two simplex points, so it stays on the simplex), as the core does. L1 and L2 only.
  */
 export function alternatingProjections(y: Vec, target: Vec, distanceName: DistanceName, epsilon: number): Float64Array {
   if (distanceName === "kl") throw new Error("projections: the KL ball has no closed-form projection");
@@ -508,6 +535,8 @@ export function alternatingProjections(y: Vec, target: Vec, distanceName: Distan
     current = projectOntoSimplex(projectOntoBall(current, y, epsilon));
     if (l2Distance(current, previous) < PROJECTION_TOLERANCE) break;
   }
+  const dist = distance(distanceName, y, current);
+  if (dist > epsilon) current = interpolate(y, current, epsilon / dist);
   return current;
 }
 
@@ -519,11 +548,13 @@ export function chooseTarget(
   jacobian: RowJacobian,
   uniform: () => number = seededUniform(options.seed ?? 0),
 ): OracleChoice {
+  const placement: Placement =
+    options.step === "reachable" ? (candidate) => lineSearch(y, candidate, options.distance, options.epsilon) : atCandidate;
   switch (options.oracle) {
     case "extreme":
-      return extremeOracle(y, options.objective, jacobian);
+      return extremeOracle(y, options.objective, jacobian, placement);
     case "argmax":
-      return argmaxOracle(y, options.objective, jacobian, options.exactArgmaxLimit);
+      return argmaxOracle(y, options.objective, jacobian, options.exactArgmaxLimit, placement);
     case "argmin":
       return argminOracle(y);
     case "random":
@@ -531,11 +562,23 @@ export function chooseTarget(
   }
 }
 
-/** Move from y towards the chosen target with the configured step. */
+/** m strictly on top of x. */
+export function keepsTop1Strictly(x: Vec, m: number): boolean {
+  for (let i = 0; i < x.length; i++) if (i !== m && !(x[m] > x[i])) return false;
+  return true;
+}
+
+/**
+ * Move from y towards the chosen target with the configured step (`reachable` moves by line search;
+ * its difference is in the oracle). With the argmax oracle, a projections result that loses m on top
+ * falls back to the line-search point, as the core does.
+ */
 export function stepTowards(y: Vec, target: Vec, options: ReferenceOptions): Float64Array {
   if (options.epsilon <= 0) return Float64Array.from(y);
-  if ((options.step ?? "linesearch") === "projections")
-    return alternatingProjections(y, target, options.distance, options.epsilon);
+  if (options.step === "projections") {
+    const projected = alternatingProjections(y, target, options.distance, options.epsilon);
+    if (options.oracle !== "argmax" || keepsTop1Strictly(projected, argmaxIndex(y))) return projected;
+  }
   return lineSearch(y, target, options.distance, options.epsilon);
 }
 

@@ -282,6 +282,31 @@ test("golden vectors: all 240 cases of the public reference (L1 <= 1e-4; KL <= 1
   }
 });
 
+test("reachable step scores at least the heuristic's H; projections stay on the simplex and in the ball", () => {
+  const rng = createRng(21);
+  for (let trial = 0; trial < 200; trial++) {
+    const K = rng.integer(2, 9);
+    const y = randomSimplexPoint(rng, K, 2);
+    const jacobian: RowJacobian = { kind: "probs", proxyProbs: randomSimplexPoint(rng, K, 2) };
+    const epsilon = rng.uniform() * 2.5;
+    for (const oracle of ["extreme", "argmax"] as const)
+      for (const distance of ["l1", "l2", "kl"] as const) {
+        const options = { oracle, objective: "angular", distance, epsilon } as const;
+        const heuristic = referencePerturb(y, options, jacobian).output;
+        const reachable = referencePerturb(y, { ...options, step: "reachable" }, jacobian).output;
+        const H = (x: Float64Array) => angularObjective(x, y, jacobian);
+        assert.ok(H(reachable) >= H(heuristic) - 1e-12, `${oracle} ${distance}: ${H(reachable)} < ${H(heuristic)}`);
+        if (distance === "kl") continue;
+        const projected = referencePerturb(y, { ...options, step: "projections" }, jacobian).output;
+        assert.ok(projected.every((v) => v >= 0));
+        assert.ok(Math.abs(projected.reduce((a, b) => a + b, 0) - 1) <= 1e-12);
+        const dist = distance === "l1" ? l1Distance(projected, y) : l2Distance(projected, y);
+        assert.ok(dist <= epsilon * (1 + 1e-12), `projections outside the ball: ${dist} > ${epsilon}`);
+        if (oracle === "argmax") assert.is(argmaxIndex(projected), argmaxIndex(y));
+      }
+  }
+});
+
 test("referencePerturbBatch equals row-by-row referencePerturb for every Jacobian kind", () => {
   const rng = createRng(20);
   const K = 6;
