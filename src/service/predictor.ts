@@ -1,0 +1,35 @@
+// What the HTTP app needs from whatever runs the defended model: in-process (edge runtimes, tests)
+// or a pool of worker threads (Node). The true probabilities y stay behind this interface: only the
+// answers ỹ and per-row distances come out, so the app cannot leak y even by mistake.
+import type { InputBatch } from "../models/types.js";
+
+export interface ServedModelInfo {
+  /** Per-input shape, e.g. [28, 28, 1]. */
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  /** Class names in label order (defaults to "0".."K-1"). */
+  readonly classes?: readonly string[];
+  /** A human-readable name of the served model, e.g. "demo (MNIST LeNet)" or a directory. */
+  readonly model?: string;
+  readonly defense: {
+    readonly name: string;
+    readonly params: Readonly<Record<string, unknown>>;
+    readonly traits?: Readonly<Record<string, boolean>>;
+  };
+}
+
+export interface Prediction {
+  /** Perturbed probabilities ỹ, B x K row-major. */
+  readonly probs: Float32Array;
+  /** argmax ỹ per row. */
+  readonly labels: Int32Array;
+  /** ||ỹ - y||_1 per row, for metrics. */
+  readonly l1: Float32Array;
+}
+
+export interface Predictor {
+  readonly info: ServedModelInfo;
+  predict(batch: InputBatch, context?: { clientId?: string }): Promise<Prediction>;
+  /** Finishes in-flight work and releases resources. */
+  close?(): Promise<void>;
+}

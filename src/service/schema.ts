@@ -1,0 +1,203 @@
+// Request validation for POST /v1/predict (valibot), and decoding of a valid body into an InputBatch.
+// Two body forms: {"inputs": [nested arrays of the input shape]} and
+// {"data": "<base64 little-endian float32>", "shape": [B, ...inputShape], "dtype"?: "float32"}.
+// Every rejection names the field (e.g. "inputs[1][27][3][0]"), never echoes more than one value.
+import * as v from "valibot";
+import type { InputBatch } from "../models/types.js";
+import { ServiceError } from "./errors.js";
+
+export interface InputLimits {
+  /** Most inputs in one request; more gets a 413. */
+  readonly maxBatch: number;
+  /** Inclusive range every input value must lie in, e.g. [0, 1] for pixels; null accepts any finite value. */
+  readonly inputRange: readonly [number, number] | null;
+}
+
+/** Turns a parsed JSON body into an InputBatch, or throws a ServiceError naming the offending field. */
+export type BodyDecoder = (body: unknown) => InputBatch;
+
+function pathOf(issue: v.BaseIssue<unknown>, root = ""): string {
+  let out = root;
+  for (const item of issue.path ?? []) {
+    const key = (item as { key: unknown }).key;
+    out += typeof key === "number" ? `[${key}]` : out ? `.${String(key)}` : String(key);
+  }
+  return out || "body";
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value === null) return "null";
+  if (typeof value === "number") return String(value);
+  if (typeof value === "string") return "a string";
+  return typeof value === "object" ? "an object" : typeof value;
+}
+
+/** Nested-array schema of one input: shape [28, 28, 1] -> array(28) of array(28) of array(1) of finite numbers. */
+function nestedSchema(shape: readonly number[]): v.GenericSchema<unknown> {
+  let inner: v.GenericSchema<unknown> = v.pipe(
+    v.number((i) => `expected a number, got ${describe(i.input)}`),
+    v.finite((i) => `expected a finite number, got ${describe(i.input)}`),
+  );
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const n = shape[d];
+    inner = v.pipe(
+      v.array(inner, (i) => `expected an array of ${n}, got ${describe(i.input)}`),
+      v.length(n, (i) => `expected ${n} elements (input shape [${shape.join(", ")}]), got ${(i.input as unknown[]).length}`),
+    );
+  }
+  return inner;
+}
+
+/** Builds the decoder for a model's input shape and the configured limits. */
+export function createBodyDecoder(inputShape: readonly number[], limits: InputLimits): BodyDecoder {
+  const perInput = inputShape.reduce((a, b) => a * b, 1);
+  const shapeText = `[${inputShape.join(", ")}]`;
+  const nestedBody = v.strictObject(
+    {
+      inputs: v.pipe(
+        v.array(nestedSchema(inputShape), (i) => `expected an array of inputs, got ${describe(i.input)}`),
+        v.minLength(1, "empty batch: send at least one input"),
+        v.maxLength(limits.maxBatch, (i) => `batch of ${(i.input as unknown[]).length} inputs is over the limit of ${limits.maxBatch}`),
+      ),
+    },
+    (i) => (i.expected === "never" ? `unknown field` : `expected a JSON object, got ${describe(i.input)}`),
+  );
+  const base64Body = v.strictObject(
+    {
+      data: v.string((i) => `expected a base64 string, got ${describe(i.input)}`),
+      shape: v.pipe(
+        v.array(
+          v.pipe(
+            v.number((i) => `expected an integer, got ${describe(i.input)}`),
+            v.integer((i) => `expected an integer, got ${describe(i.input)}`),
+            v.minValue(1, (i) => `expected a positive size, got ${describe(i.input)}`),
+          ),
+          (i) => `expected an array of sizes, got ${describe(i.input)}`,
+        ),
+        v.length(inputShape.length + 1, (i) => `expected [batch, ...${shapeText}] (${inputShape.length + 1} sizes), got ${(i.input as unknown[]).length} sizes`),
+      ),
+      dtype: v.optional(v.literal("float32", (i) => `only "float32" is supported, got ${JSON.stringify(i.input)}`)),
+    },
+    (i) => (i.expected === "never" ? `unknown field` : `expected a JSON object, got ${describe(i.input)}`),
+  );
+
+  function fail(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): never {
+    const issue = issues[0];
+    const field = pathOf(issue);
+    const kind = issue.type === "max_length" && field === "inputs" ? "too_large" : "validation";
+    throw new ServiceError(kind, `${field}: ${issue.message}`, field);
+  }
+
+  function checkRange(data: Float32Array, fieldOf: (flat: number) => string): void {
+    if (!limits.inputRange) return;
+    const [lo, hi] = limits.inputRange;
+    for (let i = 0; i < data.length; i++) {
+      const x = data[i];
+      if (!(x >= lo && x <= hi)) {
+        const field = fieldOf(i);
+        throw new ServiceError("validation", `${field}: ${x} is outside the input range [${lo}, ${hi}]`, field);
+      }
+    }
+  }
+
+  // Row-major flat index -> "inputs[b][i][j][k]".
+  const nestedField = (flat: number): string => {
+    const b = Math.floor(flat / perInput);
+    let rest = flat % perInput;
+    const idx: number[] = [];
+    for (let d = inputShape.length - 1; d >= 0; d--) {
+      idx.unshift(rest % inputShape[d]);
+      rest = Math.floor(rest / inputShape[d]);
+    }
+    return `inputs[${b}]${idx.map((i) => `[${i}]`).join("")}`;
+  };
+
+  function decodeNested(body: { inputs: unknown[] }): InputBatch {
+    const batchSize = body.inputs.length;
+    const data = new Float32Array(batchSize * perInput);
+    let k = 0;
+    const fill = (node: unknown): void => {
+      if (Array.isArray(node)) for (const child of node) fill(child);
+      else data[k++] = node as number;
+    };
+    fill(body.inputs);
+    checkRange(data, nestedField);
+    return { data, batchSize, inputShape };
+  }
+
+  function decodeBase64(body: { data: string; shape: number[] }): InputBatch {
+    const [batchSize, ...rest] = body.shape;
+    for (let d = 0; d < inputShape.length; d++) {
+      if (rest[d] !== inputShape[d]) {
+        throw new ServiceError("validation", `shape[${d + 1}]: expected ${inputShape[d]} (input shape ${shapeText}), got ${rest[d]}`, `shape[${d + 1}]`);
+      }
+    }
+    if (batchSize > limits.maxBatch) {
+      throw new ServiceError("too_large", `shape[0]: batch of ${batchSize} inputs is over the limit of ${limits.maxBatch}`, "shape[0]");
+    }
+    let binary: string;
+    try {
+      binary = atob(body.data);
+    } catch {
+      throw new ServiceError("validation", "data: not valid base64", "data");
+    }
+    const expected = batchSize * perInput * 4;
+    if (binary.length !== expected) {
+      throw new ServiceError(
+        "validation",
+        `data: expected ${expected} bytes (${batchSize} x ${perInput} float32), got ${binary.length}`,
+        "data",
+      );
+    }
+    const bytes = new Uint8Array(expected);
+    for (let i = 0; i < expected; i++) bytes[i] = binary.charCodeAt(i);
+    const data = littleEndian ? new Float32Array(bytes.buffer) : fromLittleEndian(bytes);
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        const b = Math.floor(i / perInput);
+        throw new ServiceError("validation", `data: element ${i} (input ${b}, offset ${i % perInput}) is ${data[i]}, not a finite number`, "data");
+      }
+    }
+    checkRange(data, (flat) => `data[${flat}]`);
+    return { data, batchSize, inputShape };
+  }
+
+  return (body: unknown): InputBatch => {
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      throw new ServiceError("validation", `body: expected a JSON object, got ${describe(body)}`, "body");
+    }
+    if ("data" in body && !("inputs" in body)) {
+      const parsed = v.safeParse(base64Body, body, { abortEarly: true });
+      if (!parsed.success) fail(parsed.issues);
+      return decodeBase64(parsed.output as { data: string; shape: number[] });
+    }
+    if (!("inputs" in body)) {
+      throw new ServiceError(
+        "validation",
+        `inputs: missing; send {"inputs": [...]} (nested arrays of ${shapeText}) or {"data": "<base64 float32>", "shape": [B, ...${shapeText}]}`,
+        "inputs",
+      );
+    }
+    const parsed = v.safeParse(nestedBody, body, { abortEarly: true });
+    if (!parsed.success) fail(parsed.issues);
+    return decodeNested(parsed.output as { inputs: unknown[] });
+  };
+}
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function fromLittleEndian(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer);
+  const out = new Float32Array(bytes.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}
+
+/** Encodes float32 values as the base64 body form expects (for clients and tests). */
+export function encodeFloat32Base64(values: Float32Array): string {
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
