@@ -47,6 +47,11 @@ export const PROJECTION_ROUNDS = 100;
 export const PROJECTION_TOLERANCE = 1e-4;
 /** ‖a‖² at or below this makes H undefined for the whole row: fall back to S (CORE_API.md). */
 export const DEGENERATE_SQUARED_NORM = 1e-24;
+/**
+ * ‖ã‖² at or below this fraction of its scale: the candidate has no direction, score cos = 0 (H = 2).
+ * Scale (as the core): probs ‖p − y‖² + ‖ỹ − y‖²; gram trace M; identity never vanishes.
+ */
+export const VANISHING_RELATIVE = 1e-14;
 
 // ---------------------------------------------------------------- small vector helpers
 
@@ -274,13 +279,32 @@ export function surrogateObjective(ytilde: Vec, y: Vec, jacobian: RowJacobian): 
 /** The objective the oracle maximises; H falls back to S when a = 0 (p = y) so there is never NaN. */
 export function objectiveFor(objective: ObjectiveName, y: Vec, jacobian: RowJacobian): (ytilde: Vec) => number {
   if (effectiveObjective(objective, y, jacobian) === "angular") {
-    return (ytilde) => {
-      const value = angularObjective(ytilde, y, jacobian);
-      // ã = 0 (the candidate equals p): no direction at all; score it as orthogonal (cos = 0).
-      return Number.isNaN(value) ? 2 : value;
-    };
+    return (ytilde) => (candidateVanishes(ytilde, y, jacobian) ? 2 : angularObjective(ytilde, y, jacobian));
   }
   return (ytilde) => surrogateObjective(ytilde, y, jacobian);
+}
+
+/** ã = Gᵀỹ is (numerically) zero, e.g. ỹ = p: no direction at all; H scores it as orthogonal (cos = 0). */
+export function candidateVanishes(ytilde: Vec, y: Vec, jacobian: RowJacobian): boolean {
+  switch (jacobian.kind) {
+    case "identity":
+      return false;
+    case "probs": {
+      let norm = 0, scale = 0;
+      for (let i = 0; i < y.length; i++) {
+        norm += (jacobian.proxyProbs[i] - ytilde[i]) ** 2;
+        scale += (jacobian.proxyProbs[i] - y[i]) ** 2 + (ytilde[i] - y[i]) ** 2;
+      }
+      return norm <= VANISHING_RELATIVE * scale;
+    }
+    case "gram": {
+      let trace = 0;
+      for (let i = 0; i < y.length; i++) trace += jacobian.gram[i * y.length + i];
+      return gramProduct(ytilde, ytilde, jacobian) <= VANISHING_RELATIVE * trace;
+    }
+    case "explicit":
+      return gramProduct(ytilde, ytilde, jacobian) === 0;
+  }
 }
 
 // ---------------------------------------------------------------- oracles
@@ -423,7 +447,7 @@ export function argminOracle(y: Vec): OracleChoice {
   return { target: vertex(argminIndex(y), K), best: NaN, secondBest: NaN, scoredWith: "none" };
 }
 
-/** A small seeded generator (mulberry32) for the reference's `random` oracle. */
+/** A small seeded generator (mulberry32) for the tests' own random inputs. */
 export function seededUniform(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
@@ -435,8 +459,24 @@ export function seededUniform(seed: number): () => number {
   };
 }
 
-export function randomOracle(K: number, uniform: () => number): OracleChoice {
-  return { target: vertex(Math.min(K - 1, Math.floor(uniform() * K)), K), best: NaN, secondBest: NaN, scoredWith: "none" };
+const MASK64 = (1n << 64n) - 1n;
+
+/**
+ * The core's counter-based uniform (CORE_API.md): the n-th row a perturber processes gets
+ * u = splitmix64(seed, n) in [0, 1), so a batch equals the same rows one by one.
+ */
+export function counterUniform(seed: number, n: number): number {
+  let z = (BigInt(seed >>> 0) * 0x9e3779b97f4a7c15n + BigInt(n) * 0xd1b54a32d192ed03n + 0x632be59bd9b4e019n) & MASK64;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
+  z = z ^ (z >> 31n);
+  return Number(z >> 11n) * 2 ** -53;
+}
+
+/** y* = e_k with k = floor(u·K), u the perturber's n-th uniform. */
+export function randomOracle(K: number, seed: number, rowNumber: number): OracleChoice {
+  const k = Math.min(K - 1, Math.floor(counterUniform(seed, rowNumber) * K));
+  return { target: vertex(k, K), best: NaN, secondBest: NaN, scoredWith: "none" };
 }
 
 // ---------------------------------------------------------------- projections
@@ -542,12 +582,8 @@ export function alternatingProjections(y: Vec, target: Vec, distanceName: Distan
 
 // ---------------------------------------------------------------- whole perturbation
 
-export function chooseTarget(
-  y: Vec,
-  options: ReferenceOptions,
-  jacobian: RowJacobian,
-  uniform: () => number = seededUniform(options.seed ?? 0),
-): OracleChoice {
+/** `rowNumber`: how many rows the perturber processed before this one (the `random` oracle's counter). */
+export function chooseTarget(y: Vec, options: ReferenceOptions, jacobian: RowJacobian, rowNumber = 0): OracleChoice {
   const placement: Placement =
     options.step === "reachable" ? (candidate) => lineSearch(y, candidate, options.distance, options.epsilon) : atCandidate;
   switch (options.oracle) {
@@ -558,7 +594,7 @@ export function chooseTarget(
     case "argmin":
       return argminOracle(y);
     case "random":
-      return randomOracle(y.length, uniform);
+      return randomOracle(y.length, options.seed ?? 0, rowNumber);
   }
 }
 
@@ -593,9 +629,9 @@ export function referencePerturb(
   y: Vec,
   options: ReferenceOptions,
   jacobian: RowJacobian,
-  uniform?: () => number,
+  rowNumber = 0,
 ): ReferenceResult {
-  const choice = chooseTarget(y, options, jacobian, uniform);
+  const choice = chooseTarget(y, options, jacobian, rowNumber);
   return { output: stepTowards(y, choice.target, options), target: choice.target, choice };
 }
 
@@ -608,7 +644,7 @@ export function rowJacobian(jacobian: BatchJacobian, row: number, K: number): Ro
   return { kind: "identity" };
 }
 
-/** MAD on a batch (B x K row-major), row by row; the `random` oracle draws one stream across rows. */
+/** MAD on a batch (B x K row-major), row by row, as a fresh perturber would (random: row b uses counter b). */
 export function referencePerturbBatch(
   probs: ArrayLike<number>,
   K: number,
@@ -618,11 +654,10 @@ export function referencePerturbBatch(
   const B = Math.floor(probs.length / K);
   const out = new Float64Array(B * K);
   const targets = new Float64Array(B * K);
-  const uniform = seededUniform(options.seed ?? 0);
   const y = new Float64Array(K);
   for (let row = 0; row < B; row++) {
     for (let i = 0; i < K; i++) y[i] = probs[row * K + i];
-    const { output, target } = referencePerturb(y, options, rowJacobian(jacobian, row, K), uniform);
+    const { output, target } = referencePerturb(y, options, rowJacobian(jacobian, row, K), row);
     out.set(output, row * K);
     targets.set(target, row * K);
   }
