@@ -1,0 +1,85 @@
+// The worker pool with a scripted predictor module: spreading, merging, crash and hang recovery,
+// start failures and graceful close.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { WorkerPool } from "../../src/service/node/worker-pool.js";
+import { ServiceError } from "../../src/service/errors.js";
+
+const module = new URL("./fixtures/scripted-predictor.ts", import.meta.url).href;
+const batchOf = (...firstPixels: number[]) => {
+  const data = new Float32Array(firstPixels.length * 4);
+  firstPixels.forEach((x, b) => (data[b * 4] = x));
+  return { data, batchSize: firstPixels.length, inputShape: [2, 2, 1] };
+};
+
+test("answers batches, splits merged dispatches back per request, uses every worker", async () => {
+  const pool = await WorkerPool.start({ module, options: { delayMs: 20 }, size: 2 });
+  try {
+    assert.is(pool.readyCount, 2);
+    assert.equal(pool.info.inputShape, [2, 2, 1]);
+    const answers = await Promise.all([0.1, 0.2, 0.3, 0.4, 0.6, 0.9].map((x) => pool.predict(batchOf(x, x / 2))));
+    answers.forEach((a, i) => {
+      const x = Math.fround([0.1, 0.2, 0.3, 0.4, 0.6, 0.9][i]);
+      assert.is(a.probs.length, 6);
+      assert.is(a.probs[0], x);
+      assert.is(a.probs[3], Math.fround(x / 2));
+      assert.is(a.labels.length, 2);
+    });
+    const threads = new Set(answers.map((a) => a.l1[0]));
+    assert.is(threads.size, 2, "both workers answered");
+  } finally {
+    await pool.close();
+  }
+});
+
+test("a crashed worker fails only its batch and is replaced; a rejection is not a crash", async () => {
+  const pool = await WorkerPool.start({ module, options: {}, size: 1 });
+  try {
+    const before = (await pool.predict(batchOf(0.1))).l1[0];
+    const err = await pool.predict(batchOf(0.25)).catch((e) => e);
+    assert.instance(err, ServiceError);
+    assert.is(err.kind, "worker_crash");
+    // Queued work waits for the replacement instead of failing.
+    const after = await pool.predict(batchOf(0.1));
+    assert.is.not(after.l1[0], before, "answered by a new thread");
+    assert.is(pool.restartCount, 1);
+    const rejected = await pool.predict(batchOf(0.75)).catch((e) => e);
+    assert.is(rejected.name, "RangeError");
+    assert.is(pool.restartCount, 1);
+    assert.ok(await pool.predict(batchOf(0.1)));
+  } finally {
+    await pool.close();
+  }
+});
+
+test("a hung worker is terminated after the job timeout and replaced", async () => {
+  const pool = await WorkerPool.start({ module, options: {}, size: 1, jobTimeoutMs: 300 });
+  try {
+    const err = await pool.predict(batchOf(0.5)).catch((e) => e);
+    assert.is(err.kind, "timeout");
+    assert.ok(await pool.predict(batchOf(0.1)));
+    assert.is(pool.restartCount, 1);
+  } finally {
+    await pool.close();
+  }
+});
+
+test("a predictor that cannot start fails WorkerPool.start with its message", async () => {
+  const err = await WorkerPool.start({ module, options: { failStart: "no model.json in /nowhere" }, size: 2 }).catch((e) => e);
+  assert.instance(err, Error);
+  assert.match(err.message, /no model\.json in \/nowhere/);
+});
+
+test("close() lets in-flight batches finish, then refuses new ones", async () => {
+  const pool = await WorkerPool.start({ module, options: { delayMs: 100 }, size: 1 });
+  const inFlight = [pool.predict(batchOf(0.1)), pool.predict(batchOf(0.2))];
+  const closed = pool.close();
+  const refused = await pool.predict(batchOf(0.3)).catch((e) => e);
+  assert.is(refused.kind, "unavailable");
+  const answers = await Promise.all(inFlight);
+  assert.is(answers.length, 2);
+  await closed;
+  assert.is(pool.readyCount, 0);
+});
+
+test.run();
