@@ -1,0 +1,267 @@
+// Training on soft labels: cross-entropy from logits, SGD with momentum or Adam, learning-rate
+// steps, seeded shuffling, a validation split and keep-the-best weights. Runs on the WASM backend.
+import * as tf from "@tensorflow/tfjs";
+import { assertWasmBackend } from "./backend.js";
+import { exampleSize, type LabeledImages } from "./datasets.js";
+import { deriveSeed, permutation } from "./random.js";
+import type { ProbabilityModel } from "./types.js";
+
+export interface SoftLabeledData {
+  /** count x prod(inputShape), row-major. */
+  images: Float32Array;
+  /** count x numClasses target distributions (rows sum to 1; one-hot for hard labels). */
+  targets: Float32Array;
+  count: number;
+  inputShape: readonly number[];
+  numClasses: number;
+}
+
+export interface TrainingProgressEvent {
+  phase: "batch" | "epoch";
+  /** 1-based. */
+  epoch: number;
+  epochs: number;
+  /** 1-based batch within the epoch (the last batch for "epoch" events). */
+  batch: number;
+  batches: number;
+  /** Mean loss of this batch ("batch") or of the epoch so far ("epoch"). */
+  loss: number;
+  /** After each epoch when there is a validation split. */
+  valAccuracy?: number;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  optimizer: "sgd" | "adam";
+  learningRate: number;
+  /** SGD momentum (PyTorch semantics: v = m v + g; w -= lr v). Default 0. */
+  momentum?: number;
+  /** L2 penalty added to the gradients (PyTorch's weight_decay). Default 0. */
+  weightDecay?: number;
+  /** Multiply the learning rate by `gamma` at the start of each listed (0-based) epoch. */
+  lrSteps?: { epochs: number[]; gamma: number };
+  /** Seeds the shuffles and the validation split. */
+  seed: number;
+  /** Fraction (0..1) of the data held out to validate after each epoch. Default 0. */
+  validationFraction?: number;
+  /** With a validation split: restore the weights of the best validation epoch at the end. Default true. */
+  keepBest?: boolean;
+  /** true: one line per epoch on the console; a function: every batch and epoch event; default quiet. */
+  progress?: boolean | ((e: TrainingProgressEvent) => void);
+}
+
+export interface TrainResult {
+  epochs: number;
+  finalLoss: number;
+  bestValAccuracy?: number;
+  /** 1-based epoch whose weights the model holds at the end when keepBest applied. */
+  bestEpoch?: number;
+  history: { loss: number; valAccuracy?: number }[];
+  seconds: number;
+}
+
+/** Mean over the batch of -sum_k t_k log softmax(z)_k. */
+export function softCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), -1))) as tf.Scalar);
+}
+
+/** count x numClasses one-hot rows. */
+export function oneHot(labels: Int32Array, numClasses: number): Float32Array {
+  const out = new Float32Array(labels.length * numClasses);
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i];
+    if (!Number.isInteger(y) || y < 0 || y >= numClasses) throw new Error(`oneHot: label ${y} at index ${i} is outside 0..${numClasses - 1}`);
+    out[i * numClasses + y] = 1;
+  }
+  return out;
+}
+
+/** Hard labels as one-hot soft labels. */
+export function softLabels(d: LabeledImages): SoftLabeledData {
+  return { images: d.images, targets: oneHot(d.labels, d.numClasses), count: d.count, inputShape: d.inputShape, numClasses: d.numClasses };
+}
+
+function validateOptions(o: TrainOptions): void {
+  const positiveInt = (v: number, name: string) => {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+  };
+  positiveInt(o.epochs, "epochs");
+  positiveInt(o.batchSize, "batchSize");
+  if (o.optimizer !== "sgd" && o.optimizer !== "adam") throw new Error(`optimizer must be "sgd" or "adam", got ${String(o.optimizer)}`);
+  if (!(o.learningRate > 0) || !Number.isFinite(o.learningRate)) throw new Error(`learningRate must be a positive number, got ${o.learningRate}`);
+  if (o.momentum !== undefined && !(o.momentum >= 0 && o.momentum < 1)) throw new Error(`momentum must be in [0, 1), got ${o.momentum}`);
+  if (o.weightDecay !== undefined && !(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) throw new Error(`weightDecay must be >= 0, got ${o.weightDecay}`);
+  if (o.validationFraction !== undefined && !(o.validationFraction >= 0 && o.validationFraction < 1)) {
+    throw new Error(`validationFraction must be in [0, 1), got ${o.validationFraction}`);
+  }
+  if (!Number.isFinite(o.seed)) throw new Error(`seed must be a finite number, got ${o.seed}`);
+  if (o.lrSteps && (!(o.lrSteps.gamma > 0) || o.lrSteps.epochs.some((e) => !Number.isInteger(e) || e < 0))) {
+    throw new Error(`lrSteps needs a positive gamma and non-negative integer epochs, got ${JSON.stringify(o.lrSteps)}`);
+  }
+}
+
+function validateData(model: tf.LayersModel, data: SoftLabeledData): void {
+  const size = exampleSize(data);
+  if (data.count < 1) throw new Error("training data is empty");
+  if (data.images.length !== data.count * size) throw new Error(`training images: ${data.images.length} values, expected ${data.count} x ${size}`);
+  if (data.targets.length !== data.count * data.numClasses) throw new Error(`training targets: ${data.targets.length} values, expected ${data.count} x ${data.numClasses}`);
+  const modelInput = model.inputs[0].shape.slice(1);
+  if (modelInput.join() !== data.inputShape.join()) throw new Error(`model expects inputs [${modelInput}], data has [${data.inputShape}]`);
+  const modelOut = model.outputs[0].shape[model.outputs[0].shape.length - 1];
+  if (modelOut !== data.numClasses) throw new Error(`model outputs ${modelOut} classes, targets have ${data.numClasses}`);
+  for (let i = 0; i < data.targets.length; i++) {
+    const t = data.targets[i];
+    if (!(t >= 0 && t <= 1)) throw new Error(`training targets: value ${t} at index ${i} is not a probability`);
+  }
+  for (let i = 0; i < data.images.length; i++) {
+    if (!Number.isFinite(data.images[i])) throw new Error(`training images: value ${data.images[i]} at index ${i}`);
+  }
+}
+
+/** Copies rows `order[from..to)` of a row-major array into a fresh array. */
+function gatherRows(src: Float32Array, rowSize: number, order: Int32Array, from: number, to: number): Float32Array {
+  const out = new Float32Array((to - from) * rowSize);
+  for (let i = from; i < to; i++) out.set(src.subarray(order[i] * rowSize, (order[i] + 1) * rowSize), (i - from) * rowSize);
+  return out;
+}
+
+function argmaxRow(a: Float32Array, row: number, k: number): number {
+  let best = 0;
+  for (let j = 1; j < k; j++) if (a[row * k + j] > a[row * k + best]) best = j;
+  return best;
+}
+
+/** Logits (count x K) of `model` on row-major images, in batches. */
+export function predictLogits(model: tf.LayersModel, images: Float32Array, count: number, inputShape: readonly number[], batchSize = 256): Float32Array {
+  assertWasmBackend();
+  const size = exampleSize({ inputShape });
+  const k = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;
+  const out = new Float32Array(count * k);
+  for (let from = 0; from < count; from += batchSize) {
+    const n = Math.min(batchSize, count - from);
+    const logits = tf.tidy(() => {
+      const x = tf.tensor(images.subarray(from * size, (from + n) * size), [n, ...inputShape]);
+      return model.predict(x) as tf.Tensor;
+    });
+    out.set(logits.dataSync() as Float32Array, from * k);
+    logits.dispose();
+  }
+  return out;
+}
+
+/** Top-1 accuracy on hard labels, of a tfjs model (logits) or any ProbabilityModel. */
+export async function accuracy(model: ProbabilityModel | tf.LayersModel, data: LabeledImages, batchSize = 256): Promise<number> {
+  if (data.count === 0) throw new Error(`accuracy: ${data.name} is empty`);
+  const k = data.numClasses;
+  let correct = 0;
+  const size = exampleSize(data);
+  for (let from = 0; from < data.count; from += batchSize) {
+    const n = Math.min(batchSize, data.count - from);
+    const slice = data.images.subarray(from * size, (from + n) * size);
+    const scores = model instanceof tf.LayersModel
+      ? predictLogits(model, slice, n, data.inputShape, batchSize)
+      : await model.predict({ data: slice, batchSize: n, inputShape: data.inputShape });
+    for (let i = 0; i < n; i++) if (argmaxRow(scores, i, k) === data.labels[from + i]) correct++;
+  }
+  return correct / data.count;
+}
+
+function makeOptimizer(o: TrainOptions): tf.Optimizer {
+  return o.optimizer === "adam" ? tf.train.adam(o.learningRate) : tf.train.momentum(o.learningRate, o.momentum ?? 0);
+}
+
+function setLearningRate(opt: tf.Optimizer, lr: number): void {
+  if (opt instanceof tf.SGDOptimizer) opt.setLearningRate(lr); // MomentumOptimizer extends it
+  else (opt as unknown as { learningRate: number }).learningRate = lr; // Adam reads it every step
+}
+
+/** Trains `model` in place on soft targets. */
+export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, options: TrainOptions): Promise<TrainResult> {
+  assertWasmBackend();
+  validateOptions(options);
+  validateData(model, data);
+  const started = performance.now();
+  const k = data.numClasses;
+  const size = exampleSize(data);
+  const order = permutation(data.count, deriveSeed(options.seed, 0));
+  const valCount = Math.floor(data.count * (options.validationFraction ?? 0));
+  const trainCount = data.count - valCount;
+  if (trainCount < 1) throw new Error(`validationFraction ${options.validationFraction} leaves no training data`);
+  const trainIdx = order.subarray(0, trainCount);
+  const valIdx = order.subarray(trainCount);
+  const valImages = valCount ? gatherRows(data.images, size, valIdx, 0, valCount) : null;
+  const valLabels = valCount ? Int32Array.from(valIdx, (i) => argmaxRow(data.targets, i, k)) : null;
+  const keepBest = valCount > 0 && (options.keepBest ?? true);
+  const report =
+    options.progress === true
+      ? (e: TrainingProgressEvent) => {
+          if (e.phase === "epoch") console.log(`epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)}${e.valAccuracy !== undefined ? ` val acc ${e.valAccuracy.toFixed(4)}` : ""}`);
+        }
+      : typeof options.progress === "function"
+        ? options.progress
+        : null;
+
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = makeOptimizer(options);
+  const decay = options.weightDecay ?? 0;
+  let lr = options.learningRate;
+  const history: TrainResult["history"] = [];
+  let best: { accuracy: number; epoch: number; weights: tf.Tensor[] } | null = null;
+  const batches = Math.ceil(trainCount / options.batchSize);
+  try {
+    for (let epoch = 0; epoch < options.epochs; epoch++) {
+      if (options.lrSteps?.epochs.includes(epoch)) {
+        lr *= options.lrSteps.gamma;
+        setLearningRate(optimizer, lr);
+      }
+      const shuffled = Int32Array.from(permutation(trainCount, deriveSeed(options.seed, epoch + 1)), (i) => trainIdx[i]);
+      let lossSum = 0;
+      let seen = 0;
+      for (let b = 0; b < batches; b++) {
+        const from = b * options.batchSize;
+        const to = Math.min(trainCount, from + options.batchSize);
+        const xs = tf.tensor(gatherRows(data.images, size, shuffled, from, to), [to - from, ...data.inputShape]);
+        const ys = tf.tensor2d(gatherRows(data.targets, k, shuffled, from, to), [to - from, k]);
+        const loss = tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(() => softCrossEntropy(model.apply(xs, { training: true }) as tf.Tensor, ys), variables);
+          if (decay > 0) for (const v of variables) grads[v.name] = tf.add(grads[v.name], tf.mul(v, decay));
+          optimizer.applyGradients(grads);
+          return value;
+        });
+        const lossValue = (await loss.data())[0];
+        tf.dispose([xs, ys, loss]);
+        if (!Number.isFinite(lossValue)) throw new Error(`training diverged: loss is ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} (lower the learning rate?)`);
+        lossSum += lossValue * (to - from);
+        seen += to - from;
+        report?.({ phase: "batch", epoch: epoch + 1, epochs: options.epochs, batch: b + 1, batches, loss: lossValue });
+      }
+      const entry: TrainResult["history"][number] = { loss: lossSum / seen };
+      if (valImages && valLabels) {
+        const logits = predictLogits(model, valImages, valCount, data.inputShape);
+        let correct = 0;
+        for (let i = 0; i < valCount; i++) if (argmaxRow(logits, i, k) === valLabels[i]) correct++;
+        entry.valAccuracy = correct / valCount;
+        if (keepBest && (!best || entry.valAccuracy > best.accuracy)) {
+          best?.weights.forEach((w) => w.dispose());
+          best = { accuracy: entry.valAccuracy, epoch: epoch + 1, weights: model.getWeights().map((w) => tf.keep(w.clone())) };
+        }
+      }
+      history.push(entry);
+      report?.({ phase: "epoch", epoch: epoch + 1, epochs: options.epochs, batch: batches, batches, loss: entry.loss, valAccuracy: entry.valAccuracy });
+    }
+    if (best) model.setWeights(best.weights);
+  } finally {
+    best?.weights.forEach((w) => w.dispose());
+    optimizer.dispose();
+  }
+  const accuracies = history.map((h) => h.valAccuracy).filter((a): a is number => a !== undefined);
+  return {
+    epochs: options.epochs,
+    finalLoss: history[history.length - 1].loss,
+    bestValAccuracy: accuracies.length ? Math.max(...accuracies) : undefined,
+    bestEpoch: best?.epoch,
+    history,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
