@@ -1,1 +1,6 @@
-export function ping(x: i32): i32 { return x + 1; }
+// The WASM core's exports: one line per module (see src/core/ for the TypeScript side).
+export { heapBase, ensureMemory, workBytes, configure, perturbBatch } from "./batch";
+export { validateProbabilityRows, validateGramMatrices, validationRow, validationField, validationIndex, validationValue } from "./validation";
+export { projectOntoSimplex } from "./simplex";
+export { projectOntoL1Ball, projectOntoL2Ball } from "./balls";
+export * from "./modelguard";

@@ -1,0 +1,296 @@
+// Oracles: choose the target y* that the step moves y towards (MAD.md §3). Each writes y* into
+// `target` (K f64). With `reachable` scoring on, candidates are scored at the point the line
+// search can reach, ỹ(α), instead of at the candidate itself.
+import {
+  JACOBIAN_GRAM, JACOBIAN_PROBS, rowJacobian, scoreOnSegment, yy,
+} from "./objectives";
+import {
+  DISTANCE_L1, DISTANCE_L2, clampedAlpha, klAlphaToVertex, lineSearchAlpha,
+} from "./distances";
+
+export const ORACLE_EXTREME: i32 = 0;
+export const ORACLE_ARGMAX: i32 = 1;
+export const ORACLE_RANDOM: i32 = 2;
+export const ORACLE_ARGMIN: i32 = 3;
+
+/** MAD-argmax candidates put this much extra mass on m so that argmax v_S = m strictly. */
+export const ARGMAX_TIE_BREAK: f64 = 1e-5;
+/** MAD-argmax enumerates all 2^(K−1) subsets up to this K (Gray-code walk), greedy beyond. */
+export const EXACT_ARGMAX_LIMIT: i32 = 20;
+
+/** The row's data, laid out by batch.ts (globals: the core allocates nothing). d: p − y (probs);
+ * M, My, running: gram only. */
+export let bufY: usize = 0;
+export let bufD: usize = 0;
+export let bufM: usize = 0;
+export let bufMy: usize = 0;
+/** M·1_S for the current subset S (gram). */
+export let bufRunning: usize = 0;
+/** K bytes: 1 if the class is in S. */
+export let bufMember: usize = 0;
+/** K f64: a materialised candidate (reachable L1/KL). */
+export let bufCandidate: usize = 0;
+
+export function setRowBuffers(y: usize, d: usize, M: usize, My: usize, running: usize, member: usize, candidate: usize): void {
+  bufY = y;
+  bufD = d;
+  bufM = M;
+  bufMy = My;
+  bufRunning = running;
+  bufMember = member;
+  bufCandidate = candidate;
+}
+
+// Scoring mode for this batch (set by batch.ts).
+export let reachable: bool = false;
+export let reachDistance: i32 = 0;
+export let reachEpsilon: f64 = 0;
+
+export function setScoring(useReachable: bool, distance: i32, epsilon: f64): void {
+  reachable = useReachable;
+  reachDistance = distance;
+  reachEpsilon = epsilon;
+}
+
+@inline
+function at(ptr: usize, i: i32): f64 {
+  return load<f64>(ptr + (<usize>i << 3));
+}
+
+function writeVertex(target: usize, K: i32, k: i32): void {
+  memory.fill(target, 0, <usize>K << 3);
+  store<f64>(target + (<usize>k << 3), 1.0);
+}
+
+export function firstArgmax(y: usize, K: i32): i32 {
+  let best = 0;
+  let value = at(y, 0);
+  for (let i = 1; i < K; i++) {
+    const v = at(y, i);
+    if (v > value) {
+      value = v;
+      best = i;
+    }
+  }
+  return best;
+}
+
+export function firstArgmin(y: usize, K: i32): i32 {
+  let best = 0;
+  let value = at(y, 0);
+  for (let i = 1; i < K; i++) {
+    const v = at(y, i);
+    if (v < value) {
+      value = v;
+      best = i;
+    }
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------- extreme
+
+export function extremeOracle(K: i32, target: usize): void {
+  let best = -Infinity;
+  let bestK = 0;
+  const gram = rowJacobian == JACOBIAN_GRAM;
+  const probs = rowJacobian == JACOBIAN_PROBS;
+  for (let k = 0; k < K; k++) {
+    const yk = at(bufY, k);
+    const cd = probs ? at(bufD, k) : 0.0;
+    const cMy = gram ? at(bufMy, k) : 0.0;
+    const cMc = gram ? load<f64>(bufM + ((<usize>k * <usize>K + <usize>k) << 3)) : 0.0;
+    let alpha = 1.0;
+    if (reachable) {
+      if (reachDistance == DISTANCE_L1) alpha = clampedAlpha(reachEpsilon, 2.0 * (1.0 - yk));
+      else if (reachDistance == DISTANCE_L2) alpha = clampedAlpha(reachEpsilon, Math.sqrt(max<f64>(1.0 - 2.0 * yk + yy, 0)));
+      else alpha = klAlphaToVertex(yk, reachEpsilon);
+    }
+    const score = scoreOnSegment(alpha, yk, cd, 1.0, cMy, cMc);
+    if (score > best) {
+      best = score;
+      bestK = k;
+    }
+  }
+  writeVertex(target, K, bestK);
+}
+
+// ---------------------------------------------------------------- argmin, random
+
+export function argminOracle(K: i32, target: usize): void {
+  writeVertex(target, K, firstArgmin(bufY, K));
+}
+
+/** Counter-based: the n-th row a perturber processes gets u = splitmix64(seed, n). */
+export function randomOracle(K: i32, target: usize, seed: u32, n: u64): void {
+  let z: u64 = (<u64>seed) * 0x9e3779b97f4a7c15 + n * 0xd1b54a32d192ed03 + 0x632be59bd9b4e019;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+  z = z ^ (z >> 31);
+  const u = <f64>(z >> 11) * 1.1102230246251565e-16; // 2^-53
+  let k = <i32>Math.floor(u * <f64>K);
+  if (k >= K) k = K - 1;
+  writeVertex(target, K, k);
+}
+
+// ---------------------------------------------------------------- argmax (MAD-argmax)
+
+// Running sums of the current subset S (which always contains m).
+let subsetSize: i32 = 0;
+let sumY: f64 = 0;
+let sumD: f64 = 0;
+let sumMy: f64 = 0;
+let quadratic: f64 = 0; // 1_Sᵀ M 1_S
+let argmaxClass: i32 = 0;
+
+function resetSubset(K: i32, m: i32): void {
+  argmaxClass = m;
+  subsetSize = 1;
+  sumY = at(bufY, m);
+  sumD = rowJacobian == JACOBIAN_PROBS ? at(bufD, m) : 0.0;
+  memory.fill(bufMember, 0, <usize>K);
+  store<u8>(bufMember + <usize>m, 1);
+  if (rowJacobian == JACOBIAN_GRAM) {
+    sumMy = at(bufMy, m);
+    quadratic = load<f64>(bufM + ((<usize>m * <usize>K + <usize>m) << 3));
+    memory.copy(bufRunning, bufM + ((<usize>m * <usize>K) << 3), <usize>K << 3);
+  }
+}
+
+/** Adds (sign = 1) or removes (sign = −1) class j; O(1), O(K) for gram. */
+function flipMember(K: i32, j: i32, sign: f64): void {
+  store<u8>(bufMember + <usize>j, sign > 0 ? 1 : 0);
+  subsetSize += sign > 0 ? 1 : -1;
+  sumY += sign * at(bufY, j);
+  if (rowJacobian == JACOBIAN_PROBS) sumD += sign * at(bufD, j);
+  if (rowJacobian == JACOBIAN_GRAM) {
+    sumMy += sign * at(bufMy, j);
+    const column = bufM + ((<usize>j * <usize>K) << 3); // M symmetric: column j = row j
+    const mjj = at(column, j);
+    if (sign > 0) quadratic += 2 * at(bufRunning, j) + mjj;
+    const s = f64x2.splat(sign);
+    let i = 0;
+    for (; i + 1 < K; i += 2) {
+      const offset = <usize>i << 3;
+      v128.store(bufRunning + offset, f64x2.add(v128.load(bufRunning + offset), f64x2.mul(s, v128.load(column + offset))));
+    }
+    if (i < K) store<f64>(bufRunning + (<usize>i << 3), at(bufRunning, i) + sign * at(column, i));
+    if (sign < 0) quadratic -= 2 * at(bufRunning, j) + mjj;
+  }
+}
+
+/**
+ * Score of v_{S ∪ extra} (extra = −1: S itself), v = (1_S + δ e_m)/(|S| + δ), from the running sums.
+ */
+function scoreSubset(K: i32, extra: i32): f64 {
+  const m = argmaxClass;
+  let n = subsetSize;
+  let sy = sumY;
+  let sd = sumD;
+  let sMy = sumMy;
+  let q = quadratic;
+  let rm = 0.0;
+  const gram = rowJacobian == JACOBIAN_GRAM;
+  if (gram) rm = at(bufRunning, m);
+  if (extra >= 0) {
+    n += 1;
+    sy += at(bufY, extra);
+    if (rowJacobian == JACOBIAN_PROBS) sd += at(bufD, extra);
+    if (gram) {
+      sMy += at(bufMy, extra);
+      q += 2 * at(bufRunning, extra) + load<f64>(bufM + ((<usize>extra * <usize>K + <usize>extra) << 3));
+      rm += load<f64>(bufM + ((<usize>m * <usize>K + <usize>extra) << 3));
+    }
+  }
+  const delta = ARGMAX_TIE_BREAK;
+  const inv = 1.0 / (<f64>n + delta);
+  const cy = (sy + delta * at(bufY, m)) * inv;
+  const cc = (<f64>(n - 1) + (1 + delta) * (1 + delta)) * inv * inv;
+  let cd = 0.0;
+  let cMy = 0.0;
+  let cMc = 0.0;
+  if (rowJacobian == JACOBIAN_PROBS) cd = (sd + delta * at(bufD, m)) * inv;
+  if (gram) {
+    cMy = (sMy + delta * at(bufMy, m)) * inv;
+    const mmm = load<f64>(bufM + ((<usize>m * <usize>K + <usize>m) << 3));
+    cMc = (q + 2 * delta * rm + delta * delta * mmm) * inv * inv;
+  }
+  let alpha = 1.0;
+  if (reachable) {
+    if (reachDistance == DISTANCE_L2) alpha = clampedAlpha(reachEpsilon, Math.sqrt(max<f64>(cc - 2 * cy + yy, 0)));
+    else {
+      materialiseSubset(K, extra, bufCandidate);
+      alpha = lineSearchAlpha(reachDistance, bufY, bufCandidate, K, reachEpsilon);
+    }
+  }
+  return scoreOnSegment(alpha, cy, cd, cc, cMy, cMc);
+}
+
+/** Writes v_{S ∪ extra} (members from bufMember) into out. */
+function materialiseSubset(K: i32, extra: i32, out: usize): void {
+  const n = subsetSize + (extra >= 0 ? 1 : 0);
+  const inv = 1.0 / (<f64>n + ARGMAX_TIE_BREAK);
+  for (let i = 0; i < K; i++) store<f64>(out + (<usize>i << 3), load<u8>(bufMember + <usize>i) ? inv : 0.0);
+  if (extra >= 0) store<f64>(out + (<usize>extra << 3), inv);
+  store<f64>(out + (<usize>argmaxClass << 3), (1 + ARGMAX_TIE_BREAK) * inv);
+}
+
+/** Class behind bit `bit` of the Gray code: the classes other than m, in increasing order. */
+@inline
+function classOfBit(bit: i32, m: i32): i32 {
+  return bit < m ? bit : bit + 1;
+}
+
+export function argmaxOracle(K: i32, target: usize): void {
+  const m = firstArgmax(bufY, K);
+  resetSubset(K, m);
+  if (K <= EXACT_ARGMAX_LIMIT) exactArgmax(K, m, target);
+  else greedyArgmax(K, m, target);
+}
+
+/** All 2^(K−1) subsets in Gray-code order: one class flips per step, so each is O(1) (gram O(K)). */
+function exactArgmax(K: i32, m: i32, target: usize): void {
+  let best = scoreSubset(K, -1);
+  let bestCode: i32 = 0;
+  const count: i32 = 1 << (K - 1);
+  for (let i: i32 = 1; i < count; i++) {
+    const bit = ctz<i32>(i);
+    const j = classOfBit(bit, m);
+    const adding = load<u8>(bufMember + <usize>j) == 0;
+    flipMember(K, j, adding ? 1.0 : -1.0);
+    const score = scoreSubset(K, -1);
+    if (score > best) {
+      best = score;
+      bestCode = i ^ (i >> 1);
+    }
+  }
+  // Rebuild the winner from its Gray code.
+  resetSubset(K, m);
+  for (let bit = 0; bit < K - 1; bit++) if ((bestCode >> bit) & 1) flipMember(K, classOfBit(bit, m), 1.0);
+  materialiseSubset(K, -1, target);
+}
+
+/**
+ * Greedy beyond the exact limit: grow F from {m}, each round adding the class whose F ∪ {k} scores
+ * best; stop as soon as a round fails to beat the best subset seen (a local maximum for "add one").
+ */
+function greedyArgmax(K: i32, m: i32, target: usize): void {
+  let best = scoreSubset(K, -1);
+  while (subsetSize < K) {
+    let roundBest = -Infinity;
+    let roundClass = -1;
+    for (let k = 0; k < K; k++) {
+      if (load<u8>(bufMember + <usize>k)) continue;
+      const score = scoreSubset(K, k);
+      if (score > roundBest) {
+        roundBest = score;
+        roundClass = k;
+      }
+    }
+    if (!(roundBest > best)) break;
+    best = roundBest;
+    flipMember(K, roundClass, 1.0);
+  }
+  // Every accepted round improved on all before it, so the current F is the best subset seen.
+  materialiseSubset(K, -1, target);
+}

@@ -1,0 +1,112 @@
+// A configured MAD perturber over the WASM core: copies a chunk of rows into WASM memory,
+// validates it there, perturbs it in one call and copies the answers out.
+import {
+  DISTANCE_CODES, FIELD_CODES, JACOBIAN_CODES, OBJECTIVE_CODES, ORACLE_CODES, PROBLEM, STEP_CODES, type CoreExports,
+} from "./exports.js";
+import type { ScratchArena } from "./memory.js";
+import type { Jacobian, PerturbOptions, Perturber } from "./types.js";
+import { checkShapes, normaliseOptions, throwValidationProblem } from "./validation.js";
+
+/** Largest slice of a batch kept in WASM memory at once (bigger batches go through in chunks). */
+const CHUNK_BYTES = 8 << 20;
+const IDENTITY: Jacobian = { kind: "identity" };
+
+type FloatArray = Float32Array | Float64Array;
+
+export class WasmPerturber implements Perturber {
+  readonly options: Readonly<Required<PerturbOptions>>;
+  /** Rows processed so far: the `random` oracle's counter, so a batch equals its rows one by one. */
+  private rowsSeen = 0;
+
+  constructor(
+    private readonly wasm: CoreExports,
+    private readonly arena: ScratchArena,
+    options: PerturbOptions,
+  ) {
+    this.options = Object.freeze(normaliseOptions(options));
+  }
+
+  perturb<T extends FloatArray>(probs: T, numClasses: number, jacobian: Jacobian = IDENTITY): T {
+    return this.run(probs, numClasses, jacobian, false).probs;
+  }
+
+  perturbWithTargets<T extends FloatArray>(probs: T, numClasses: number, jacobian: Jacobian = IDENTITY): { probs: T; targets: T } {
+    const result = this.run(probs, numClasses, jacobian, true);
+    return { probs: result.probs, targets: result.targets as T };
+  }
+
+  private run<T extends FloatArray>(probs: T, K: number, jacobian: Jacobian, wantTargets: boolean): { probs: T; targets: T | null } {
+    const rows = checkShapes(probs, K, jacobian);
+    const isF32 = probs instanceof Float32Array;
+    const make = (n: number) => (isF32 ? new Float32Array(n) : new Float64Array(n)) as T;
+    const out = make(probs.length);
+    const targets = wantTargets ? make(probs.length) : null;
+    if (rows === 0) return { probs: out, targets };
+
+    const { wasm, arena } = this;
+    const o = this.options;
+    const elementBytes = isF32 ? 4 : 8;
+    const perRowBytes = K * (jacobian.kind === "gram" ? 8 * K : 8);
+    const chunkRows = Math.max(1, Math.min(rows, Math.floor(CHUNK_BYTES / perRowBytes)));
+    const inputPtr = arena.reserve(isF32 ? "core.input32" : "core.input64", chunkRows * K * elementBytes);
+    const outputPtr = arena.reserve(isF32 ? "core.output32" : "core.output64", chunkRows * K * elementBytes);
+    const targetsPtr = wantTargets ? arena.reserve(isF32 ? "core.targets32" : "core.targets64", chunkRows * K * elementBytes) : 0;
+    const workPtr = arena.reserve("core.work", wasm.workBytes(K));
+    const proxy = jacobian.kind === "probs" ? jacobian.proxyProbs : null;
+    const proxyF32 = proxy instanceof Float32Array;
+    let jacobianPtr = 0;
+    if (proxy) jacobianPtr = arena.reserve(proxyF32 ? "core.proxy32" : "core.proxy64", chunkRows * K * (proxyF32 ? 4 : 8));
+    if (jacobian.kind === "gram") jacobianPtr = arena.reserve("core.gram", chunkRows * K * K * 8);
+
+    // Validate everything before any work, so a bad row late in a batch fails the call up front.
+    for (let start = 0; start < rows; start += chunkRows) {
+      const n = Math.min(chunkRows, rows - start);
+      this.stage(probs, isF32 ? "core.input32" : "core.input64", start * K, n * K);
+      let problem = wasm.validateProbabilityRows(inputPtr, isF32 ? 1 : 0, n, K, FIELD_CODES.probs);
+      if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
+      if (proxy) {
+        this.stage(proxy, proxyF32 ? "core.proxy32" : "core.proxy64", start * K, n * K);
+        problem = wasm.validateProbabilityRows(jacobianPtr, proxyF32 ? 1 : 0, n, K, FIELD_CODES.proxyProbs);
+        if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
+      } else if (jacobian.kind === "gram") {
+        this.stage(jacobian.gram, "core.gram", start * K * K, n * K * K);
+        problem = wasm.validateGramMatrices(jacobianPtr, n, K);
+        if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
+      }
+      if (rows === n) break; // one chunk: already staged, no need to copy again
+    }
+
+    wasm.configure(
+      ORACLE_CODES[o.oracle], OBJECTIVE_CODES[o.objective], DISTANCE_CODES[o.distance], STEP_CODES[o.step], o.epsilon, o.seed,
+    );
+    for (let start = 0; start < rows; start += chunkRows) {
+      const n = Math.min(chunkRows, rows - start);
+      if (rows !== n) {
+        this.stage(probs, isF32 ? "core.input32" : "core.input64", start * K, n * K);
+        if (proxy) this.stage(proxy, proxyF32 ? "core.proxy32" : "core.proxy64", start * K, n * K);
+        else if (jacobian.kind === "gram") this.stage(jacobian.gram, "core.gram", start * K * K, n * K * K);
+      }
+      wasm.perturbBatch(
+        inputPtr, isF32 ? 1 : 0, JACOBIAN_CODES[jacobian.kind], jacobianPtr, proxyF32 ? 1 : 0,
+        outputPtr, targetsPtr, n, K, this.rowsSeen + start, workPtr,
+      );
+      this.unstage(out, isF32 ? "core.output32" : "core.output64", start * K, n * K);
+      if (targets) this.unstage(targets, isF32 ? "core.targets32" : "core.targets64", start * K, n * K);
+    }
+    this.rowsSeen += rows;
+    return { probs: out, targets };
+  }
+
+  /** Copies source[from, from + length) to the start of region `key`. */
+  private stage(source: FloatArray, key: string, from: number, length: number): void {
+    const view = source instanceof Float32Array ? this.arena.regionF32(key) : this.arena.regionF64(key);
+    view.set(from === 0 && length === source.length ? source : source.subarray(from, from + length));
+  }
+
+  /** Copies the first `length` entries of region `key` to target[from...]. */
+  private unstage(target: FloatArray, key: string, from: number, length: number): void {
+    const view = target instanceof Float32Array ? this.arena.regionF32(key) : this.arena.regionF64(key);
+    target.set(view.length === length ? view : view.subarray(0, length), from);
+  }
+}
+

@@ -1,0 +1,62 @@
+// Euclidean projections onto the simplex and the L1 / L2 balls, run by the WASM core (the same
+// code the projections step uses). Each call copies its vectors into scratch memory.
+import { CoreInputError } from "./errors.js";
+import type { CoreExports } from "./exports.js";
+import type { ScratchArena } from "./memory.js";
+
+function checkVector(field: string, v: Float64Array, length?: number): void {
+  if (!(v instanceof Float64Array)) throw new CoreInputError(field, null, "must be a Float64Array");
+  if (v.length === 0) throw new CoreInputError(field, null, "must not be empty");
+  if (length !== undefined && v.length !== length)
+    throw new CoreInputError(field, null, `length ${v.length} does not match v (${length})`);
+  for (let i = 0; i < v.length; i++)
+    if (!Number.isFinite(v[i])) throw new CoreInputError(field, null, `entry ${i} is ${v[i]} (must be finite)`);
+}
+
+function checkRadius(radius: number): void {
+  if (typeof radius !== "number" || !Number.isFinite(radius) || radius < 0)
+    throw new CoreInputError("radius", null, `must be a finite number >= 0 (got ${String(radius)})`);
+}
+
+export class Projections {
+  constructor(
+    private readonly wasm: CoreExports,
+    private readonly arena: ScratchArena,
+  ) {}
+
+  /** argmin over {x >= 0, Σx = 1} of ‖x − v‖₂. */
+  projectOntoSimplex(v: Float64Array): Float64Array {
+    checkVector("v", v);
+    const K = v.length;
+    const ptr = this.arena.reserve("core.projection", 8 * K * 4);
+    this.arena.f64(ptr, K).set(v);
+    this.wasm.projectOntoSimplex(ptr, ptr + 8 * K, K, 1, ptr + 16 * K);
+    return this.arena.f64(ptr + 8 * K, K).slice();
+  }
+
+  /** argmin over {x : ‖x − center‖₁ <= radius} of ‖x − v‖₂. */
+  projectOntoL1Ball(v: Float64Array, center: Float64Array, radius: number): Float64Array {
+    checkVector("v", v);
+    checkVector("center", center, v.length);
+    checkRadius(radius);
+    const K = v.length;
+    const ptr = this.arena.reserve("core.projection", 8 * K * 5);
+    this.arena.f64(ptr, K).set(v);
+    this.arena.f64(ptr + 8 * K, K).set(center);
+    this.wasm.projectOntoL1Ball(ptr, ptr + 8 * K, ptr + 16 * K, K, radius, ptr + 24 * K);
+    return this.arena.f64(ptr + 16 * K, K).slice();
+  }
+
+  /** argmin over {x : ‖x − center‖₂ <= radius} of ‖x − v‖₂. */
+  projectOntoL2Ball(v: Float64Array, center: Float64Array, radius: number): Float64Array {
+    checkVector("v", v);
+    checkVector("center", center, v.length);
+    checkRadius(radius);
+    const K = v.length;
+    const ptr = this.arena.reserve("core.projection", 8 * K * 3);
+    this.arena.f64(ptr, K).set(v);
+    this.arena.f64(ptr + 8 * K, K).set(center);
+    this.wasm.projectOntoL2Ball(ptr, ptr + 8 * K, ptr + 16 * K, K, radius);
+    return this.arena.f64(ptr + 16 * K, K).slice();
+  }
+}

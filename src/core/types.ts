@@ -1,0 +1,36 @@
+// The public types of the perturbation core (see docs/CORE.md and the README).
+
+export type Oracle = "extreme" | "argmax" | "random" | "argmin";
+export type Objective = "angular" | "surrogate";
+export type Distance = "l1" | "l2" | "kl";
+/** linesearch: the paper's step (default); projections: alternating projections (l1/l2);
+ * reachable: candidates scored at the point the line search reaches (larger H at the same ε). */
+export type Step = "linesearch" | "projections" | "reachable";
+
+export interface PerturbOptions {
+  oracle: Oracle;
+  objective: Objective;
+  distance: Distance;
+  epsilon: number;
+  step?: Step;
+  /** Seed of the `random` oracle, an integer in [0, 2^32). */
+  seed?: number;
+}
+
+/** How the thief's gradients depend on the answer (the proxy descriptor). */
+export type Jacobian =
+  | { kind: "probs"; proxyProbs: Float32Array | Float64Array } // B x K, the proxy's softmax
+  | { kind: "gram"; gram: Float64Array } // B x K x K Gram matrices M = G Gᵀ, row-major, symmetric
+  | { kind: "identity" };
+
+export interface Perturber {
+  readonly options: Readonly<Required<PerturbOptions>>;
+  /** probs: B x K row-major. Returns a new array of the same type. jacobian defaults to identity. */
+  perturb<T extends Float32Array | Float64Array>(probs: T, numClasses: number, jacobian?: Jacobian): T;
+  /** Also returns the chosen targets y* (B x K), for tests and parity. */
+  perturbWithTargets<T extends Float32Array | Float64Array>(
+    probs: T,
+    numClasses: number,
+    jacobian?: Jacobian,
+  ): { probs: T; targets: T };
+}

@@ -1,0 +1,86 @@
+// Checks on options and batch shapes, and the translation of the WASM core's input checks into
+// CoreInputError. Entry-level checks (NaN, negatives, sums) run inside WASM: one pass, no copies.
+import { CoreInputError } from "./errors.js";
+import { DISTANCE_CODES, FIELD_NAMES, OBJECTIVE_CODES, ORACLE_CODES, PROBLEM, STEP_CODES, type CoreExports } from "./exports.js";
+import type { Jacobian, PerturbOptions } from "./types.js";
+
+function oneOf<T extends string>(field: string, value: unknown, allowed: Record<T, number>): T {
+  if (typeof value !== "string" || !Object.prototype.hasOwnProperty.call(allowed, value))
+    throw new CoreInputError(field, null, `must be one of ${Object.keys(allowed).join(", ")} (got ${JSON.stringify(value)})`);
+  return value as T;
+}
+
+/** Validates options and fills defaults (step "linesearch", seed 0). */
+export function normaliseOptions(options: PerturbOptions): Required<PerturbOptions> {
+  if (typeof options !== "object" || options === null) throw new CoreInputError("options", null, "must be an object");
+  const oracle = oneOf("oracle", options.oracle, ORACLE_CODES);
+  const objective = oneOf("objective", options.objective, OBJECTIVE_CODES);
+  const distance = oneOf("distance", options.distance, DISTANCE_CODES);
+  const step = oneOf("step", options.step ?? "linesearch", STEP_CODES);
+  const { epsilon } = options;
+  if (typeof epsilon !== "number" || !Number.isFinite(epsilon) || epsilon < 0)
+    throw new CoreInputError("epsilon", null, `must be a finite number >= 0 (got ${String(epsilon)})`);
+  const seed = options.seed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw new CoreInputError("seed", null, `must be an integer in [0, 2^32) (got ${String(seed)})`);
+  if (step === "projections" && distance === "kl")
+    throw new CoreInputError("step", null, "projections needs a ball with a Euclidean projection: use distance l1 or l2, or step linesearch/reachable with kl");
+  return { oracle, objective, distance, epsilon, step, seed };
+}
+
+/** Checks array types and lengths; returns the number of rows. */
+export function checkShapes(probs: Float32Array | Float64Array, numClasses: number, jacobian: Jacobian): number {
+  if (!(probs instanceof Float32Array || probs instanceof Float64Array))
+    throw new CoreInputError("probs", null, "must be a Float32Array or Float64Array");
+  if (!Number.isInteger(numClasses) || numClasses < 2)
+    throw new CoreInputError("numClasses", null, `must be an integer >= 2 (got ${String(numClasses)})`);
+  if (probs.length % numClasses !== 0)
+    throw new CoreInputError("probs", null, `length ${probs.length} is not a multiple of numClasses ${numClasses}`);
+  const rows = probs.length / numClasses;
+  if (typeof jacobian !== "object" || jacobian === null) throw new CoreInputError("jacobian", null, "must be an object with a kind");
+  switch (jacobian.kind) {
+    case "identity":
+      break;
+    case "probs": {
+      const p = jacobian.proxyProbs;
+      if (!(p instanceof Float32Array || p instanceof Float64Array))
+        throw new CoreInputError("proxyProbs", null, "must be a Float32Array or Float64Array");
+      if (p.length !== probs.length)
+        throw new CoreInputError("proxyProbs", null, `length ${p.length} does not match probs (${rows} rows x ${numClasses} classes = ${probs.length})`);
+      break;
+    }
+    case "gram": {
+      const M = jacobian.gram;
+      if (!(M instanceof Float64Array)) throw new CoreInputError("gram", null, "must be a Float64Array");
+      const expected = rows * numClasses * numClasses;
+      if (M.length !== expected)
+        throw new CoreInputError("gram", null, `length ${M.length} does not match ${rows} rows x ${numClasses} x ${numClasses} = ${expected}`);
+      break;
+    }
+    default:
+      throw new CoreInputError("jacobian", null, `unknown kind ${JSON.stringify((jacobian as { kind: unknown }).kind)} (probs, gram or identity)`);
+  }
+  return rows;
+}
+
+/** Turns the WASM validator's finding into an error; rowOffset maps a chunk's rows to the batch's. */
+export function throwValidationProblem(wasm: CoreExports, problem: number, rowOffset: number): never {
+  const row = wasm.validationRow() + rowOffset;
+  const field = FIELD_NAMES[wasm.validationField()] ?? "probs";
+  const index = wasm.validationIndex();
+  const value = wasm.validationValue();
+  switch (problem) {
+    case PROBLEM.notFinite:
+      throw new CoreInputError(field, row, `entry ${index} is ${Number.isNaN(value) ? "NaN" : String(value)} (must be finite)`);
+    case PROBLEM.negative:
+      throw new CoreInputError(field, row, `entry ${index} is negative (${value})`);
+    case PROBLEM.sum:
+      throw new CoreInputError(field, row, `sums to ${value} (must be 1 within 1e-3)`);
+    case PROBLEM.asymmetric:
+      throw new CoreInputError(field, row, `not symmetric at entry ${index} (M_ij − M_ji = ${value})`);
+    case PROBLEM.negativeDiagonal:
+      throw new CoreInputError(field, row, `diagonal entry ${index} is negative (${value}); a Gram matrix has a non-negative diagonal`);
+    default:
+      throw new CoreInputError(field, row, `invalid input (code ${problem})`);
+  }
+}
