@@ -1,0 +1,39 @@
+// High confidence (MAD.md §5): entries below a cutoff are zeroed. A row's top-1 entry is always kept, even
+// below the cutoff, so no row is ever emptied; without `renormalize` (the default) rows sum to less than 1.
+import { renormalizeRow, rowArgmax, validateDefenseBatch } from "./batch.js";
+import { defineDefense } from "./definition.js";
+import { defineParameters, param } from "./parameters.js";
+
+const parameters = defineParameters("high-confidence", {
+  cutoff: param.number({ description: "Probabilities strictly below this are set to 0.", default: 0.5, min: 0, max: 1 }),
+  renormalize: param.boolean({ description: "Rescale the kept entries to sum to 1 (default false).", default: false }),
+});
+
+export const highConfidenceDefense = defineDefense({
+  name: "high-confidence",
+  description: "High confidence: zero every probability below a cutoff (the row's top-1 entry is always kept).",
+  needsCore: false,
+  parameters,
+  create(params) {
+    const { cutoff, renormalize } = params;
+    return {
+      name: "high-confidence",
+      params,
+      traits: { keepsTop1: true, needsInput: false, stateful: false, randomized: false, onSimplex: renormalize },
+      async apply(batch) {
+        validateDefenseBatch(batch);
+        const { probs, batchSize: B, numClasses: K } = batch;
+        const out = new Float32Array(B * K);
+        for (let i = 0; i < B; i++) {
+          const top = rowArgmax(probs, i, K);
+          for (let k = 0; k < K; k++) {
+            const p = probs[i * K + k];
+            out[i * K + k] = k === top || p >= cutoff ? p : 0;
+          }
+          if (renormalize) renormalizeRow(out, i, K, top);
+        }
+        return { probs: out };
+      },
+    };
+  },
+});

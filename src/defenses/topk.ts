@@ -1,0 +1,42 @@
+// Top-k (MAD.md §5): keep the k largest probabilities of each row, zero the rest. Like the paper's
+// reference the default does not renormalise, so rows sum to less than 1 unless `renormalize` is set.
+import { renormalizeRow, rowArgmax, validateDefenseBatch } from "./batch.js";
+import { defineDefense } from "./definition.js";
+import { defineParameters, param } from "./parameters.js";
+
+const parameters = defineParameters("topk", {
+  k: param.integer({ description: "How many of the largest probabilities each row keeps.", default: 1, min: 1 }),
+  renormalize: param.boolean({
+    description: "Rescale the kept entries to sum to 1 (default false, as in the reference: rows then sum to less than 1).",
+    default: false,
+  }),
+});
+
+export const topkDefense = defineDefense({
+  name: "topk",
+  description: "Top-k: keep each row's k largest probabilities (ties: lower class index first), zero the rest.",
+  needsCore: false,
+  parameters,
+  create(params) {
+    const { k, renormalize } = params;
+    return {
+      name: "topk",
+      params,
+      traits: { keepsTop1: true, needsInput: false, stateful: false, randomized: false, onSimplex: renormalize },
+      async apply(batch) {
+        validateDefenseBatch(batch);
+        const { probs, batchSize: B, numClasses: K } = batch;
+        const out = new Float32Array(B * K);
+        const order = new Int32Array(K);
+        for (let i = 0; i < B; i++) {
+          for (let c = 0; c < K; c++) order[c] = c;
+          // Descending by probability, ascending by index on ties: a deterministic choice of the k kept.
+          order.sort((a, b) => probs[i * K + b] - probs[i * K + a] || a - b);
+          for (let r = 0; r < Math.min(k, K); r++) out[i * K + order[r]] = probs[i * K + order[r]];
+          if (renormalize) renormalizeRow(out, i, K, rowArgmax(probs, i, K));
+        }
+        return { probs: out };
+      },
+    };
+  },
+});
