@@ -49,7 +49,7 @@ async function compileCore(source: CoreSource | undefined): Promise<WebAssembly.
   throw new TypeError("loadCore: source must be a WebAssembly.Module, bytes (ArrayBuffer or a view) or a URL");
 }
 
-function decodeBase64(text: string): Uint8Array {
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
