@@ -9,6 +9,7 @@ import { renormalizeRow, rowArgmax, validateDefenseBatch } from "./batch.js";
 import { defineDefense } from "./definition.js";
 import { defineParameters, param } from "./parameters.js";
 import { RandomStream } from "./random.js";
+import { DefenseConfigError } from "./errors.js";
 
 const CLIP = 1e-9;
 
@@ -23,39 +24,15 @@ const parameters = defineParameters("random-noise", {
   seed: param.integer({ description: "Seed of the noise stream.", default: 0, min: 0, max: 4294967295 }),
 });
 
-/** Euclidean projection onto the L1 ball of radius eps (sort-based, Duchi et al. 2008), in place. */
-function projectOntoL1Ball(delta: Float64Array, eps: number, scratch: Float64Array): void {
-  const K = delta.length;
-  let norm = 0;
-  for (let k = 0; k < K; k++) norm += Math.abs(delta[k]);
-  if (norm <= eps) return;
-  for (let k = 0; k < K; k++) scratch[k] = Math.abs(delta[k]);
-  scratch.sort().reverse();
-  let cumulative = 0;
-  let theta = 0;
-  for (let j = 0; j < K; j++) {
-    cumulative += scratch[j];
-    const candidate = (cumulative - eps) / (j + 1);
-    if (scratch[j] - candidate > 0) theta = candidate;
-  }
-  for (let k = 0; k < K; k++) delta[k] = Math.sign(delta[k]) * Math.max(Math.abs(delta[k]) - theta, 0);
-}
-
-function projectOntoL2Ball(delta: Float64Array, eps: number): void {
-  let norm = 0;
-  for (let k = 0; k < delta.length; k++) norm += delta[k] * delta[k];
-  norm = Math.sqrt(norm);
-  if (norm <= eps) return;
-  for (let k = 0; k < delta.length; k++) delta[k] *= eps / norm;
-}
-
 export const randomNoiseDefense = defineDefense({
   name: "random-noise",
   description: "Random noise on the logits (uniform or Gaussian, projected onto an ε-ball) or on the probabilities (Gaussian); seeded.",
-  needsCore: false,
+  needsCore: true,
   parameters,
-  create(params) {
+  create(params, deps) {
     const { mode, epsilon, norm, sigma, seed } = params;
+    const core = deps.core;
+    if (!core) throw new DefenseConfigError("random-noise", undefined, "needs the WASM core (deps.core from loadCore()) for its ball projections");
     const stream = new RandomStream(seed);
     return {
       name: "random-noise",
@@ -68,8 +45,8 @@ export const randomNoiseDefense = defineDefense({
         validateDefenseBatch(batch);
         const { probs, batchSize: B, numClasses: K } = batch;
         const out = new Float32Array(B * K);
-        const delta = new Float64Array(K);
-        const scratch = new Float64Array(K);
+        let delta: Float64Array = new Float64Array(K);
+        const origin = new Float64Array(K);
         const p = norm === "l1" ? 1 : 2;
         const width = (2 * epsilon) / K ** (1 / p);
         for (let i = 0; i < B; i++) {
@@ -89,8 +66,7 @@ export const randomNoiseDefense = defineDefense({
             continue;
           }
           for (let k = 0; k < K; k++) delta[k] = mode === "logit-uniform" ? width * stream.uniform() : stream.gaussian();
-          if (norm === "l1") projectOntoL1Ball(delta, epsilon, scratch);
-          else projectOntoL2Ball(delta, epsilon);
+          delta = norm === "l1" ? core.projectOntoL1Ball(delta, origin, epsilon) : core.projectOntoL2Ball(delta, origin, epsilon);
           for (let k = 0; k < K; k++) {
             const y = Math.min(Math.max(probs[i * K + k], CLIP), 1 - CLIP);
             const z = Math.log(y / (1 - y)) + delta[k];

@@ -1,0 +1,10 @@
+// The defenses layer: one Defense interface, every defense by name, and the defended model.
+export type { Defense, DefenseBatch, DefenseResult, DefenseTraits } from "./defense.js";
+export type { DefenseDeps, DefenseProxy, JacobianMode } from "./deps.js";
+export { DefenseConfigError, DefenseInputError } from "./errors.js";
+export type { ParameterSpec, ParameterType } from "./parameters.js";
+export { createDefense, describeDefense, listDefenses, parseParameterStrings, type DefenseInfo, type DefenseName } from "./registry.js";
+export {
+  DefendedModel, type DefendedAnswer, type DefendedModelOptions, type DefenseStats, type QueryContext, type VictimFunction,
+} from "./defended-model.js";
+export { KL_FLOOR, perturbationDistances, RunningStats, type DistanceSummary } from "./stats.js";
