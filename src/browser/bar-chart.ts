@@ -31,13 +31,19 @@ export function argmax(values: ArrayLike<number>): number {
 /** Replaces the content of `container` with the chart. */
 export function renderBarChart(container: HTMLElement, data: BarChartData): void {
   const k = data.probs.length;
-  const width = 360, height = 200, top = 22, bottom = 24, left = 8, right = 8;
+  const width = 360, height = 200, top = 22, bottom = 24, left = 30, right = 6;
   const plotH = height - top - bottom;
   const slot = (width - left - right) / k;
   const barW = Math.max(4, slot * 0.62);
   const best = argmax(data.probs);
   const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": data.caption, class: "bar-chart" });
   svg.appendChild(el("title", {}, data.caption));
+  // Probabilities on a fixed 0..1 scale, so charts are comparable at a glance.
+  for (const tick of [0.25, 0.5, 0.75, 1]) {
+    const y = top + plotH - tick * plotH;
+    svg.appendChild(el("line", { x1: left, x2: width - right, y1: y, y2: y, class: "grid" }));
+    svg.appendChild(el("text", { x: left - 4, y: y + 3, class: "tick-label" }, `${tick * 100}%`));
+  }
   svg.appendChild(el("line", { x1: left, x2: width - right, y1: top + plotH, y2: top + plotH, class: "axis" }));
   for (let i = 0; i < k; i++) {
     const p = Math.min(1, Math.max(0, data.probs[i]));

@@ -4,7 +4,6 @@
 // fetched too and shown beside them.
 import {
   createDefense,
-  DefendedModel,
   initBackend,
   loadCore,
   loadModel,
@@ -13,6 +12,7 @@ import {
   backendInfo,
   type Architecture,
   type Core,
+  type Defense,
   type InputBatch,
 } from "./library.js";
 import { argmax, renderBarChart } from "./bar-chart.js";
@@ -68,7 +68,7 @@ function nested(input: Float32Array, shape: number[]): unknown {
 }
 
 class Demo {
-  private defended: DefendedModel | null = null;
+  private defense: Defense | null = null;
   private epsilon: number;
   private current: Float32Array | null = null;
   private running = false;
@@ -86,13 +86,9 @@ class Demo {
   }
 
   private rebuildDefense(): void {
-    this.defended?.dispose();
-    const defense = createDefense("mad-argmax", { epsilon: this.epsilon }, { core: this.core, proxy: this.proxy });
-    this.defended = new DefendedModel(this.victim, defense, {
-      proxy: this.proxy,
-      numClasses: this.config.numClasses,
-      inputShape: this.config.inputShape,
-    });
+    this.defense?.dispose?.();
+    // MAD-argmax with the paper's last-layer Jacobian: the proxy's softmax on the same input.
+    this.defense = createDefense("mad-argmax", { epsilon: this.epsilon }, { core: this.core, proxy: this.proxy });
     $("budget").textContent = this.epsilon.toFixed(2);
     $("budget").dataset.value = String(this.epsilon);
   }
@@ -128,10 +124,10 @@ class Demo {
   private async runOnce(input: Float32Array): Promise<void> {
     setStatus("busy", "Computing…");
     const batch: InputBatch = { data: input, batchSize: 1, inputShape: this.config.inputShape };
+    const y = await this.victim.predict(batch);
     const started = performance.now();
-    const answer = await this.defended!.answer(batch);
+    const { probs: yTilde } = await this.defense!.apply({ probs: y, batchSize: 1, numClasses: this.config.numClasses, inputs: batch });
     const ms = performance.now() - started;
-    const y = answer.victimProbs, yTilde = answer.probs;
     const labels = this.config.labels;
     renderBarChart($("victim-chart"), { probs: y, labels, caption: "Victim probabilities y" });
     renderBarChart($("poisoned-chart"), { probs: yTilde, reference: y, labels, caption: "Poisoned probabilities from MAD-argmax" });
@@ -159,8 +155,9 @@ class Demo {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ inputs: [nested(input, this.config.inputShape)] }),
       });
-      const body = (await res.json()) as { probabilities?: number[][]; labels?: number[]; error?: unknown };
-      if (!res.ok || !body.probabilities?.[0]) throw new Error(`HTTP ${res.status}: ${JSON.stringify(body.error ?? body)}`);
+      const isJson = (res.headers.get("content-type") ?? "").includes("json");
+      const body = (isJson ? await res.json() : {}) as { probabilities?: number[][]; labels?: number[]; error?: { message?: string } };
+      if (!res.ok || !body.probabilities?.[0]) throw new Error(`HTTP ${res.status}${body.error?.message ? `: ${body.error.message}` : ""}`);
       const served = body.probabilities[0];
       renderBarChart($("server-chart"), { probs: served, labels: this.config.labels, caption: "The server's answer" });
       const { name, params } = this.config.defense;

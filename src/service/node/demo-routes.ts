@@ -73,10 +73,12 @@ interface LayerJson {
 
 /** What the page needs from model.json: per-input shape, class count, and whether it ends in a softmax. */
 function readModelJson(modelJson: unknown, path: string): { inputShape?: number[]; numClasses?: number; outputs: "logits" | "probabilities" } {
-  const topology = (modelJson as { modelTopology?: { model_config?: { config?: { layers?: LayerJson[] } } } }).modelTopology;
-  const layers = topology?.model_config?.config?.layers;
+  type ModelConfig = { config?: { layers?: LayerJson[] } };
+  // tfjs writes the model config at modelTopology itself; the Python converter nests it in model_config.
+  const topology = (modelJson as { modelTopology?: ModelConfig & { model_config?: ModelConfig } }).modelTopology;
+  const layers = topology?.model_config?.config?.layers ?? topology?.config?.layers;
   if (!Array.isArray(layers) || layers.length === 0) {
-    throw new Error(`demo: ${path} has no modelTopology.model_config.config.layers: the page needs a tfjs layers model`);
+    throw new Error(`demo: ${path} has no layers in modelTopology: the page needs a tfjs layers model`);
   }
   const batchShape = layers.find((l) => Array.isArray(l.config?.batch_input_shape))?.config?.batch_input_shape;
   const withUnits = [...layers].reverse().find((l) => typeof l.config?.units === "number");
