@@ -47,8 +47,10 @@ export interface TrainOptions {
   validationFraction?: number;
   /** With a validation split: restore the weights of the best validation epoch at the end. Default true. */
   keepBest?: boolean;
-  /** true: one line per epoch on the console; a function: every batch and epoch event; default quiet. */
+  /** true: one line per epoch on the console; a function: called after every epoch; default quiet. */
   progress?: boolean | ((e: TrainingProgressEvent) => void);
+  /** Called after every batch (progress bars). */
+  onBatch?: (e: TrainingProgressEvent) => void;
 }
 
 export interface TrainResult {
@@ -234,7 +236,7 @@ export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, o
         if (!Number.isFinite(lossValue)) throw new Error(`training diverged: loss is ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} (lower the learning rate?)`);
         lossSum += lossValue * (to - from);
         seen += to - from;
-        report?.({ phase: "batch", epoch: epoch + 1, epochs: options.epochs, batch: b + 1, batches, loss: lossValue });
+        options.onBatch?.({ phase: "batch", epoch: epoch + 1, epochs: options.epochs, batch: b + 1, batches, loss: lossValue });
       }
       const entry: TrainResult["history"][number] = { loss: lossSum / seen };
       if (valImages && valLabels) {
