@@ -1,0 +1,10 @@
+// The thieves: one Thief interface, one file per attack, one registry.
+export * from "./thief.js";
+export { BudgetedQuerier } from "./query.js";
+export { ThiefConfigError } from "./parameters.js";
+export { createRandom, permutation, deriveSeed } from "./random.js";
+export { KnockoffThief, knockoffQueryIndices, knockoffParamsSchema, type KnockoffParams } from "./knockoff.js";
+export { JacobianThief, jacobianStep, targetedPgd, periodicStep, type AugmentContext, type AugmentStrategy } from "./jacobian.js";
+export { jacobianAugment } from "./jbda.js";
+export { topClassesExcept, topkAugment } from "./jbtopk.js";
+export { createThief, describeThief, thiefNames, type ThiefInfo } from "./registry.js";

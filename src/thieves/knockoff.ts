@@ -1,0 +1,73 @@
+// Knockoff Nets, "random" strategy (Orekondy et al. 2019): query a seeded random sample of a transfer
+// pool, then train a fresh model on the answers with soft cross-entropy. With labels "top1" the same
+// thief trains on one-hot argmax labels, which a label-preserving defense cannot poison.
+import * as v from "valibot";
+import { trainModel as defaultTrain } from "../models/training.js";
+import { parseParams, trainingEntries } from "./parameters.js";
+import { BudgetedQuerier } from "./query.js";
+import { permutation } from "./random.js";
+import type { BlackBox, ImageSet, StealOptions, StealResult, Thief, ThiefDeps } from "./thief.js";
+import { argmaxOneHot, checkImageSet, checkStealOptions, gatherRows } from "./thief.js";
+
+export const knockoffParamsSchema = v.strictObject({
+  /** "soft": train on the answers as given; "top1": train on one-hot argmax labels. */
+  labels: v.optional(v.picklist(["soft", "top1"]), "soft"),
+  // The reference: SGD lr 0.01, momentum 0.5, batch 64, 30-50 epochs.
+  ...trainingEntries({ epochs: 30, learningRate: 0.01, momentum: 0.5, weightDecay: 0 }),
+});
+export type KnockoffParams = v.InferOutput<typeof knockoffParamsSchema>;
+
+/** The pool indices a Knockoff thief queries for (budget, seed): the first `budget` of a seeded shuffle. */
+export function knockoffQueryIndices(poolSize: number, budget: number, seed: number): Int32Array {
+  return permutation(poolSize, seed).subarray(0, Math.min(budget, poolSize));
+}
+
+export class KnockoffThief implements Thief {
+  readonly params: Readonly<KnockoffParams>;
+
+  constructor(
+    readonly name: string,
+    params: Partial<KnockoffParams> | Record<string, unknown>,
+    private readonly deps: ThiefDeps,
+  ) {
+    this.params = parseParams(name, knockoffParamsSchema, params);
+  }
+
+  async steal(blackBox: BlackBox, options: StealOptions): Promise<StealResult> {
+    const started = performance.now();
+    checkStealOptions(this.name, options);
+    const pool: ImageSet = checkImageSet(this.name, "pool", this.deps.pool, blackBox);
+    const { budget, seed, onProgress } = options;
+    const p = this.params;
+    const rowSize = pool.inputShape.reduce((a, b) => a * b, 1);
+    const K = blackBox.numClasses;
+
+    // A budget larger than the pool queries the whole pool once (no repeats: they add no information).
+    const indices = knockoffQueryIndices(pool.count, budget, seed);
+    const images = gatherRows(pool.images, rowSize, indices);
+    const querier = new BudgetedQuerier(this.name, blackBox, budget, p.queryBatchSize, onProgress);
+    const answers = await querier.query(images, indices.length);
+    const targets = p.labels === "top1" ? argmaxOneHot(answers, K) : answers;
+
+    const transferSet = { images, answers, targets, count: indices.length, inputShape: pool.inputShape, numClasses: K };
+    const model = this.deps.buildSubstitute(seed);
+    const train = this.deps.train ?? defaultTrain;
+    await train(model, transferSet, {
+      epochs: p.epochs,
+      batchSize: p.batchSize,
+      optimizer: p.optimizer,
+      learningRate: p.learningRate,
+      momentum: p.momentum,
+      weightDecay: p.weightDecay,
+      seed,
+      progress: onProgress
+        ? (e) => onProgress({ phase: "train", queriesUsed: querier.queriesUsed, budget, epoch: e.epoch, epochs: e.epochs, loss: e.loss })
+        : false,
+    });
+    return { model, queriesUsed: querier.queriesUsed, transferSet, rounds: 0, seconds: (performance.now() - started) / 1000 };
+  }
+}
+
+export function createKnockoff(params: Record<string, unknown>, deps: ThiefDeps): KnockoffThief {
+  return new KnockoffThief("knockoff", params, deps);
+}

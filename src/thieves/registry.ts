@@ -1,0 +1,67 @@
+// One registry for every thief: a name and validated parameters in, a configured Thief out.
+import { createJbda } from "./jbda.js";
+import { createJbself } from "./jbself.js";
+import { createJbtopk } from "./jbtopk.js";
+import { createKnockoff } from "./knockoff.js";
+import { ThiefConfigError } from "./parameters.js";
+import type { Thief, ThiefDeps } from "./thief.js";
+import { createTop1 } from "./top1.js";
+
+export interface ThiefInfo {
+  readonly name: string;
+  readonly description: string;
+  /** "pool": queries a transfer pool (Knockoff); "seeds": grows synthetic queries from a seed set. */
+  readonly data: "pool" | "seeds";
+}
+
+const thieves: Record<string, { info: ThiefInfo; create: (params: Record<string, unknown>, deps: ThiefDeps) => Thief }> = {
+  knockoff: {
+    info: { name: "knockoff", description: "Knockoff Nets (random): a seeded sample of a transfer pool, soft labels", data: "pool" },
+    create: createKnockoff,
+  },
+  top1: {
+    info: { name: "top1", description: "Knockoff trained on one-hot argmax labels (beats label-preserving defenses)", data: "pool" },
+    create: createTop1,
+  },
+  jbda: {
+    info: { name: "jbda", description: "Jacobian-based dataset augmentation (Papernot et al. 2017)", data: "seeds" },
+    create: createJbda,
+  },
+  jbself: {
+    info: { name: "jbself", description: "JBDA stepping towards the black box's label", data: "seeds" },
+    create: createJbself,
+  },
+  jbtopk: {
+    info: { name: "jbtopk", description: "Targeted PGD towards the substitute's top-k other classes (k = 3)", data: "seeds" },
+    create: (params, deps) => createJbtopk(params, deps),
+  },
+};
+
+/** `jbtop3`, `jbtop5`, ... are `jbtopk` with k fixed by the name. */
+function resolve(name: string): { key: string; params: Record<string, unknown> } {
+  const m = /^jbtop(\d+)$/.exec(name);
+  if (m) return { key: "jbtopk", params: { k: Number(m[1]) } };
+  return { key: name, params: {} };
+}
+
+export function thiefNames(): string[] {
+  return [...Object.keys(thieves), "jbtop3"];
+}
+
+export function describeThief(name: string): ThiefInfo {
+  const { key } = resolve(name);
+  const entry = thieves[key];
+  if (!entry) throw new ThiefConfigError(`unknown thief "${name}" (known: ${thiefNames().join(", ")})`);
+  return { ...entry.info, name };
+}
+
+export function createThief(name: string, params: Record<string, unknown> = {}, deps: ThiefDeps): Thief {
+  const { key, params: fixed } = resolve(name);
+  const entry = thieves[key];
+  if (!entry) throw new ThiefConfigError(`unknown thief "${name}" (known: ${thiefNames().join(", ")})`);
+  if (key === "jbtopk" && name !== "jbtopk") {
+    if (params.k !== undefined && params.k !== fixed.k) throw new ThiefConfigError(`thief "${name}": parameter "k" is fixed to ${fixed.k} by the name`);
+    return createJbtopk({ ...params, ...fixed }, deps, name);
+  }
+  return entry.create(params, deps);
+}
