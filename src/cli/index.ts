@@ -1,14 +1,35 @@
 #!/usr/bin/env node
-// The `prediction-poisoning` command: one subcommand per file in this folder.
-import { Command } from "commander";
+// The `prediction-poisoning` command: one subcommand per file in this folder. To add one: export a
+// commander Command from src/cli/<name>.ts (keep its top-level imports light: import heavy modules
+// inside the action) and add it to `subcommands` below. Every subcommand then gets `--config <file>`,
+// readable errors for bad flags (exit code 2) and for failures in its action (exit code 1).
+import { Command, CommanderError } from "commander";
+import { withConfigFile } from "./config.js";
+import { serveCommand } from "./serve.js";
+import { benchCommand } from "./bench.js";
+import { perturbCommand } from "./perturb.js";
+import { evaluateCommand } from "./evaluate.js";
 
 const program = new Command("prediction-poisoning")
   .description("Protect prediction APIs against model stealing with poisoned probabilities (MAD).")
-  .showHelpAfterError()
+  .version("0.1.0")
+  .showHelpAfterError("(add --help for usage)")
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
-// Subcommands (each file exports a commander Command):
-const subcommands: Command[] = [];
-for (const sub of subcommands) program.addCommand(sub);
+const subcommands: Command[] = [serveCommand, benchCommand, perturbCommand, evaluateCommand];
 
-await program.parseAsync(process.argv);
+for (const sub of subcommands) {
+  sub.copyInheritedSettings(program);
+  withConfigFile(sub);
+  program.addCommand(sub);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+  // Failures inside an action (a missing file, a bad config value): one readable line, no stack.
+  console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+  if (process.env.PREDICTION_POISONING_DEBUG && e instanceof Error) console.error(e.stack);
+  process.exit(1);
+}

@@ -1,0 +1,188 @@
+// `prediction-poisoning serve`: the HTTP prediction API with a defense built in (src/service/).
+// Every defense parameter is a flag (--epsilon, --oracle, --k, ...), generated from the defense registry;
+// a flag that the chosen defense does not take is an error, not silently ignored.
+import { availableParallelism } from "node:os";
+import { Command, Option } from "commander";
+import { listDefenses, parseParameterStrings, createDefense, describeDefense, DefenseConfigError } from "../defenses/index.js";
+import { architectures } from "../models/zoo.js";
+import type { Architecture } from "../models/zoo.js";
+import { bytesArg, integerArg, rangeArg } from "./config.js";
+
+const camel = (s: string) => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+export const serveCommand = new Command("serve")
+  .description("serve POST /v1/predict with a defense built in (plus /v1/model, /healthz, /metrics)")
+  .option("--model <dir|demo>", 'tfjs model directory (model.json + weights), or "demo": the MNIST LeNet, trained on first use and cached', "demo")
+  .addOption(new Option("--outputs <kind>", "what the model outputs").choices(["logits", "probabilities"]).default("logits"))
+  .option("--classes <names>", "comma-separated class names, in label order (default 0..K-1)")
+  .option("--defense <name>", `defense applied to every answer (${listDefenses().map((d) => d.name).join(", ")})`, "mad-argmax")
+  .addOption(new Option("--proxy-arch <arch>", "architecture of MAD's scratch proxy of the thief's model").choices([...architectures]).default("lenet"))
+  .option("--proxy-seed <n>", "seed of the scratch proxy's initialisation", integerArg(0, 2 ** 32 - 1), 0)
+  .option("--proxy-model <dir>", "a trained proxy model directory instead of the scratch proxy")
+  .option("--host <host>", "interface to listen on (0.0.0.0 for all)", "127.0.0.1")
+  .option("--port <n>", "port (0: any free port)", integerArg(0, 65535), 8080)
+  .option("--workers <n>", "worker threads, each with its own model copy (default: one per core)", integerArg(1, 256))
+  .option("--max-batch <n>", "most inputs per request (413 above)", integerArg(1, 100_000), 256)
+  .option("--max-body <size>", "largest request body, e.g. 8m or 65536 (413 above)", bytesArg(64), 8 * 1024 * 1024)
+  .option("--input-range <min,max>", 'inclusive range of input values, or "none"', rangeArg, [0, 1] as [number, number] | null)
+  .option("--budget <inputs>", "query budget: inputs each API key may send (per window); enables API keys", integerArg(1))
+  .option("--budget-window <seconds>", "reset budgets every this many seconds (default: never)", integerArg(1))
+  .option("--api-key-header <name>", "header carrying the API key", "x-api-key")
+  .option("--api-keys <file>", "accept only the keys listed in this file (one per line)")
+  .option("--redis <url>", "keep budgets in Redis (redis://host:port), shared by every replica")
+  .option("--job-timeout <ms>", "a worker busy longer than this on one batch is replaced", integerArg(100), 30_000)
+  .option("--cache-dir <dir>", "where the demo model is cached (default $PREDICTION_POISONING_CACHE or ~/.cache/prediction-poisoning)")
+  .option("--demo", "also serve the browser demo page at /demo/")
+  .option("--plots <dir>", "evaluation plots (SVG) shown by the demo page (default docs/results)")
+  .option("--access-log", "print one JSON line per request (never inputs or probabilities)");
+
+// One flag per defense parameter name (shared names such as epsilon serve every defense that has them).
+const reserved = new Set(serveCommand.options.map((o) => o.attributeName()));
+const parameterFlags = new Map<string, string>(); // option attribute -> parameter name
+for (const defense of listDefenses()) {
+  for (const p of defense.parameters) {
+    const flag = kebab(p.name);
+    const attribute = camel(flag);
+    if (reserved.has(attribute) || parameterFlags.has(attribute)) continue;
+    const users = listDefenses()
+      .filter((d) => d.parameters.some((q) => q.name === p.name))
+      .map((d) => d.name);
+    const choices = p.choices ? `: ${p.choices.join(" | ")}` : p.type === "boolean" ? ": true | false" : "";
+    serveCommand.option(`--${flag} <value>`, `${users.join(", ")} parameter ${p.name}${choices}`);
+    parameterFlags.set(attribute, p.name);
+  }
+}
+
+interface ServeFlags {
+  model: string;
+  outputs: "logits" | "probabilities";
+  classes?: string;
+  defense: string;
+  proxyArch: Architecture;
+  proxySeed: number;
+  proxyModel?: string;
+  host: string;
+  port: number;
+  workers?: number;
+  maxBatch: number;
+  maxBody: number;
+  inputRange: [number, number] | null;
+  budget?: number;
+  budgetWindow?: number;
+  apiKeyHeader: string;
+  apiKeys?: string;
+  redis?: string;
+  jobTimeout: number;
+  cacheDir?: string;
+  demo?: boolean;
+  plots?: string;
+  accessLog?: boolean;
+  [parameter: string]: unknown;
+}
+
+/** The defense's parameters from the flags, validated by building the defense once here (fail before any worker starts). */
+async function defenseParameters(flags: ServeFlags): Promise<Record<string, unknown>> {
+  const info = describeDefense(flags.defense);
+  const raw: Record<string, string> = {};
+  for (const [attribute, name] of parameterFlags) {
+    const value = flags[attribute];
+    if (value === undefined) continue;
+    if (!info.parameters.some((p) => p.name === name)) {
+      const own = info.parameters.map((p) => `--${kebab(p.name)}`).join(", ") || "none";
+      throw new DefenseConfigError(flags.defense, name, `--${kebab(name)} does not apply to this defense (its parameter flags: ${own})`);
+    }
+    raw[name] = String(value);
+  }
+  const params = parseParameterStrings(flags.defense, raw);
+  const { loadCore } = await import("../core/index.js");
+  const { Proxy } = await import("../models/proxy.js");
+  // The proxy is built lazily: constructing it here only lets parameter checks that need one pass.
+  const probe = createDefense(flags.defense, params, {
+    core: info.needsCore ? await loadCore() : undefined,
+    proxy: Proxy.scratch({ arch: flags.proxyArch, seed: flags.proxySeed, numClasses: 2, inputShape: [1] }),
+  });
+  const validated = { ...probe.params };
+  probe.dispose?.();
+  return validated;
+}
+
+serveCommand.action(async (flags: ServeFlags, command: Command) => {
+  let params: Record<string, unknown>;
+  try {
+    params = await defenseParameters(flags);
+  } catch (e) {
+    if (e instanceof DefenseConfigError) command.error(`error: ${e.message}`, { exitCode: 2, code: "prediction-poisoning.defense" });
+    throw e;
+  }
+  const log = (line: string) => console.error(line);
+  const { startServer } = await import("../service/node/server.js");
+
+  let modelDir = flags.model;
+  let modelName = flags.model;
+  if (flags.model === "demo") {
+    const { ensureDemoModel } = await import("../service/node/demo-model.js");
+    const demo = await ensureDemoModel({ cacheDir: flags.cacheDir, log });
+    modelDir = demo.dir;
+    modelName = `demo MNIST LeNet (held-out accuracy ${(demo.testAccuracy * 100).toFixed(1)}%)`;
+  } else {
+    const { modelExists } = await import("../node/model-files.js");
+    if (!modelExists(modelDir)) throw new Error(`--model ${modelDir}: no model.json there (give a tfjs model directory, or "demo")`);
+  }
+  if (flags.proxyModel) {
+    const { modelExists } = await import("../node/model-files.js");
+    if (!modelExists(flags.proxyModel)) throw new Error(`--proxy-model ${flags.proxyModel}: no model.json there`);
+  }
+
+  const proxy = flags.proxyModel ? { dir: flags.proxyModel } : { arch: flags.proxyArch, seed: flags.proxySeed };
+  const server = await startServer({
+    predictor: {
+      modelDir,
+      modelName,
+      outputs: flags.outputs,
+      classes: flags.classes?.split(",").map((s) => s.trim()),
+      defense: flags.defense,
+      params,
+      proxy,
+    },
+    host: flags.host,
+    port: flags.port,
+    workers: flags.workers ?? availableParallelism(),
+    limits: { maxBatch: flags.maxBatch, maxBodyBytes: flags.maxBody, inputRange: flags.inputRange },
+    budget:
+      flags.budget !== undefined
+        ? { limit: flags.budget, windowSeconds: flags.budgetWindow, header: flags.apiKeyHeader, keysFile: flags.apiKeys }
+        : undefined,
+    redis: flags.redis,
+    jobTimeoutMs: flags.jobTimeout,
+    log,
+    accessLog: flags.accessLog ? (entry) => console.log(JSON.stringify({ time: new Date().toISOString(), ...entry })) : undefined,
+    extraRoutes: flags.demo
+      ? async (info) => {
+          const { demoRoutes } = await import("../service/node/demo-routes.js");
+          const page = await demoRoutes({ modelDir, info, plotsDir: flags.plots, proxy: "dir" in proxy ? undefined : proxy });
+          return (app) => {
+            app.route("/demo", page);
+            app.get("/", (c) => c.redirect("/demo/"));
+          };
+        }
+      : undefined,
+  });
+  if (flags.budget === undefined && (flags.budgetWindow !== undefined || flags.apiKeys)) {
+    log("note: --budget-window and --api-keys take effect only with --budget");
+  }
+  console.log(`listening on ${server.url}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1); // a second signal: do not wait
+    stopping = true;
+    log(`${signal}: finishing in-flight queries, then stopping`);
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+});

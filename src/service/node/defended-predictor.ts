@@ -1,0 +1,53 @@
+// Runs inside each worker thread: loads the victim from its directory on this thread's own tfjs WASM
+// backend, builds the defense (with the WASM core and a proxy when it uses one) and serves both as a Predictor.
+import { loadCore } from "../../core/index.js";
+import { DefendedModel } from "../../defenses/defended-model.js";
+import { createDefense, describeDefense } from "../../defenses/registry.js";
+import { initBackend } from "../../models/backend.js";
+import { Proxy } from "../../models/proxy.js";
+import { TfjsClassifier } from "../../models/tfjs-model.js";
+import type { Architecture } from "../../models/zoo.js";
+import { loadLayersModelFromDir, loadModelFromDir, modelExists } from "../../node/model-files.js";
+import { defendedPredictor } from "../defended.js";
+import type { Predictor } from "../predictor.js";
+
+export type ProxySource = { arch: Architecture; seed: number } | { dir: string };
+
+export interface DefendedPredictorOptions {
+  /** A tfjs model directory (model.json + weight files) whose output is logits (or probabilities, see `outputs`). */
+  readonly modelDir: string;
+  /** Shown by GET /v1/model. */
+  readonly modelName?: string;
+  readonly outputs?: "logits" | "probabilities";
+  readonly classes?: readonly string[];
+  readonly defense: string;
+  readonly params?: Readonly<Record<string, unknown>>;
+  /** The proxy of the thief's model for defenses with a `jacobian` parameter (MAD): a seeded scratch network
+   * (the same in every worker and replica, so answers do not depend on which one serves) or a trained model. */
+  readonly proxy?: ProxySource;
+}
+
+export const defaultProxy: ProxySource = { arch: "lenet", seed: 0 };
+
+export async function createPredictor(options: DefendedPredictorOptions): Promise<Predictor> {
+  if (!modelExists(options.modelDir)) throw new Error(`no model in ${options.modelDir} (expected model.json and its weight files)`);
+  await initBackend();
+  const victim = new TfjsClassifier(await loadModelFromDir(options.modelDir), { outputs: options.outputs });
+  const info = describeDefense(options.defense);
+  const core = info.needsCore ? await loadCore() : undefined;
+  let proxy: Proxy | undefined;
+  if (info.parameters.some((p) => p.name === "jacobian")) {
+    const source = options.proxy ?? defaultProxy;
+    proxy =
+      "dir" in source
+        ? new Proxy(await loadLayersModelFromDir(source.dir))
+        : Proxy.scratch({ arch: source.arch, seed: source.seed, numClasses: victim.numClasses, inputShape: victim.inputShape });
+  }
+  const defense = createDefense(options.defense, options.params, { core, proxy });
+  const defended = new DefendedModel(victim, defense);
+  return defendedPredictor(defended, {
+    model: options.modelName ?? options.modelDir,
+    classes: options.classes,
+    dispose: () => victim.dispose(),
+  });
+}

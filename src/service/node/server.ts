@@ -1,0 +1,155 @@
+// The Node host of the HTTP app: a worker pool running the defended model, budgets in memory or Redis,
+// the Hono app on @hono/node-server, and a graceful shutdown that finishes in-flight queries.
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import type { Hono } from "hono";
+import { createApp } from "../app.js";
+import type { RequestLog, ServiceLimits } from "../app.js";
+import { MemoryBudgetStore } from "../budgets.js";
+import type { BudgetStore } from "../budgets.js";
+import { ServiceMetrics } from "../metrics.js";
+import type { ServedModelInfo } from "../predictor.js";
+import { RedisBudgetStore, redactUrl } from "./redis-budgets.js";
+import { WorkerPool } from "./worker-pool.js";
+import type { WorkerInit } from "./protocol.js";
+import type { DefendedPredictorOptions } from "./defended-predictor.js";
+
+export interface BudgetFlags {
+  /** Inputs per API key (per window). */
+  readonly limit: number;
+  readonly windowSeconds?: number;
+  /** Header carrying the key; default "x-api-key". */
+  readonly header?: string;
+  /** Only these keys are accepted. */
+  readonly keys?: readonly string[];
+  /** A file with one accepted key per line (blank lines and # comments ignored). */
+  readonly keysFile?: string;
+}
+
+export interface ServerOptions {
+  /** What the workers run: the defended model (`DefendedPredictorOptions`), or any module exporting createPredictor. */
+  readonly predictor: DefendedPredictorOptions | WorkerInit;
+  readonly port?: number;
+  readonly host?: string;
+  readonly workers?: number;
+  readonly limits?: ServiceLimits;
+  readonly budget?: BudgetFlags;
+  /** Redis URL for budgets shared by replicas; memory when omitted. */
+  readonly redis?: string;
+  readonly jobTimeoutMs?: number;
+  readonly maxRowsPerDispatch?: number;
+  /** Extra routes (the browser demo), given the served model's facts. */
+  readonly extraRoutes?: (info: ServedModelInfo) => Promise<(app: Hono) => void> | ((app: Hono) => void);
+  /** Operational messages (start, worker restarts, shutdown). */
+  readonly log?: (line: string) => void;
+  /** One entry per request (no inputs, no probabilities). */
+  readonly accessLog?: (entry: RequestLog) => void;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly info: ServedModelInfo;
+  readonly pool: WorkerPool;
+  readonly metrics: ServiceMetrics;
+  /** Graceful: stop accepting, finish in-flight queries, stop the workers, close Redis. Idempotent. */
+  close(): Promise<void>;
+}
+
+const defendedModule = new URL(`./defended-predictor${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url).href;
+
+function readKeys(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(`API keys file ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const keys = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
+  if (keys.length === 0) throw new Error(`API keys file ${file}: no keys in it`);
+  return keys;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const log = options.log ?? (() => {});
+  const metrics = new ServiceMetrics();
+  const init: WorkerInit = "module" in options.predictor ? options.predictor : { module: defendedModule, options: options.predictor };
+
+  let budgets: BudgetStore | undefined;
+  let keys: Set<string> | undefined;
+  if (options.budget) {
+    const { limit, windowSeconds } = options.budget;
+    const listed = [...(options.budget.keys ?? []), ...(options.budget.keysFile ? readKeys(options.budget.keysFile) : [])];
+    keys = listed.length ? new Set(listed) : undefined;
+    budgets = options.redis ? await RedisBudgetStore.connect({ url: options.redis, limit, windowSeconds }) : new MemoryBudgetStore({ limit, windowSeconds });
+  } else if (options.redis) {
+    throw new Error("--redis stores query budgets: give a budget too (--budget <inputs per key>)");
+  }
+
+  let pool: WorkerPool;
+  try {
+    pool = await WorkerPool.start({
+      ...init,
+      size: options.workers,
+      metrics,
+      log,
+      jobTimeoutMs: options.jobTimeoutMs,
+      maxRowsPerDispatch: options.maxRowsPerDispatch,
+    });
+  } catch (e) {
+    await budgets?.close?.();
+    throw e;
+  }
+  const info = pool.info;
+  let closing = false;
+  const extraRoutes = options.extraRoutes ? await options.extraRoutes(info) : undefined;
+  const app = createApp({
+    predictor: pool,
+    metrics,
+    limits: options.limits,
+    budgets: budgets && {
+      store: budgets,
+      header: options.budget?.header,
+      keys,
+      limit: options.budget?.limit,
+      windowSeconds: options.budget?.windowSeconds,
+    },
+    log: options.accessLog,
+    isReady: () => !closing && pool.readyCount > 0,
+    extraRoutes,
+  });
+
+  const host = options.host ?? "127.0.0.1";
+  const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: options.port ?? 8080, hostname: host }, (a) => resolve({ server: s, address: a }));
+    s.once("error", reject);
+  }).catch(async (e: NodeJS.ErrnoException) => {
+    await pool.close();
+    await budgets?.close?.();
+    throw new Error(e.code === "EADDRINUSE" ? `port ${options.port} on ${host} is already in use` : `cannot listen on ${host}:${options.port}: ${e.message}`);
+  });
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
+  log(
+    `serving ${info.model ?? "model"} with defense ${info.defense.name} ${JSON.stringify(info.defense.params)} on ${pool.size} workers` +
+      (budgets ? `; budgets of ${options.budget!.limit} inputs per key${options.redis ? ` in ${redactUrl(options.redis)}` : " in memory"}` : ""),
+  );
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      closing = true;
+      // Stop accepting connections; keep-alive sockets are closed once idle, in-flight requests finish.
+      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      await pool.close();
+      await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 5000).unref())]);
+      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await budgets?.close?.();
+    })());
+
+  return { url, port: address.port, info, pool, metrics, close };
+}

@@ -1,0 +1,62 @@
+// Starts a throwaway redis-server on a free loopback port for a test file (no persistence), or
+// returns null with the reason when the redis-server binary is not installed (.ci/run installs it).
+import { spawn, spawnSync } from "node:child_process";
+import { createServer, connect } from "node:net";
+
+export interface TestRedis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function pingOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(port, "127.0.0.1");
+    sock.once("error", () => resolve(false));
+    sock.once("connect", () => sock.write("PING\r\n"));
+    sock.once("data", (d) => {
+      sock.destroy();
+      resolve(d.toString().startsWith("+PONG"));
+    });
+  });
+}
+
+export function redisAvailable(): boolean {
+  return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+export async function startRedis(): Promise<TestRedis | null> {
+  if (!redisAvailable()) {
+    console.warn("SKIP: redis-server is not installed (apt-get install redis-server; .ci/run installs it)");
+    return null;
+  }
+  const port = await freePort();
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: "ignore",
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  for (let i = 0; i < 100; i++) {
+    if (await pingOnce(port)) {
+      return {
+        url: `redis://127.0.0.1:${port}`,
+        stop: async () => {
+          child.kill("SIGTERM");
+          await exited;
+        },
+      };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`redis-server did not answer on port ${port}`);
+}
