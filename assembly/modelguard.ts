@@ -178,7 +178,7 @@ function writeRow(x: usize, K: i32, output: usize, row: i32, isF32: bool): void 
  * Solves ModelGuard-W for `rows` rows of K probabilities at `input` (f32 when ioF32 else f64; rows must
  * have passed validation), writing the answers to `output` (same type) and a MODELGUARD_* status per row
  * (i32) to `status`. `work` must hold modelguardWorkBytes(K) bytes. Returns the number of infeasible rows
- * (answered with y, normalised, unchanged).
+ * (answered with their input row, unchanged).
  */
 export function modelguardBatch(
   input: usize, ioF32: i32, output: usize, status: usize, rows: i32, K: i32, epsilon: f64, margin: f64, work: usize,
@@ -225,7 +225,10 @@ export function modelguardBatch(
       feasible = minimumCost(y, order, n, m, cheapest, margin) <= epsilon + BUDGET_SLACK;
     }
     if (!feasible) {
-      writeRow(y, K, output, row, isF32);
+      // Answer with the input exactly as given (as the core does for ε = 0).
+      const offset = <usize>row * <usize>K;
+      if (isF32) memory.copy(output + (offset << 2), input + (offset << 2), <usize>K << 2);
+      else memory.copy(output + (offset << 3), input + (offset << 3), <usize>K << 3);
       store<i32>(status + (<usize>row << 2), MODELGUARD_INFEASIBLE);
       infeasible++;
       continue;
