@@ -1,0 +1,55 @@
+// Shared by the models tests: seeded random arrays, relative error, and a cpu-backend oracle.
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../../src/models/backend.js";
+import { createRandom } from "../../src/models/random.js";
+
+export { tf };
+
+export function randomArray(n: number, seed: number, scale = 1): Float32Array {
+  const r = createRandom(seed);
+  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
+}
+
+export function randomInt(r: () => number, lo: number, hi: number): number {
+  return lo + Math.floor(r() * (hi - lo + 1));
+}
+
+/** max |a - b| / max |b| (0 when both are 0). */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+/** Runs `f` on the cpu backend (the oracle) and returns its output values, then switches back to wasm. */
+export async function onCpu(f: () => tf.Tensor): Promise<Float32Array> {
+  await tf.setBackend("cpu");
+  try {
+    const t = f();
+    const v = (await t.data()) as Float32Array;
+    t.dispose();
+    return v;
+  } finally {
+    await tf.setBackend("wasm");
+  }
+}
+
+export async function onWasm(f: () => tf.Tensor): Promise<Float32Array> {
+  await initBackend();
+  if (tf.getBackend() !== "wasm") await tf.setBackend("wasm");
+  const t = f();
+  const v = (await t.data()) as Float32Array;
+  t.dispose();
+  return v;
+}
+
+/** Tensors, bytes and backend buffers alive now. */
+export function memorySnapshot(): { tensors: number; bytes: number; dataIds: number } {
+  const m = tf.memory();
+  return { tensors: m.numTensors, bytes: m.numBytes, dataIds: tf.engine().backend.numDataIds() };
+}

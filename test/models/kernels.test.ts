@@ -1,0 +1,205 @@
+// The kernels src/models/kernels adds to tfjs-backend-wasm, against tfjs's cpu kernels on random
+// shapes, strides and paddings (relative error <= 1e-5), without leaking tensors.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { initBackend } from "../../src/models/backend.js";
+import { trainingKernelNames } from "../../src/models/kernels/index.js";
+import { createRandom } from "../../src/models/random.js";
+import { memorySnapshot, onCpu, onWasm, randomArray, randomInt, relativeError, tf } from "./helpers.js";
+
+const TOLERANCE = 1e-5;
+type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+
+interface ConvCase {
+  x: number[];
+  filter: number[];
+  strides: [number, number];
+  pad: Pad;
+  seed: number;
+}
+
+function randomConvCases(count: number, seed: number): ConvCase[] {
+  const r = createRandom(seed);
+  const cases: ConvCase[] = [];
+  while (cases.length < count) {
+    const kh = randomInt(r, 1, 5), kw = randomInt(r, 1, 5);
+    const h = randomInt(r, kh, 13), w = randomInt(r, kw, 13);
+    const ci = randomInt(r, 1, 6), co = randomInt(r, 1, 7);
+    const strides: [number, number] = [randomInt(r, 1, 3), randomInt(r, 1, 3)];
+    const padKinds: Pad[] = ["valid", "same", randomInt(r, 0, 2), [[0, 0], [randomInt(r, 0, 2), randomInt(r, 0, 2)], [randomInt(r, 0, 2), randomInt(r, 0, 2)], [0, 0]]];
+    const pad = padKinds[randomInt(r, 0, padKinds.length - 1)];
+    if (typeof pad === "number" && (h + 2 * pad < kh || w + 2 * pad < kw)) continue;
+    cases.push({ x: [randomInt(r, 1, 4), h, w, ci], filter: [kh, kw, ci, co], strides, pad, seed: cases.length + seed });
+  }
+  return cases;
+}
+
+// from tfjs's shape arithmetic (the shipped wasm forward conv2d corrupts memory for some numeric pads)
+const outputShape = (c: ConvCase) =>
+  tf.backend_util.computeConv2DInfo(c.x as [number, number, number, number], c.filter as [number, number, number, number], c.strides, 1, c.pad).outShape;
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const describe = (c: ConvCase) => `x [${c.x}] filter [${c.filter}] strides [${c.strides}] pad ${JSON.stringify(c.pad)}`;
+
+test.before(async () => {
+  await initBackend();
+});
+
+test("initBackend runs on wasm, registers every added kernel", () => {
+  assert.is(tf.getBackend(), "wasm");
+  for (const name of trainingKernelNames) assert.ok(tf.getKernel(name, "wasm"), `${name} registered for wasm`);
+});
+
+test("Conv2DBackpropFilter matches the cpu kernel on random shapes, strides and paddings", async () => {
+  for (const c of randomConvCases(24, 11)) {
+    const xv = randomArray(size(c.x), c.seed);
+    const out = outputShape(c);
+    const dyv = randomArray(size(out), c.seed + 1000);
+    const run = () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.tensor(xv, c.x), dy: tf.tensor(dyv, out) }, {
+      strides: c.strides, pad: c.pad, dataFormat: "NHWC", filterShape: c.filter,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const expected = await onCpu(() => tf.tidy(run));
+    const before = memorySnapshot();
+    const actual = await onWasm(() => tf.tidy(run));
+    assert.equal(memorySnapshot(), before, `no leak: ${describe(c)}`);
+    assert.ok(relativeError(actual, expected) <= TOLERANCE, `${describe(c)}: rel err ${relativeError(actual, expected)}`);
+  }
+});
+
+test("Conv2DBackpropInput matches the cpu kernel on random shapes, strides and paddings", async () => {
+  for (const c of randomConvCases(24, 23)) {
+    const wv = randomArray(size(c.filter), c.seed);
+    const out = outputShape(c);
+    const dyv = randomArray(size(out), c.seed + 2000);
+    const run = () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: tf.tensor(dyv, out), filter: tf.tensor(wv, c.filter) }, {
+      strides: c.strides, pad: c.pad, dataFormat: "NHWC", inputShape: c.x,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const expected = await onCpu(() => tf.tidy(run));
+    const before = memorySnapshot();
+    const actual = await onWasm(() => tf.tidy(run));
+    assert.equal(memorySnapshot(), before, `no leak: ${describe(c)}`);
+    assert.ok(relativeError(actual, expected) <= TOLERANCE, `${describe(c)}: rel err ${relativeError(actual, expected)}`);
+  }
+});
+
+test("conv gradients agree in NCHW layout and with dimRoundingMode", async () => {
+  const xShape = [2, 3, 9, 8]; // NCHW
+  const filter = [3, 2, 3, 4];
+  const xv = randomArray(size(xShape), 5);
+  const dyShape = [2, 4, 4, 4]; // N, Co, OH, OW for stride 2, valid
+  const dyv = randomArray(size(dyShape), 6);
+  const wv = randomArray(size(filter), 7);
+  const dW = () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.tensor(xv, xShape), dy: tf.tensor(dyv, dyShape) }, {
+    strides: 2, pad: "valid", dataFormat: "NCHW", filterShape: filter,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const dX = () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: tf.tensor(dyv, dyShape), filter: tf.tensor(wv, filter) }, {
+    strides: 2, pad: "valid", dataFormat: "NCHW", inputShape: xShape,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  for (const run of [dW, dX]) {
+    const expected = await onCpu(() => tf.tidy(run));
+    const actual = await onWasm(() => tf.tidy(run));
+    assert.ok(relativeError(actual, expected) <= TOLERANCE, `NCHW rel err ${relativeError(actual, expected)}`);
+  }
+  // pad as a number with a rounding mode: the output size is rounded, not floored
+  const x2 = [1, 7, 7, 2], f2 = [3, 3, 2, 3];
+  const x2v = randomArray(size(x2), 8), dy2 = randomArray(size([1, 4, 4, 3]), 9);
+  const run2 = () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.tensor(x2v, x2), dy: tf.tensor(dy2, [1, 4, 4, 3]) }, {
+    strides: 2, pad: 1, dataFormat: "NHWC", dimRoundingMode: "ceil", filterShape: f2,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  assert.ok(relativeError(await onWasm(() => tf.tidy(run2)), await onCpu(() => tf.tidy(run2))) <= TOLERANCE);
+});
+
+test("Conv2DBackpropFilter rejects a dy whose shape does not fit the convolution", async () => {
+  await onWasm(() => tf.zeros([1]));
+  assert.throws(
+    () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.zeros([1, 6, 6, 1]), dy: tf.zeros([1, 3, 3, 2]) }, {
+      strides: 1, pad: "valid", dataFormat: "NHWC", filterShape: [3, 3, 1, 2],
+    } as unknown as tf.NamedAttrMap),
+    /dy has shape \[1,3,3,2\].*\[1,4,4,2\]/,
+  );
+});
+
+test("MaxPoolGrad matches the cpu kernel, ties included", async () => {
+  const r = createRandom(31);
+  for (let i = 0; i < 24; i++) {
+    const f: [number, number] = [randomInt(r, 1, 3), randomInt(r, 1, 3)];
+    const s: [number, number] = [randomInt(r, 1, 3), randomInt(r, 1, 3)];
+    const shape = [randomInt(r, 1, 3), randomInt(r, f[0], 10), randomInt(r, f[1], 10), randomInt(r, 1, 5)];
+    const pad = (["valid", "same"] as const)[i % 2];
+    // values on a coarse grid, clipped at 0 like ReLU outputs: many ties within a window
+    const xv = randomArray(size(shape), 100 + i).map((v) => Math.max(0, Math.round(v * 3) / 3));
+    const outShape = tf.tidy(() => tf.maxPool(tf.zeros(shape) as tf.Tensor4D, f, s, pad).shape);
+    const dyv = randomArray(size(outShape), 200 + i);
+    const run = () => tf.tidy(() => {
+      const x = tf.tensor(xv, shape) as tf.Tensor4D;
+      const y = tf.maxPool(x, f, s, pad);
+      return tf.engine().runKernel(tf.MaxPoolGrad, { dy: tf.tensor(dyv, outShape), input: x, output: y }, { filterSize: f, strides: s, pad } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    });
+    const expected = await onCpu(run);
+    const before = memorySnapshot();
+    const actual = await onWasm(run);
+    assert.equal(memorySnapshot(), before);
+    assert.ok(relativeError(actual, expected) <= TOLERANCE, `shape [${shape}] filter [${f}] strides [${s}] ${pad}: rel err ${relativeError(actual, expected)}`);
+  }
+});
+
+test("BatchMatMul with transposed operands and broadcast batch dims matches the cpu kernel", async () => {
+  const r = createRandom(41);
+  for (let i = 0; i < 16; i++) {
+    const m = randomInt(r, 1, 9), k = randomInt(r, 1, 9), n = randomInt(r, 1, 9);
+    const ta = i % 2 === 1, tb = (i >> 1) % 2 === 1;
+    const batchA = i % 3 === 0 ? [] : [randomInt(r, 1, 3)];
+    const batchB = batchA.length && i % 4 === 0 ? [1] : batchA;
+    const aShape = [...batchA, ...(ta ? [k, m] : [m, k])];
+    const bShape = [...batchB, ...(tb ? [n, k] : [k, n])];
+    const av = randomArray(size(aShape), 300 + i), bv = randomArray(size(bShape), 400 + i);
+    const run = () => tf.tidy(() => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), ta, tb));
+    const expected = await onCpu(run);
+    const before = memorySnapshot();
+    const actual = await onWasm(run);
+    assert.equal(memorySnapshot(), before);
+    assert.ok(relativeError(actual, expected) <= TOLERANCE, `a [${aShape}]${ta ? "^T" : ""} b [${bShape}]${tb ? "^T" : ""}: rel err ${relativeError(actual, expected)}`);
+  }
+});
+
+test("UnsortedSegmentSum matches the cpu kernel and drops out-of-range ids", async () => {
+  const r = createRandom(51);
+  for (let i = 0; i < 8; i++) {
+    const rows = randomInt(r, 1, 12), cols = randomInt(r, 1, 5), segments = randomInt(r, 1, 6);
+    const xv = randomArray(rows * cols, 500 + i);
+    const ids = Int32Array.from({ length: rows }, () => randomInt(r, 0, segments - 1));
+    const run = () => tf.tidy(() => tf.unsortedSegmentSum(tf.tensor(xv, [rows, cols]), tf.tensor1d(ids, "int32"), segments));
+    const expected = await onCpu(run);
+    const before = memorySnapshot();
+    const actual = await onWasm(run);
+    assert.equal(memorySnapshot(), before);
+    assert.ok(relativeError(actual, expected) <= TOLERANCE);
+  }
+  const dropped = await onWasm(() => tf.unsortedSegmentSum(tf.tensor1d([1, 2, 4, 8]), tf.tensor1d([0, -1, 2, 1], "int32"), 2));
+  assert.equal(Array.from(dropped), [1, 8]);
+  // the gradient of gather is an UnsortedSegmentSum: it now works on wasm
+  const g = await onWasm(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.gather(x, tf.tensor1d([2, 0, 2], "int32")), tf.tensor([[1], [2], [3]]))))(tf.ones([3, 2])));
+  assert.equal(Array.from(g), [2, 2, 0, 0, 4, 4]);
+});
+
+test("a conv/pool/dense network's gradients on wasm match cpu (training and input gradients)", async () => {
+  const xv = randomArray(2 * 12 * 12 * 1, 61, 0.5).map((v) => v + 0.5);
+  const w1 = randomArray(3 * 3 * 1 * 4, 62, 0.5), w2 = randomArray(3 * 3 * 4 * 6, 63, 0.3), w3 = randomArray(6 * 3, 64, 0.3);
+  const labels = tf.tidy(() => tf.oneHot(tf.tensor1d([1, 2], "int32"), 3).arraySync());
+  const net = (x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => {
+    let h = tf.relu(tf.conv2d(x as tf.Tensor4D, a as tf.Tensor4D, 1, "valid"));
+    h = tf.maxPool(h as tf.Tensor4D, 2, 2, "valid");
+    h = tf.relu(tf.conv2d(h as tf.Tensor4D, b as tf.Tensor4D, 2, "same"));
+    h = tf.maxPool(h as tf.Tensor4D, 2, 2, "valid");
+    const logits = tf.matMul(tf.reshape(h, [2, -1]), c);
+    return tf.neg(tf.mean(tf.sum(tf.mul(tf.tensor(labels), tf.logSoftmax(logits)), 1))) as tf.Scalar;
+  };
+  const grads = () => tf.tidy(() => {
+    const gs = tf.grads(net)([tf.tensor(xv, [2, 12, 12, 1]), tf.tensor(w1, [3, 3, 1, 4]), tf.tensor(w2, [3, 3, 4, 6]), tf.tensor(w3, [6, 3])]);
+    return tf.concat(gs.map((g) => g.reshape([-1])));
+  });
+  const expected = await onCpu(grads);
+  const actual = await onWasm(grads);
+  assert.ok(relativeError(actual, expected) <= TOLERANCE, `rel err ${relativeError(actual, expected)}`);
+});
+
+test.run();
