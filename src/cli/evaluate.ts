@@ -1,0 +1,115 @@
+// `prediction-poisoning evaluate`: thieves against defenses along parameter sweeps; writes
+// results.json, results.csv, results.md and SVG plots to --out. `npm start` runs `--preset quick`.
+import { cpus } from "node:os";
+import { resolve } from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { integerArg } from "./config.js";
+
+const list = (value: string) => value.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** "knockoff:epochs=10:learningRate=0.01" -> { knockoff: { epochs: 10, learningRate: 0.01 } } */
+export function parseThiefParams(entries: readonly string[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const entry of entries) {
+    const [thief, ...parts] = entry.split(":");
+    if (!thief || parts.length === 0) throw new InvalidArgumentError(`"${entry}" is not THIEF:PARAM=VALUE[:PARAM=VALUE...]`);
+    for (const part of parts) {
+      const eq = part.indexOf("=");
+      if (eq <= 0) throw new InvalidArgumentError(`"${entry}": "${part}" is not PARAM=VALUE`);
+      const raw = part.slice(eq + 1);
+      const value = raw === "true" ? true : raw === "false" ? false : raw !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+      (out[thief] ??= {})[part.slice(0, eq)] = value;
+    }
+  }
+  return out;
+}
+
+export const evaluateCommand = new Command("evaluate")
+  .description("Run thieves against defenses along parameter sweeps and report thief vs defender accuracy (tables, CSV, JSON, SVG plots).")
+  .addOption(new Option("--preset <name>", "base configuration (flags below override it)").choices(["quick", "paper"]).default("quick"))
+  .addOption(new Option("--dataset <name>", "victim dataset").choices(["mnist", "fashion-mnist"]))
+  .option("--attacks <list>", "thieves, comma-separated: knockoff,top1,jbda,jbself,jbtop3", list)
+  .option("--defenses <list>", "defenses, comma-separated: none,mad,mad-argmax,reverse-sigmoid,random-noise,modelguard-w", list)
+  .option("--grid <entry>", 'a defense sweep, DEFENSE:PARAM=V1,V2[:PARAM=V...], e.g. "mad:epsilon=0.1,0.5,1" (repeatable)', collect)
+  .option("--thief-params <entry>", 'thief overrides, THIEF:PARAM=VALUE[:...], e.g. "knockoff:epochs=20" (repeatable)', collect)
+  .option("--budget <n>", "queries per thief", integerArg(1))
+  .option("--seed <n>", "seed of the thieves' choices and initialisation", integerArg(0))
+  .addOption(new Option("--transfer <set>", "Knockoff's query pool (auto: Fashion-MNIST for MNIST when installed, else held-out images)").choices(["auto", "fashion-mnist", "heldout", "mnist"]))
+  .option("--held-out <n>", "training images withheld from the victim (JB seeds; the held-out transfer pool)", integerArg(1))
+  .option("--victim-epochs <n>", "epochs of the victim's training", integerArg(1))
+  .option("--workers <n>", "worker threads for thief training (1 = in this thread)", integerArg(1, 64), Math.max(1, Math.min(2, cpus().length)))
+  .option("--out <dir>", "output directory (default .cache/results/<dataset>-<preset>)")
+  .option("--cache-dir <dir>", "where trained victims are kept", ".cache")
+  .action(async (opts: {
+    preset: string; dataset?: "mnist" | "fashion-mnist"; attacks?: string[]; defenses?: string[]; grid?: string[]; thiefParams?: string[];
+    budget?: number; seed?: number; transfer?: "auto" | "fashion-mnist" | "heldout" | "mnist"; heldOut?: number; victimEpochs?: number;
+    workers: number; out?: string; cacheDir: string;
+  }) => {
+    const { presets, expandGrid, parseGridEntry } = await import("../eval/config.js");
+    const { parseParameterStrings } = await import("../defenses/index.js");
+    const { prepareSetup } = await import("../eval/setup.js");
+    const { runEvaluation, formatDuration } = await import("../eval/runner.js");
+    const { runThiefJob } = await import("../eval/jobs.js");
+    const { FileEvalStore } = await import("../node/eval-store.js");
+    const { createNodeEvalEnvironment } = await import("../node/eval-environment.js");
+    const { workerExecutor } = await import("../node/eval-workers.js");
+    const started = performance.now();
+
+    const base = presets[opts.preset].config;
+    const grid: Record<string, Record<string, unknown[]>> = {};
+    for (const [defense, axes] of Object.entries(base.grid)) grid[defense] = Object.fromEntries(Object.entries(axes).map(([k, v]) => [k, [...v]]));
+    for (const entry of opts.grid ?? []) {
+      const { defense, params } = parseGridEntry(entry);
+      // Each value goes through the defense's own parameter parser: "0.5" -> 0.5, unknown names rejected.
+      grid[defense] = Object.fromEntries(
+        Object.entries(params).map(([name, values]) => [name, values.map((value) => parseParameterStrings(defense, { [name]: value })[name])]),
+      );
+    }
+    const defenses = opts.defenses ?? [...base.defenses];
+    const thiefOverrides = parseThiefParams(opts.thiefParams ?? []);
+    const thiefParams: Record<string, Record<string, unknown>> = {};
+    for (const attack of new Set([...Object.keys(base.thiefParams), ...Object.keys(thiefOverrides)])) {
+      thiefParams[attack] = { ...(base.thiefParams[attack] ?? {}), ...(thiefOverrides[attack] ?? {}) };
+    }
+    const { grid: _g, defenses: _d, ...rest } = base;
+    const config = {
+      ...rest,
+      dataset: opts.dataset ?? base.dataset,
+      attacks: opts.attacks ?? [...base.attacks],
+      settings: expandGrid(defenses, grid),
+      budget: opts.budget ?? base.budget,
+      seed: opts.seed ?? base.seed,
+      transfer: opts.transfer ?? base.transfer,
+      heldOutSize: opts.heldOut ?? base.heldOutSize,
+      victim: { ...base.victim, epochs: opts.victimEpochs ?? base.victim.epochs },
+      thiefParams,
+      preset: opts.preset,
+    };
+    const out = resolve(opts.out ?? `${opts.cacheDir}/results/${config.dataset}-${opts.preset}`);
+    const log = (message: string) => console.log(`[${formatDuration((performance.now() - started) / 1000).padStart(6)}] ${message}`);
+    log(`evaluate: preset ${opts.preset}, ${config.attacks.length} thieves x ${config.settings.length} defense settings, budget ${config.budget}, ${opts.workers} worker(s); output ${out}`);
+
+    const env = await createNodeEvalEnvironment({ cacheDir: resolve(opts.cacheDir), log });
+    const setup = await prepareSetup(config, env, { trainVictim: true });
+    const execute =
+      opts.workers > 1
+        ? workerExecutor({ config, cacheDir: resolve(opts.cacheDir) }, opts.workers)
+        : async (jobs: readonly import("../eval/jobs.js").ThiefJob[], onResult: (r: import("../eval/jobs.js").ThiefJobResult) => Promise<void>) => {
+            for (const job of jobs) await onResult(await runThiefJob(job, setup));
+          };
+    const summary = await runEvaluation({
+      setup,
+      store: new FileEvalStore(out),
+      execute,
+      log,
+      command: `prediction-poisoning ${process.argv.slice(2).join(" ")}`,
+      workers: opts.workers,
+    });
+    console.log("");
+    console.log(summary.markdown);
+    console.log(`Trained ${summary.trained} thieves, reused ${summary.reused} identical runs, resumed ${summary.resumed} finished points.`);
+    console.log(`Results: ${out}/results.json, results.csv, results.md`);
+    console.log(`Plots:   ${out}/plots/ (${summary.plots.length} SVG files)`);
+    console.log(`Wall time: ${formatDuration((performance.now() - started) / 1000)}`);
+  });

@@ -1,0 +1,150 @@
+// What an evaluation run is: the dataset, the thieves, the defense settings (a grid), the budget, and
+// the victim's and thieves' training. Presets are named configurations sized for a 2-core machine.
+import type { Architecture } from "../models/zoo.js";
+
+export interface DefenseSetting {
+  readonly defense: string;
+  /** Parameters given explicitly (the swept ones and any fixed ones); the defense fills in defaults. */
+  readonly params: Readonly<Record<string, unknown>>;
+  /** Position in this defense's sweep. */
+  readonly order: number;
+}
+
+export interface VictimConfig {
+  readonly arch: Architecture;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly momentum: number;
+  readonly seed: number;
+}
+
+export type TransferChoice = "auto" | "fashion-mnist" | "heldout" | "mnist";
+
+export interface EvalConfig {
+  readonly dataset: "mnist" | "fashion-mnist";
+  readonly attacks: readonly string[];
+  readonly settings: readonly DefenseSetting[];
+  readonly budget: number;
+  readonly seed: number;
+  /** Knockoff's query pool: "auto" = Fashion-MNIST for an MNIST victim when installed, else held-out digits. */
+  readonly transfer: TransferChoice;
+  /** Training images withheld from the victim: the JB seed pool and the in-distribution transfer pool. */
+  readonly heldOutSize: number;
+  /** Seed of the dataset's train/test split. */
+  readonly splitSeed: number;
+  readonly victim: VictimConfig;
+  /** Per-thief parameter overrides (e.g. fewer epochs in the quick preset). */
+  readonly thiefParams: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** Seed of the MAD proxy (a randomly initialised model of the victim's architecture). */
+  readonly proxySeed: number;
+  readonly preset?: string;
+}
+
+/** A defense grid: per defense, each parameter's list of values (the cartesian product is swept). */
+export type DefenseGrid = Readonly<Record<string, Readonly<Record<string, readonly unknown[]>>>>;
+
+export function expandGrid(defenses: readonly string[], grid: DefenseGrid): DefenseSetting[] {
+  const settings: DefenseSetting[] = [];
+  for (const defense of defenses) {
+    const axes = Object.entries(grid[defense] ?? {});
+    let combos: Record<string, unknown>[] = [{}];
+    for (const [name, values] of axes) {
+      if (values.length === 0) throw new RangeError(`grid for "${defense}": parameter "${name}" has no values`);
+      combos = combos.flatMap((c) => values.map((value) => ({ ...c, [name]: value })));
+    }
+    combos.forEach((params, order) => settings.push({ defense, params, order }));
+  }
+  return settings;
+}
+
+/** Parses "mad:epsilon=0.1,0.5,1:step=linesearch" into the grid entry for one defense (values as strings). */
+export function parseGridEntry(text: string): { defense: string; params: Record<string, string[]> } {
+  const [defense, ...parts] = text.split(":");
+  if (!defense) throw new RangeError(`grid entry "${text}": expected DEFENSE:PARAM=V1,V2[:PARAM=V...]`);
+  const params: Record<string, string[]> = {};
+  for (const part of parts) {
+    const eq = part.indexOf("=");
+    if (eq <= 0 || eq === part.length - 1) throw new RangeError(`grid entry "${text}": "${part}" is not PARAM=V1,V2,...`);
+    params[part.slice(0, eq)] = part.slice(eq + 1).split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  }
+  return { defense, params };
+}
+
+const defaultVictim: VictimConfig = { arch: "lenet", epochs: 10, batchSize: 64, learningRate: 0.01, momentum: 0.5, seed: 1 };
+
+export interface Preset {
+  readonly description: string;
+  readonly config: Omit<EvalConfig, "settings"> & { readonly defenses: readonly string[]; readonly grid: DefenseGrid };
+}
+
+/** The paper's sweeps at this project's scale (MAD.md sections 5-7, EVAL.md). */
+const paperGrid: DefenseGrid = {
+  mad: { epsilon: [0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.5] },
+  "mad-argmax": { epsilon: [0.1, 0.25, 0.5, 1.0, 1.5, 2.0] },
+  "reverse-sigmoid": { beta: [0.05, 0.1, 0.2, 0.5, 0.75, 1.0], gamma: [0.2] },
+  "random-noise": { epsilon: [5, 15, 40, 100, 300] },
+  "modelguard-w": { epsilon: [0.25, 0.5, 1.0, 2.0] },
+};
+
+export const presets: Readonly<Record<string, Preset>> = {
+  quick: {
+    description: "npm start: MNIST, knockoff/jbtop3/top1 against 4 defenses at 3 settings each, a small budget (< 10 min on 2 cores)",
+    config: {
+      dataset: "mnist",
+      attacks: ["knockoff", "top1", "jbtop3"],
+      defenses: ["none", "mad", "mad-argmax", "reverse-sigmoid", "random-noise"],
+      grid: {
+        mad: { epsilon: [0.25, 0.5, 0.9] },
+        "mad-argmax": { epsilon: [0.5, 1.0, 2.0] },
+        "reverse-sigmoid": { beta: [0.2, 0.5, 1.0], gamma: [0.2] },
+        "random-noise": { epsilon: [15, 40, 300] },
+      },
+      budget: 1500,
+      seed: 0,
+      // An in-distribution pool keeps the quick thief strong (EVAL.md); the paper preset uses "auto".
+      transfer: "heldout",
+      heldOutSize: 2000,
+      splitSeed: 0,
+      victim: defaultVictim,
+      thiefParams: {
+        knockoff: { epochs: 10 },
+        top1: { epochs: 10 },
+        jbtop3: { seedSize: 100, epochs: 4, finalEpochs: 10 },
+      },
+      proxySeed: 12345,
+      preset: "quick",
+    },
+  },
+  paper: {
+    description: "all five thieves against every defense along the paper's sweeps; hours on 2 cores",
+    config: {
+      dataset: "mnist",
+      attacks: ["knockoff", "top1", "jbda", "jbself", "jbtop3"],
+      defenses: ["none", "mad", "mad-argmax", "reverse-sigmoid", "random-noise", "modelguard-w"],
+      grid: paperGrid,
+      budget: 10000,
+      seed: 0,
+      transfer: "auto",
+      heldOutSize: 2000,
+      splitSeed: 0,
+      victim: defaultVictim,
+      thiefParams: {
+        knockoff: { epochs: 30 },
+        top1: { epochs: 30 },
+        jbda: { epochs: 10, finalEpochs: 30 },
+        jbself: { epochs: 10, finalEpochs: 30 },
+        jbtop3: { epochs: 10, finalEpochs: 30 },
+      },
+      proxySeed: 12345,
+      preset: "paper",
+    },
+  },
+};
+
+export function presetConfig(name: string): EvalConfig {
+  const preset = presets[name];
+  if (!preset) throw new RangeError(`unknown preset "${name}" (known: ${Object.keys(presets).join(", ")})`);
+  const { defenses, grid, ...rest } = preset.config;
+  return { ...rest, settings: expandGrid(defenses, grid) };
+}

@@ -1,0 +1,78 @@
+// The evaluation's data: the victim's training images, the held-out images (JB seeds, and the
+// in-distribution transfer pool), the test set, and Knockoff's transfer pool with its name.
+import type { LabeledImages } from "../models/datasets.js";
+import { subset } from "../models/datasets.js";
+import type { ImageSet } from "../thieves/thief.js";
+import type { EvalConfig } from "./config.js";
+
+export interface EvalData {
+  readonly dataset: string;
+  readonly numClasses: number;
+  readonly inputShape: readonly number[];
+  readonly victimTrain: LabeledImages;
+  readonly heldOut: LabeledImages;
+  readonly test: LabeledImages;
+  /** Knockoff's query pool and what it is ("fashion-mnist", "mnist-heldout", ...). */
+  readonly pool: ImageSet;
+  readonly poolName: string;
+}
+
+/** Where images come from; Fashion-MNIST needs the file system, so the caller (Node) supplies it. */
+export interface DataSources {
+  mnist(splitSeed: number): { train: LabeledImages; test: LabeledImages };
+  /** null when the Debian package dataset-fashion-mnist is not installed. */
+  fashionMnist(): { train: LabeledImages; test: LabeledImages } | null;
+}
+
+function range(start: number, end: number): Int32Array {
+  return Int32Array.from({ length: end - start }, (_, i) => start + i);
+}
+
+function split(train: LabeledImages, heldOutSize: number): { victimTrain: LabeledImages; heldOut: LabeledImages } {
+  if (!Number.isInteger(heldOutSize) || heldOutSize < 1 || heldOutSize >= train.count) {
+    throw new RangeError(`heldOutSize must be an integer in [1, ${train.count - 1}], got ${heldOutSize}`);
+  }
+  const cut = train.count - heldOutSize;
+  return { victimTrain: subset(train, range(0, cut)), heldOut: subset(train, range(cut, train.count)) };
+}
+
+export function prepareData(config: Pick<EvalConfig, "dataset" | "transfer" | "heldOutSize" | "splitSeed">, sources: DataSources): EvalData {
+  if (config.dataset === "mnist") {
+    const { train, test } = sources.mnist(config.splitSeed);
+    const { victimTrain, heldOut } = split(train, config.heldOutSize);
+    let pool: ImageSet = heldOut;
+    let poolName = "mnist-heldout";
+    if (config.transfer === "fashion-mnist" || config.transfer === "auto") {
+      const fashion = sources.fashionMnist();
+      if (fashion) {
+        pool = fashion.train;
+        poolName = "fashion-mnist";
+      } else if (config.transfer === "fashion-mnist") {
+        throw new Error("transfer set fashion-mnist requested but it is not installed (apt-get install dataset-fashion-mnist)");
+      }
+    } else if (config.transfer !== "heldout") {
+      throw new RangeError(`transfer set "${config.transfer}" does not apply to an MNIST victim (use auto, fashion-mnist or heldout)`);
+    }
+    return { dataset: "mnist", numClasses: train.numClasses, inputShape: train.inputShape, victimTrain, heldOut, test, pool, poolName };
+  }
+  if (config.dataset === "fashion-mnist") {
+    const fashion = sources.fashionMnist();
+    if (!fashion) throw new Error("dataset fashion-mnist is not installed (apt-get install dataset-fashion-mnist)");
+    const { victimTrain, heldOut } = split(fashion.train, config.heldOutSize);
+    let pool: ImageSet = heldOut;
+    let poolName = "fashion-mnist-heldout";
+    if (config.transfer === "auto" || config.transfer === "mnist") {
+      // MNIST digits are the out-of-distribution pool for a Fashion-MNIST victim.
+      const mnist = sources.mnist(config.splitSeed);
+      const images = new Float32Array(mnist.train.images.length + mnist.test.images.length);
+      images.set(mnist.train.images);
+      images.set(mnist.test.images, mnist.train.images.length);
+      pool = { images, count: mnist.train.count + mnist.test.count, inputShape: mnist.train.inputShape };
+      poolName = "mnist";
+    } else if (config.transfer !== "heldout") {
+      throw new RangeError(`transfer set "${config.transfer}" does not apply to a Fashion-MNIST victim (use auto, mnist or heldout)`);
+    }
+    return { dataset: "fashion-mnist", numClasses: fashion.train.numClasses, inputShape: fashion.train.inputShape, victimTrain, heldOut, test: fashion.test, pool, poolName };
+  }
+  throw new RangeError(`unknown dataset "${config.dataset as string}" (known: mnist, fashion-mnist)`);
+}

@@ -1,0 +1,71 @@
+// SVG plots like the paper's figures: for one thief, its accuracy against the defender's accuracy (or
+// against the mean L1 perturbation), one line per defense along its parameter sweep. Rendered by
+// vega-lite + vega headless (renderer "none", no canvas needed), so the plotting is a spec, not code.
+import * as vega from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+import type { EvalPoint } from "./point.js";
+
+export type PlotAxis = "defenderAccuracy" | "l1Mean";
+
+const axisTitle: Record<PlotAxis, string> = {
+  defenderAccuracy: "defender accuracy (argmax of the answers on the test set)",
+  l1Mean: "mean L1 distance between the victim's and the defended answers",
+};
+
+export function plotSpec(points: readonly EvalPoint[], attack: string, x: PlotAxis, title?: string): TopLevelSpec {
+  const rows = points
+    .filter((p) => p.attack === attack)
+    .map((p) => ({ defense: p.defense, setting: p.setting, order: p.order, x: p[x], thief: p.thiefAccuracy }));
+  const undefended = rows.find((r) => r.defense === "none");
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: title ?? `${attack} thief`,
+    width: 420,
+    height: 300,
+    data: { values: rows },
+    layer: [
+      {
+        mark: { type: "line", point: { filled: true, size: 50 }, strokeWidth: 2 },
+        encoding: {
+          x: { field: "x", type: "quantitative", title: axisTitle[x], scale: { zero: false } },
+          y: { field: "thief", type: "quantitative", title: `${attack} thief's test accuracy`, scale: { domain: [0, 1] } },
+          color: { field: "defense", type: "nominal", title: "defense" },
+          order: { field: "order", type: "quantitative" },
+        },
+      },
+      ...(undefended
+        ? [
+            {
+              mark: { type: "rule" as const, strokeDash: [4, 4], color: "#888" },
+              encoding: { y: { datum: undefended.thief, type: "quantitative" as const } },
+            },
+          ]
+        : []),
+    ],
+    config: { font: "sans-serif", background: "white" },
+  } as TopLevelSpec;
+}
+
+/** Renders a vega-lite spec to an SVG string without a browser or canvas. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** One file name and SVG per (thief, x axis). */
+export async function renderPlots(points: readonly EvalPoint[], dataset: string): Promise<{ name: string; svg: string }[]> {
+  const attacks = [...new Set(points.map((p) => p.attack))];
+  const out: { name: string; svg: string }[] = [];
+  for (const attack of attacks) {
+    for (const [x, suffix] of [["defenderAccuracy", "vs-defender"], ["l1Mean", "vs-l1"]] as const) {
+      const budget = points.find((p) => p.attack === attack)?.budget;
+      const svg = await renderSvg(plotSpec(points, attack, x, `${dataset}: ${attack} thief (${budget} queries)`));
+      out.push({ name: `${attack}-${suffix}.svg`, svg });
+    }
+  }
+  return out;
+}

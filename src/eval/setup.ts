@@ -1,0 +1,97 @@
+// Everything a run (or a worker thread) needs, built from the configuration: the data, the victim
+// (trained once and cached), the WASM core, and factories for the defenses and thieves.
+import type * as tf from "@tensorflow/tfjs";
+import type { Core } from "../core/index.js";
+import { createDefense, type Defense } from "../defenses/index.js";
+import { accuracy, oneHot, trainModel } from "../models/training.js";
+import { Proxy } from "../models/proxy.js";
+import { TfjsClassifier } from "../models/tfjs-model.js";
+import type { ProbabilityModel } from "../models/types.js";
+import { buildModel, type ModelSpec } from "../models/zoo.js";
+import { createThief } from "../thieves/registry.js";
+import type { Thief } from "../thieves/thief.js";
+import type { DefenseSetting, EvalConfig } from "./config.js";
+import { prepareData, type DataSources, type EvalData } from "./data.js";
+import { hashString, stableStringify } from "./hash.js";
+
+/** Where trained victims are kept between runs (Node: a directory per key under .cache/). */
+export interface VictimStore {
+  load(key: string): Promise<tf.LayersModel | null>;
+  save(key: string, model: tf.LayersModel): Promise<void>;
+  /** Human-readable location, for logs. */
+  where(key: string): string;
+}
+
+export interface EvalEnvironment {
+  readonly sources: DataSources;
+  readonly victims: VictimStore;
+  loadCore(): Promise<Core>;
+  log(message: string): void;
+}
+
+export interface EvalSetup {
+  readonly config: EvalConfig;
+  readonly data: EvalData;
+  readonly spec: ModelSpec;
+  /** Names the victim in cache files: equal keys mean the same trained victim. */
+  readonly victimKey: string;
+  readonly victim: ProbabilityModel;
+  createDefense(setting: DefenseSetting): Defense;
+  createThief(attack: string): Thief;
+}
+
+export function victimKey(config: EvalConfig): string {
+  const { dataset, heldOutSize, splitSeed, victim } = config;
+  return `${dataset}-${victim.arch}-${hashString(stableStringify({ dataset, heldOutSize, splitSeed, victim }))}`;
+}
+
+export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, options: { trainVictim: boolean }): Promise<EvalSetup> {
+  const data = prepareData(config, env.sources);
+  const spec: ModelSpec = { arch: config.victim.arch, numClasses: data.numClasses, inputShape: data.inputShape, seed: config.victim.seed };
+  const key = victimKey(config);
+  let victimModel = await env.victims.load(key);
+  if (!victimModel) {
+    if (!options.trainVictim) throw new Error(`victim ${key} is not trained yet (expected at ${env.victims.where(key)})`);
+    env.log(`training the victim (${config.victim.arch}, ${data.victimTrain.count} images, ${config.victim.epochs} epochs); cached at ${env.victims.where(key)}`);
+    victimModel = buildModel(spec);
+    const v = config.victim;
+    await trainModel(
+      victimModel,
+      { images: data.victimTrain.images, targets: oneHot(data.victimTrain.labels, data.numClasses), count: data.victimTrain.count, inputShape: data.inputShape, numClasses: data.numClasses },
+      {
+        epochs: v.epochs,
+        batchSize: v.batchSize,
+        optimizer: "sgd",
+        learningRate: v.learningRate,
+        momentum: v.momentum,
+        seed: v.seed,
+        progress: (e) => env.log(`  victim epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}`),
+      },
+    );
+    await env.victims.save(key, victimModel);
+  }
+  const victim = new TfjsClassifier(victimModel, { outputs: "logits" });
+  const core = await env.loadCore();
+  const thiefSpec = spec;
+  return {
+    config,
+    data,
+    spec,
+    victimKey: key,
+    victim,
+    createDefense(setting) {
+      // A fresh scratch proxy per defense instance: a randomly initialised model of the victim's architecture.
+      const proxy = Proxy.scratch({ ...spec, seed: config.proxySeed });
+      return createDefense(setting.defense, { ...setting.params }, { core, proxy });
+    },
+    createThief(attack) {
+      return createThief(attack, { ...(config.thiefParams[attack] ?? {}) }, {
+        buildSubstitute: (seed) => buildModel({ ...thiefSpec, seed }),
+        pool: data.pool,
+        seeds: data.heldOut,
+      });
+    },
+  };
+}
+
+export { accuracy };
