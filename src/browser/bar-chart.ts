@@ -57,7 +57,8 @@ export function renderBarChart(container: HTMLElement, data: BarChartData): void
     const rect = el("rect", { x, y: top + plotH - h, width: barW, height: Math.max(h, 0.5), class: "value" });
     rect.appendChild(el("title", {}, `${data.labels?.[i] ?? i}: ${data.probs[i].toFixed(4)}`));
     group.appendChild(rect);
-    group.appendChild(el("text", { x: x + barW / 2, y: top + plotH - h - 4, class: "value-label" }, formatPercent(data.probs[i])));
+    // Tiny values would only crowd the chart with "<0.1%" labels; their bar's tooltip still has the number.
+    if (p >= 0.005) group.appendChild(el("text", { x: x + barW / 2, y: top + plotH - h - 4, class: "value-label" }, formatPercent(data.probs[i])));
     group.appendChild(el("text", { x: x + barW / 2, y: height - 6, class: "class-label" }, data.labels?.[i] ?? String(i)));
     svg.appendChild(group);
   }
@@ -68,7 +69,5 @@ export function renderBarChart(container: HTMLElement, data: BarChartData): void
 
 function formatPercent(p: number): string {
   const pct = p * 100;
-  if (pct >= 9.95) return `${pct.toFixed(0)}%`;
-  if (pct >= 0.05) return `${pct.toFixed(1)}%`;
-  return pct > 0 ? "<0.1%" : "0";
+  return pct >= 9.95 ? `${pct.toFixed(0)}%` : `${pct.toFixed(1)}%`;
 }

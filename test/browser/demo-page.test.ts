@@ -135,6 +135,9 @@ test.before(async () => {
     viewport: { width: 1280, height: 1000 },
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
+  // tsx compiles this file with keepNames: functions passed to page.evaluate then call a __name helper
+  // that only exists in Node; give the page a no-op one.
+  await context.addInitScript({ content: "globalThis.__name = (f) => f;" });
   page = context.pages()[0] ?? (await context.newPage());
   page.on("pageerror", (err) => pageErrors.push(err.message));
   page.on("console", (msg) => {
@@ -181,6 +184,9 @@ test("the server's answer is shown beside them, on the simplex with the victim's
   assert.ok(Math.abs(sum(served) - 1) <= 1e-4, `server probabilities sum to ${sum(served)}`);
   assert.is(argmax(served), argmax(s.victim), "the server's MAD-argmax keeps the same top-1");
   assert.ok(l1(served, s.victim) <= EPSILON + 1e-4, "the server stays inside the same budget");
+  // Same defense, budget and proxy seed: the bundle in the browser and the server compute the same answer.
+  assert.ok(l1(served, s.poisoned) <= 1e-4, `server and page agree (L1 ${l1(served, s.poisoned)})`);
+  assert.match((await page.locator("#server-summary").textContent()) ?? "", /same defense, same budget/);
 });
 
 test("drawing a digit on the canvas runs it through the model and the defense", async () => {
@@ -236,17 +242,21 @@ test("the library bundle works on its own as an ES module (core from a URL, a de
   const result = await page.evaluate(async () => {
     const lib = await import(new URL("prediction-poisoning.js", location.href).href);
     const core = await lib.loadCore(new URL("core.wasm", location.href));
+    const embedded = await lib.loadCore(); // the bytes embedded in the bundle work too
+    const simplex = Array.from(embedded.projectOntoSimplex(new Float64Array([0.5, 0.5, 0.5])) as Float64Array);
     const defense = lib.createDefense("mad-argmax", { epsilon: 0.5 }, { core });
     const y = new Float32Array([0.05, 0.6, 0.1, 0.25]);
     const p = new Float32Array([0.3, 0.2, 0.3, 0.2]);
     const out = await defense.apply({ probs: y, batchSize: 1, numClasses: 4, proxyProbs: p });
-    return Array.from(out.probs as Float32Array);
+    return { probs: Array.from(out.probs as Float32Array), simplex };
   });
   const y = [0.05, 0.6, 0.1, 0.25];
-  assert.is(result.length, 4);
-  assert.ok(Math.abs(sum(result) - 1) <= 1e-5);
-  assert.is(argmax(result), 1);
-  assert.ok(l1(result, y) <= 0.5 + 1e-4 && l1(result, y) > 0.1, `L1 ${l1(result, y)}`);
+  for (const v of result.simplex) assert.ok(Math.abs(v - 1 / 3) < 1e-12, `projection onto the simplex: ${result.simplex}`);
+  const probs = result.probs;
+  assert.is(probs.length, 4);
+  assert.ok(Math.abs(sum(probs) - 1) <= 1e-5);
+  assert.is(argmax(probs), 1);
+  assert.ok(l1(probs, y) <= 0.5 + 1e-4 && l1(probs, y) > 0.1, `L1 ${l1(probs, y)}`);
 });
 
 test("no script errors on the page", async () => {

@@ -138,6 +138,36 @@ test("without info, the shape and classes come from model.json; plots are option
   assert.equal(config.plots, []);
 });
 
+test("model.json as tfjs itself writes it (topology at modelTopology.config) is read too", async () => {
+  const native = join(tmp, "native");
+  mkdirSync(native);
+  writeFileSync(
+    join(native, "model.json"),
+    JSON.stringify({
+      format: "layers-model",
+      modelTopology: {
+        class_name: "Sequential",
+        config: {
+          name: "lenet_k10",
+          layers: [
+            { class_name: "Rescaling", config: { batch_input_shape: [null, 28, 28, 1], scale: 3.2, offset: -0.42 } },
+            { class_name: "Flatten", config: {} },
+            { class_name: "Dense", config: { units: 7, activation: "softmax" } },
+          ],
+        },
+      },
+    }),
+  );
+  const app = new Hono();
+  app.route("/demo", await demoRoutes({ modelDir: native, defense: "mad-argmax", defenseParams: { epsilon: 0.3 }, bundleDir, plotsDir }));
+  const config = await (await app.request("/demo/config.json")).json();
+  assert.equal(config.inputShape, [28, 28, 1]);
+  assert.is(config.numClasses, 7);
+  assert.is(config.modelOutputs, "probabilities");
+  assert.is(config.epsilon, 0.3);
+  assert.equal(config.digits.map((d: { label: number }) => d.label), [0, 1, 2, 3, 4, 5, 6], "one test digit per class the model has");
+});
+
 test("a model the page cannot use is refused with a message naming what is wrong", async () => {
   await rejects(() => demoRoutes({ modelDir: join(tmp, "missing"), info, bundleDir }), /missing.*model\.json is missing/);
   const rgb = join(tmp, "rgb");
