@@ -38,9 +38,10 @@ function siftDownMin(ptr: usize, start: i32, size: i32): void {
 export function simplexThreshold(v: usize, K: i32, radius: f64, sorted: usize): f64 {
   memory.copy(sorted, v, <usize>K << 3);
   sortDescending(sorted, K);
-  let cumulative = 0.0;
-  let theta = 0.0;
-  for (let j = 0; j < K; j++) {
+  // j = 0 always qualifies for radius > 0; for radius 0 it gives θ = max v (the answer is 0).
+  let cumulative = load<f64>(sorted);
+  let theta = cumulative - radius;
+  for (let j = 1; j < K; j++) {
     const value = load<f64>(sorted + (<usize>j << 3));
     cumulative += value;
     const candidate = (cumulative - radius) / <f64>(j + 1);
