@@ -1,0 +1,219 @@
+// `prediction-poisoning perturb`: JSON lines {"probs":[...], "proxyProbs":[...]} on stdin, one
+// {"probs":[...]} line out per line in, in order. Streams in batches (one WASM call per batch), so a
+// million lines never sit in memory; a bad line stops the run after every line before it is written.
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { Command, Option } from "commander";
+import { CoreInputError, loadCore, type Core, type PerturbOptions } from "../core/index.js";
+
+/** Lines perturbed per WASM call. */
+export const LINES_PER_BATCH = 1024;
+
+/** One batch of input lines, as the transform sees it. */
+export interface LineBatch {
+  /** B x K victim probabilities. */
+  probs: Float64Array;
+  /** B x K proxy softmax, or null when the lines carry none (identity Jacobian). */
+  proxyProbs: Float64Array | null;
+  numClasses: number;
+  rows: number;
+}
+
+/**
+ * What turns a batch of lines into answers (B x K). MAD by default; `--defense` (defenses layer)
+ * can swap in another function. Throw CoreInputError with `row` set to blame a line.
+ */
+export type BatchTransform = (batch: LineBatch) => Float64Array | Promise<Float64Array>;
+
+export function madTransform(core: Core, options: PerturbOptions): BatchTransform {
+  const perturber = core.createPerturber(options);
+  return (batch) =>
+    perturber.perturb(batch.probs, batch.numClasses, batch.proxyProbs ? { kind: "probs", proxyProbs: batch.proxyProbs } : { kind: "identity" });
+}
+
+/** A problem with one input line (1-based line number). */
+export class LineError extends Error {
+  constructor(
+    readonly line: number,
+    problem: string,
+  ) {
+    super(`line ${line}: ${problem}`);
+    this.name = "LineError";
+  }
+}
+
+function numberArray(value: unknown, field: string, line: number): number[] {
+  if (!Array.isArray(value)) throw new LineError(line, `"${field}" must be an array of numbers`);
+  for (let i = 0; i < value.length; i++)
+    if (typeof value[i] !== "number") throw new LineError(line, `"${field}"[${i}] is ${JSON.stringify(value[i])}, not a number`);
+  return value as number[];
+}
+
+interface ParsedLine {
+  line: number;
+  probs: number[];
+  proxyProbs: number[] | null;
+}
+
+function parseLine(text: string, line: number): ParsedLine {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new LineError(line, `not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new LineError(line, 'must be a JSON object like {"probs":[...]}');
+  const record = value as Record<string, unknown>;
+  if (!("probs" in record)) throw new LineError(line, 'missing "probs"');
+  const probs = numberArray(record.probs, "probs", line);
+  const proxyProbs = record.proxyProbs === undefined ? null : numberArray(record.proxyProbs, "proxyProbs", line);
+  if (proxyProbs && proxyProbs.length !== probs.length)
+    throw new LineError(line, `"proxyProbs" has ${proxyProbs.length} entries but "probs" has ${probs.length}`);
+  return { line, probs, proxyProbs };
+}
+
+/**
+ * Runs the stream. Returns normally when every line was answered; throws LineError (after writing
+ * the answers to all earlier lines) at the first bad line.
+ */
+export async function perturbStream(input: Readable, output: Writable, transform: BatchTransform, batchSize = LINES_PER_BATCH): Promise<number> {
+  const reader = createInterface({ input, crlfDelay: Infinity });
+  let K = 0;
+  let firstLine = 0;
+  let pending: ParsedLine[] = [];
+  let written = 0;
+
+  const write = async (text: string) => {
+    if (!output.write(text)) await new Promise<void>((resolve) => output.once("drain", resolve));
+  };
+
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const rows = batch.length;
+    const probs = new Float64Array(rows * K);
+    const withProxy = batch[0].proxyProbs !== null;
+    const proxyProbs = withProxy ? new Float64Array(rows * K) : null;
+    for (let r = 0; r < rows; r++) {
+      probs.set(batch[r].probs, r * K);
+      if (proxyProbs) proxyProbs.set(batch[r].proxyProbs as number[], r * K);
+    }
+    let answers: Float64Array;
+    try {
+      answers = await transform({ probs, proxyProbs, numClasses: K, rows });
+    } catch (error) {
+      if (!(error instanceof CoreInputError) || error.row === null) throw error;
+      // Answer the lines before the bad one, then blame it.
+      const good = error.row;
+      if (good > 0) {
+        const head = await transform({
+          probs: probs.subarray(0, good * K),
+          proxyProbs: proxyProbs ? proxyProbs.subarray(0, good * K) : null,
+          numClasses: K,
+          rows: good,
+        });
+        await write(formatRows(head, good, K));
+        written += good;
+      }
+      const reason = error.message.replace(/^row \d+, /, "");
+      throw new LineError(batch[good].line, reason);
+    }
+    await write(formatRows(answers, rows, K));
+    written += rows;
+  };
+
+  let lineNumber = 0;
+  for await (const text of reader) {
+    lineNumber++;
+    if (text.trim() === "") continue;
+    let parsed: ParsedLine;
+    try {
+      parsed = parseLine(text, lineNumber);
+      if (K === 0) {
+        if (parsed.probs.length < 2) throw new LineError(lineNumber, `"probs" needs at least 2 classes (has ${parsed.probs.length})`);
+        K = parsed.probs.length;
+        firstLine = lineNumber;
+      } else if (parsed.probs.length !== K) {
+        throw new LineError(lineNumber, `"probs" has ${parsed.probs.length} entries, expected ${K} (as on line ${firstLine})`);
+      }
+    } catch (error) {
+      await flush(); // the earlier lines are good: answer them before stopping
+      reader.close();
+      throw error;
+    }
+    // A batch shares one Jacobian kind: flush when lines switch between having proxyProbs and not.
+    if (pending.length > 0 && (pending[0].proxyProbs === null) !== (parsed.proxyProbs === null)) await flush();
+    pending.push(parsed);
+    if (pending.length >= batchSize) await flush();
+  }
+  await flush();
+  return written;
+}
+
+function formatRows(values: Float64Array, rows: number, K: number): string {
+  let text = "";
+  for (let r = 0; r < rows; r++) text += `{"probs":[${values.subarray(r * K, (r + 1) * K).join(",")}]}\n`;
+  return text;
+}
+
+interface PerturbFlags {
+  oracle: PerturbOptions["oracle"];
+  objective: PerturbOptions["objective"];
+  distance: PerturbOptions["distance"];
+  epsilon: string;
+  step: NonNullable<PerturbOptions["step"]>;
+  seed: string;
+}
+
+function toNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value)) throw new CoreInputError(flag, null, `must be a number (got ${JSON.stringify(text)})`);
+  return value;
+}
+
+/** Builds the per-batch transform from the flags (the place a `--defense` option plugs in). */
+export async function buildTransform(flags: PerturbFlags): Promise<BatchTransform> {
+  const core = await loadCore();
+  return madTransform(core, {
+    oracle: flags.oracle,
+    objective: flags.objective,
+    distance: flags.distance,
+    epsilon: toNumber("epsilon", flags.epsilon),
+    step: flags.step,
+    seed: toNumber("seed", flags.seed),
+  });
+}
+
+export const perturbCommand = new Command("perturb")
+  .description('Poison probability vectors with MAD: JSON lines {"probs":[...],"proxyProbs":[...]} on stdin, {"probs":[...]} lines on stdout.')
+  .addOption(new Option("--oracle <name>", "how the target is chosen").choices(["extreme", "argmax", "random", "argmin"]).makeOptionMandatory())
+  .addOption(new Option("--objective <name>", "H (angular) or S (surrogate)").choices(["angular", "surrogate"]).default("angular"))
+  .addOption(new Option("--distance <name>", "the budget's distance").choices(["l1", "l2", "kl"]).makeOptionMandatory())
+  .requiredOption("--epsilon <number>", "the budget: distance between y and the answer")
+  .addOption(new Option("--step <name>", "how y moves towards the target").choices(["linesearch", "projections", "reachable"]).default("linesearch"))
+  .option("--seed <integer>", "seed of the random oracle", "0")
+  .action(async (flags: PerturbFlags) => {
+    let transform: BatchTransform;
+    try {
+      transform = await buildTransform(flags);
+    } catch (error) {
+      if (error instanceof CoreInputError) {
+        process.stderr.write(`error: --${error.field}: ${error.message.replace(/^\w+: /, "")}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      throw error;
+    }
+    try {
+      await perturbStream(process.stdin, process.stdout, transform);
+    } catch (error) {
+      if (error instanceof LineError) {
+        process.stderr.write(`error: ${error.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      throw error;
+    }
+  });
