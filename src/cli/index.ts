@@ -9,6 +9,7 @@ import { serveCommand } from "./serve.js";
 import { benchCommand } from "./bench.js";
 import { perturbCommand } from "./perturb.js";
 import { evaluateCommand } from "./evaluate.js";
+import { trainCommand } from "./train.js";
 
 const program = new Command("prediction-poisoning")
   .description("Protect prediction APIs against model stealing with poisoned probabilities (MAD).")
@@ -16,7 +17,7 @@ const program = new Command("prediction-poisoning")
   .showHelpAfterError("(add --help for usage)")
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
-const subcommands: Command[] = [serveCommand, benchCommand, perturbCommand, evaluateCommand];
+const subcommands: Command[] = [serveCommand, benchCommand, perturbCommand, evaluateCommand, trainCommand];
 
 for (const sub of subcommands) {
   sub.copyInheritedSettings(program);

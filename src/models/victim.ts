@@ -1,0 +1,81 @@
+// Training the model to defend (the victim) with the reference protocol (EVAL.md): SGD lr 0.01,
+// momentum 0.5, batch 64. Pure: data in, model and metadata out; src/node/victim-files.ts caches it.
+import type * as tf from "@tensorflow/tfjs";
+import { initBackend } from "./backend.js";
+import type { Split } from "./datasets.js";
+import { accuracy, softLabels, trainModel, type TrainingProgressEvent } from "./training.js";
+import { buildModel, type Architecture } from "./zoo.js";
+
+export interface VictimOptions {
+  arch: Architecture;
+  /** Name recorded in the metadata, e.g. "mnist" or "fashion-mnist". */
+  dataset: string;
+  epochs?: number;
+  seed?: number;
+  batchSize?: number;
+  learningRate?: number;
+  momentum?: number;
+  progress?: boolean | ((e: TrainingProgressEvent) => void);
+  onBatch?: (e: TrainingProgressEvent) => void;
+}
+
+export interface VictimMetadata {
+  arch: Architecture;
+  dataset: string;
+  /** Top-1 accuracy on the test split. */
+  accuracy: number;
+  inputShape: number[];
+  numClasses: number;
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  momentum: number;
+  trainCount: number;
+  testCount: number;
+  trainSeconds: number;
+}
+
+export const VICTIM_DEFAULTS = { epochs: 8, seed: 0, batchSize: 64, learningRate: 0.01, momentum: 0.5 } as const;
+
+/** Builds the architecture with `seed`, trains it on split.train, measures it on split.test. */
+export async function trainVictim(split: Split, options: VictimOptions): Promise<{ model: tf.LayersModel; metadata: VictimMetadata }> {
+  await initBackend();
+  const o = { ...VICTIM_DEFAULTS, ...options };
+  const { train, test } = split;
+  const model = buildModel({ arch: o.arch, numClasses: train.numClasses, inputShape: train.inputShape, seed: o.seed });
+  try {
+    const result = await trainModel(model, softLabels(train), {
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      optimizer: "sgd",
+      learningRate: o.learningRate,
+      momentum: o.momentum,
+      seed: o.seed,
+      progress: o.progress,
+      onBatch: o.onBatch,
+    });
+    const acc = await accuracy(model, test);
+    return {
+      model,
+      metadata: {
+        arch: o.arch,
+        dataset: o.dataset,
+        accuracy: acc,
+        inputShape: [...train.inputShape],
+        numClasses: train.numClasses,
+        seed: o.seed,
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        learningRate: o.learningRate,
+        momentum: o.momentum,
+        trainCount: train.count,
+        testCount: test.count,
+        trainSeconds: result.seconds,
+      },
+    };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
