@@ -61,9 +61,11 @@ async function rejects(run: () => Promise<unknown>, pattern: RegExp): Promise<vo
   assert.unreachable(`expected an error matching ${pattern}`);
 }
 
+const warnings: string[] = [];
+
 async function mounted(options: Partial<Parameters<typeof demoRoutes>[0]> = {}) {
   const app = new Hono();
-  app.route("/demo", await demoRoutes({ modelDir, info, plotsDir, bundleDir, ...options }));
+  app.route("/demo", await demoRoutes({ modelDir, info, plotsDir, bundleDir, log: (line) => warnings.push(line), ...options }));
   return app;
 }
 
@@ -87,6 +89,7 @@ test("config.json tells the page the model, the defense, the test digits and the
     assert.ok(d.pixels.some((v: number) => v > 0.5), `digit ${d.label} has ink`);
   }
   assert.equal(config.plots, [{ title: "thief vs defender (mnist-quick)", url: "plots/mnist-quick/thief-vs-defender.svg" }]);
+  assert.match(warnings.join("\n"), /serves the model's weights at \/demo\/model\/.*demonstrations only/);
 });
 
 test("the page, its bundle files and the model are served with the right types", async () => {
@@ -159,7 +162,7 @@ test("model.json as tfjs itself writes it (topology at modelTopology.config) is 
     }),
   );
   const app = new Hono();
-  app.route("/demo", await demoRoutes({ modelDir: native, defense: "mad-argmax", defenseParams: { epsilon: 0.3 }, bundleDir, plotsDir }));
+  app.route("/demo", await demoRoutes({ modelDir: native, defense: "mad-argmax", defenseParams: { epsilon: 0.3 }, bundleDir, plotsDir, log: () => {} }));
   const config = await (await app.request("/demo/config.json")).json();
   assert.equal(config.inputShape, [28, 28, 1]);
   assert.is(config.numClasses, 7);
@@ -182,7 +185,7 @@ test("a model the page cannot use is refused with a message naming what is wrong
   mkdirSync(probs);
   writeFileSync(join(probs, "model.json"), modelJson([28, 28, 1], 10, "softmax"));
   const app = new Hono();
-  app.route("/demo", await demoRoutes({ modelDir: probs, info, bundleDir }));
+  app.route("/demo", await demoRoutes({ modelDir: probs, info, bundleDir, log: () => {} }));
   assert.is((await (await app.request("/demo/config.json")).json()).modelOutputs, "probabilities");
 });
 

@@ -32,6 +32,8 @@ export interface DemoRoutesOptions {
   epsilon?: number;
   /** Where the returned app is mounted (`app.route(mountPath, ...)`). Default "/demo". */
   mountPath?: string;
+  /** Where the start-up warning goes (default console.error). */
+  log?: (line: string) => void;
 }
 
 const contentTypes: Record<string, string> = {
@@ -169,6 +171,11 @@ export async function demoRoutes(options: DemoRoutesOptions): Promise<Hono> {
   const epsilon = options.epsilon ?? (typeof serverEpsilon === "number" ? serverEpsilon : 1);
   const digits = testDigits(numClasses);
   const mountPath = (options.mountPath ?? "/demo").replace(/\/+$/, "");
+  // The page runs the victim itself, so its weights are public: fine for a demo, fatal for a protected API.
+  (options.log ?? console.error)(
+    `warning: the demo serves the model's weights at ${mountPath}/model/ (the page computes the unperturbed answer itself); ` +
+      `anyone can copy the model. Use --demo for demonstrations only, never on the API you protect.`,
+  );
 
   const config = () => ({
     modelUrl: "model/model.json",
