@@ -5,6 +5,7 @@ import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { Command, Option } from "commander";
 import { CoreInputError, loadCore, type Core, type PerturbOptions } from "../core/index.js";
+import { addDefenseOptions, defenseTransform } from "./perturb-defense.js";
 
 /** Lines perturbed per WASM call. */
 export const LINES_PER_BATCH = 1024;
@@ -159,12 +160,15 @@ function formatRows(values: Float64Array, rows: number, K: number): string {
 }
 
 interface PerturbFlags {
-  oracle: PerturbOptions["oracle"];
+  oracle?: PerturbOptions["oracle"];
   objective: PerturbOptions["objective"];
-  distance: PerturbOptions["distance"];
-  epsilon: string;
+  distance?: PerturbOptions["distance"];
+  epsilon?: string;
   step: NonNullable<PerturbOptions["step"]>;
   seed: string;
+  /** --defense and its parameter flags (src/cli/perturb-defense.ts). */
+  defense?: string;
+  [flag: string]: unknown;
 }
 
 function toNumber(flag: string, text: string): number {
@@ -174,30 +178,33 @@ function toNumber(flag: string, text: string): number {
 }
 
 /** Builds the per-batch transform from the flags (the place a `--defense` option plugs in). */
-export async function buildTransform(flags: PerturbFlags): Promise<BatchTransform> {
+export async function buildTransform(flags: PerturbFlags, given: (flag: string) => boolean = (f) => flags[f] !== undefined): Promise<BatchTransform> {
   const core = await loadCore();
+  if (flags.defense !== undefined) return defenseTransform(core, flags, given);
+  for (const flag of ["oracle", "distance", "epsilon"] as const)
+    if (flags[flag] === undefined) throw new CoreInputError(flag, null, "is required (MAD) unless --defense is given");
   return madTransform(core, {
-    oracle: flags.oracle,
+    oracle: flags.oracle!,
     objective: flags.objective,
-    distance: flags.distance,
-    epsilon: toNumber("epsilon", flags.epsilon),
+    distance: flags.distance!,
+    epsilon: toNumber("epsilon", flags.epsilon!),
     step: flags.step,
     seed: toNumber("seed", flags.seed),
   });
 }
 
-export const perturbCommand = new Command("perturb")
-  .description('Poison probability vectors with MAD: JSON lines {"probs":[...],"proxyProbs":[...]} on stdin, {"probs":[...]} lines on stdout.')
-  .addOption(new Option("--oracle <name>", "how the target is chosen").choices(["extreme", "argmax", "random", "argmin"]).makeOptionMandatory())
+export const perturbCommand = addDefenseOptions(new Command("perturb")
+  .description('Poison probability vectors with MAD (or any --defense): JSON lines {"probs":[...],"proxyProbs":[...]} on stdin, {"probs":[...]} lines on stdout.')
+  .addOption(new Option("--oracle <name>", "how the target is chosen (required without --defense)").choices(["extreme", "argmax", "random", "argmin"]))
   .addOption(new Option("--objective <name>", "H (angular) or S (surrogate)").choices(["angular", "surrogate"]).default("angular"))
-  .addOption(new Option("--distance <name>", "the budget's distance").choices(["l1", "l2", "kl"]).makeOptionMandatory())
-  .requiredOption("--epsilon <number>", "the budget: distance between y and the answer")
+  .addOption(new Option("--distance <name>", "the budget's distance (required without --defense)").choices(["l1", "l2", "kl"]))
+  .option("--epsilon <number>", "the budget: distance between y and the answer (required without --defense)")
   .addOption(new Option("--step <name>", "how y moves towards the target").choices(["linesearch", "projections", "reachable"]).default("linesearch"))
-  .option("--seed <integer>", "seed of the random oracle", "0")
-  .action(async (flags: PerturbFlags) => {
+  .option("--seed <integer>", "seed of the random oracle", "0"))
+  .action(async (flags: PerturbFlags, command: Command) => {
     let transform: BatchTransform;
     try {
-      transform = await buildTransform(flags);
+      transform = await buildTransform(flags, (flag) => command.getOptionValueSource(flag) === "cli");
     } catch (error) {
       if (error instanceof CoreInputError) {
         process.stderr.write(`error: --${error.field}: ${error.message.replace(/^\w+: /, "")}\n`);

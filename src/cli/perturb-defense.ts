@@ -1,0 +1,71 @@
+// `perturb --defense <name>`: any registered defense applied to the JSON lines instead of MAD. Each
+// defense parameter is a flag (--k, --beta, --cutoff, ...), generated from the registry's declarations;
+// only flags typed on the command line reach the defense, so defaults stay the registry's.
+import { Option, type Command } from "commander";
+import { CoreInputError, type Core } from "../core/index.js";
+import { createDefense, DefenseConfigError, DefenseInputError, listDefenses, parseParameterStrings } from "../defenses/index.js";
+import type { BatchTransform } from "./perturb.js";
+
+/** Flags `perturb` already has for MAD; --defense reuses them for every defense that takes that parameter. */
+const SHARED_FLAGS = new Set(["oracle", "objective", "distance", "epsilon", "step", "seed"]);
+
+/** Every parameter name any defense declares (also the flag names). */
+function parameterNames(): string[] {
+  const names = new Set<string>();
+  for (const d of listDefenses()) for (const p of d.parameters) names.add(p.name);
+  return [...names];
+}
+
+export function addDefenseOptions(command: Command): Command {
+  const defenses = listDefenses();
+  command.addOption(new Option("--defense <name>", "apply this defense instead of MAD (see docs/DEFENSES.md)").choices(defenses.map((d) => d.name)));
+  for (const name of parameterNames()) {
+    if (SHARED_FLAGS.has(name)) continue;
+    const users = defenses.filter((d) => d.parameters.some((p) => p.name === name));
+    const spec = users[0].parameters.find((p) => p.name === name)!;
+    const flag = spec.type === "boolean" ? `--${name} [true|false]` : `--${name} <${spec.type === "choice" ? "name" : "value"}>`;
+    command.option(flag, `${users.map((d) => d.name).join(", ")}: ${spec.description}`);
+  }
+  return command;
+}
+
+/**
+ * The transform for `--defense`. `given(flag)` says whether the user typed the flag (defaults of the MAD
+ * flags must not leak into other defenses). Configuration problems become CoreInputError on the flag, so
+ * perturb reports them as it does its own (exit code 2).
+ */
+export function defenseTransform(core: Core, flags: Record<string, unknown>, given: (flag: string) => boolean): BatchTransform {
+  const name = String(flags.defense);
+  const raw: Record<string, string | boolean | undefined> = {};
+  for (const flag of parameterNames()) {
+    if (!given(flag)) continue;
+    const value = flags[flag];
+    raw[flag] = typeof value === "boolean" ? value : String(value);
+  }
+  let defense;
+  try {
+    defense = createDefense(name, parseParameterStrings(name, raw), { core });
+  } catch (error) {
+    if (error instanceof DefenseConfigError) {
+      const field = error.parameter ?? "defense";
+      const detail = error.message.replace(/^defense "[^"]*": (parameter "[^"]*": )?/, "");
+      throw new CoreInputError(field, null, error.parameter && /unknown parameter/.test(detail) ? `does not apply to --defense ${name}` : detail);
+    }
+    throw error;
+  }
+  return async (batch) => {
+    try {
+      const { probs } = await defense.apply({
+        probs: Float32Array.from(batch.probs),
+        batchSize: batch.rows,
+        numClasses: batch.numClasses,
+        proxyProbs: batch.proxyProbs ? Float32Array.from(batch.proxyProbs) : undefined,
+      });
+      return Float64Array.from(probs);
+    } catch (error) {
+      // perturb answers the lines before a bad row and blames the row's line.
+      if (error instanceof DefenseInputError) throw new CoreInputError(error.field, error.row ?? null, error.message.replace(/^[^:]*: /, ""));
+      throw error;
+    }
+  };
+}
