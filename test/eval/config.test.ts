@@ -1,0 +1,51 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { expandGrid, parseGridEntry, presetConfig, presets } from "../../src/eval/config.js";
+import { hashBytes, stableStringify } from "../../src/eval/hash.js";
+
+test("expandGrid sweeps the cartesian product per defense, in order, and a defense without a grid once", () => {
+  const settings = expandGrid(["none", "mad", "reverse-sigmoid"], { mad: { epsilon: [0.1, 0.5] }, "reverse-sigmoid": { beta: [0.2, 1], gamma: [0.1, 0.2] } });
+  assert.equal(settings.map((s) => [s.defense, s.params, s.order]), [
+    ["none", {}, 0],
+    ["mad", { epsilon: 0.1 }, 0],
+    ["mad", { epsilon: 0.5 }, 1],
+    ["reverse-sigmoid", { beta: 0.2, gamma: 0.1 }, 0],
+    ["reverse-sigmoid", { beta: 0.2, gamma: 0.2 }, 1],
+    ["reverse-sigmoid", { beta: 1, gamma: 0.1 }, 2],
+    ["reverse-sigmoid", { beta: 1, gamma: 0.2 }, 3],
+  ]);
+  assert.throws(() => expandGrid(["mad"], { mad: { epsilon: [] } }), /no values/);
+});
+
+test("parseGridEntry reads DEFENSE:PARAM=V1,V2 and rejects malformed entries", () => {
+  assert.equal(parseGridEntry("mad:epsilon=0.1,0.5,1:step=linesearch"), { defense: "mad", params: { epsilon: ["0.1", "0.5", "1"], step: ["linesearch"] } });
+  assert.throws(() => parseGridEntry("mad:epsilon"), /not PARAM=V1,V2/);
+  assert.throws(() => parseGridEntry("mad:=1"), /not PARAM=V1,V2/);
+});
+
+test("the quick preset is the issue's: MNIST, knockoff/top1/jbtop3, none + 4 defenses x 3 settings", () => {
+  const quick = presetConfig("quick");
+  assert.is(quick.dataset, "mnist");
+  assert.equal([...quick.attacks].sort(), ["jbtop3", "knockoff", "top1"]);
+  const count = (d: string) => quick.settings.filter((s) => s.defense === d).length;
+  assert.is(count("none"), 1);
+  for (const d of ["mad", "mad-argmax", "reverse-sigmoid", "random-noise"]) assert.is(count(d), 3, d);
+  assert.is(quick.settings.length, 13);
+  const paper = presetConfig("paper");
+  assert.equal([...paper.attacks].sort(), ["jbda", "jbself", "jbtop3", "knockoff", "top1"]);
+  assert.ok(paper.budget > quick.budget);
+  assert.throws(() => presetConfig("nope"), /unknown preset "nope"/);
+  assert.ok(Object.keys(presets).includes("paper"));
+});
+
+test("stableStringify ignores key order; hashBytes is deterministic and content-sensitive", () => {
+  assert.is(stableStringify({ b: 1, a: [1, { d: 2, c: 3 }] }), stableStringify({ a: [1, { c: 3, d: 2 }], b: 1 }));
+  assert.is(stableStringify({ a: undefined, b: 1 }), '{"b":1}');
+  const x = new Float32Array([0.1, 0.2, 0.3]);
+  assert.is(hashBytes(x), hashBytes(new Float32Array([0.1, 0.2, 0.3])));
+  assert.is.not(hashBytes(x), hashBytes(new Float32Array([0.1, 0.2, 0.30001])));
+  assert.is(hashBytes(x).length, 16);
+  assert.is(hashBytes(x.subarray(1)), hashBytes(new Float32Array([0.2, 0.3])));
+});
+
+test.run();

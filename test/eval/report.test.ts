@@ -1,0 +1,91 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { accuracyFromProbs, argmaxLabels } from "../../src/eval/metrics.js";
+import { plotSpec, renderPlots } from "../../src/eval/plot.js";
+import type { EvalPoint } from "../../src/eval/point.js";
+import { pointKey, settingLabel } from "../../src/eval/point.js";
+import { sortPoints, toCsv, toJson, toMarkdown, undefendedSummary } from "../../src/eval/report.js";
+
+function point(attack: string, defense: string, params: Record<string, unknown>, order: number, thief: number, defender: number, l1: number): EvalPoint {
+  return {
+    dataset: "mnist", attack, defense, params, setting: settingLabel(params), order, budget: 100, seed: 0,
+    thiefAccuracy: thief, defenderAccuracy: defender, victimAccuracy: 0.96,
+    l1Mean: l1, l1Std: 0.01, l2Mean: l1 / 2, l2Std: 0, klMean: l1 / 3, klStd: 0, top1Agreement: 1, queriesUsed: 100, seconds: 1.5,
+    transferSet: "mnist-heldout", trainingDataHash: "abc", reusedFrom: null, thiefParams: { epochs: 1 }, defenseParams: { ...params },
+  };
+}
+
+const points = [
+  point("top1", "mad", { epsilon: 0.5 }, 1, 0.8, 0.9, 0.5),
+  point("knockoff", "mad", { epsilon: 0.1 }, 0, 0.7, 0.95, 0.1),
+  point("knockoff", "none", {}, 0, 0.9, 0.96, 0),
+  point("knockoff", "mad", { epsilon: 0.5 }, 1, 0.5, 0.9, 0.5),
+  { ...point("top1", "none", {}, 0, 0.85, 0.96, 0), reusedFrom: "top1 vs none -", setting: 'odd "label", with comma' },
+];
+
+test("sortPoints orders by attack, defense and sweep position", () => {
+  const sorted = sortPoints(points, ["knockoff", "top1"], ["none", "mad"]);
+  assert.equal(sorted.map((p) => `${p.attack}/${p.defense}/${p.order}`), ["knockoff/none/0", "knockoff/mad/0", "knockoff/mad/1", "top1/none/0", "top1/mad/1"]);
+});
+
+test("results.json has the issue's fields, accuracies as fractions", () => {
+  const parsed = JSON.parse(toJson(points, { dataset: "mnist", budget: 100, transferSet: "mnist-heldout", victimAccuracy: 0.96 }));
+  assert.is(parsed.points.length, 5);
+  for (const p of parsed.points) {
+    for (const field of ["dataset", "attack", "defense", "params", "budget", "thiefAccuracy", "defenderAccuracy", "l1Mean", "l1Std", "l2Mean", "klMean", "seconds", "queriesUsed"]) {
+      assert.ok(field in p, field);
+    }
+    assert.ok(p.thiefAccuracy >= 0 && p.thiefAccuracy <= 1);
+  }
+  assert.is(parsed.meta.transferSet, "mnist-heldout");
+});
+
+test("results.csv has a header, one line per point, and quotes fields with commas and quotes", () => {
+  const csv = toCsv(points);
+  const lines = csv.trimEnd().split("\n");
+  assert.is(lines.length, 6);
+  const header = lines[0].split(",");
+  assert.is(header[0], "dataset");
+  assert.ok(header.includes("thiefAccuracy") && header.includes("defenderAccuracy") && header.includes("l1Mean"));
+  assert.ok(csv.includes('"odd ""label"", with comma"'));
+  assert.ok(csv.includes('"{""epsilon"":0.5}"'));
+});
+
+test("the markdown table has one row per point and says how strong the undefended thief is", () => {
+  const md = toMarkdown(points, { dataset: "mnist", budget: 100, transferSet: "mnist-heldout", victimAccuracy: 0.96, preset: "quick" });
+  const rows = md.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| attack"));
+  assert.is(rows.length, 5);
+  assert.ok(md.includes("Undefended thief accuracy: knockoff 90.0 %, top1 85.0 %"));
+  assert.ok(md.includes("(reused)"));
+  assert.ok(rows.every((r) => r.split("|").length === 13));
+  assert.is(undefendedSummary([points[0]]), 'no undefended point (add the defense "none")');
+});
+
+test("plots: one line per defense in sweep order, rendered to standalone SVG", async () => {
+  const spec = plotSpec(points, "knockoff", "defenderAccuracy") as unknown as { data: { values: { defense: string }[] }; layer: unknown[] };
+  assert.is(spec.data.values.length, 3);
+  assert.is(spec.layer.length, 2); // the curves and the undefended thief's level
+  const plots = await renderPlots(points, "mnist");
+  assert.equal(plots.map((p) => p.name).sort(), ["knockoff-vs-defender.svg", "knockoff-vs-l1.svg", "top1-vs-defender.svg", "top1-vs-l1.svg"]);
+  for (const { svg } of plots) {
+    assert.ok(svg.startsWith("<svg") && svg.trimEnd().endsWith("</svg>"));
+    assert.ok(svg.includes("defense"), "legend title");
+    assert.ok(/<path[^>]*d="M/.test(svg), "a drawn line");
+    // Well-formed enough for any XML reader: every opened group is closed.
+    assert.is((svg.match(/<g[\s>]/g) ?? []).length, (svg.match(/<\/g>/g) ?? []).length);
+  }
+});
+
+test("pointKey ignores measurements and key order; accuracy helpers validate shapes", () => {
+  const a = points[1];
+  assert.is(pointKey(a), pointKey({ ...a, params: { epsilon: 0.1 } }));
+  assert.is(pointKey(a), pointKey({ ...a, thiefAccuracy: 0.1 } as EvalPoint));
+  assert.is.not(pointKey(a), pointKey({ ...a, budget: 101 }));
+  const probs = new Float32Array([0.1, 0.9, 0.8, 0.2, 0.5, 0.5]);
+  assert.is(accuracyFromProbs(probs, new Int32Array([1, 0, 1]), 2), 2 / 3);
+  assert.equal(Array.from(argmaxLabels(probs, 2)), [1, 0, 0]);
+  assert.throws(() => accuracyFromProbs(probs, new Int32Array([1, 0]), 2), /6 values for 2 labels/);
+  assert.throws(() => accuracyFromProbs(new Float32Array(0), new Int32Array(0), 2), /no rows/);
+});
+
+test.run();

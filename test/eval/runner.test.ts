@@ -1,0 +1,178 @@
+// The runner on a tiny world: resumability (a second run recomputes nothing), caching of the victim's
+// answers, and one training for thieves whose targets are identical (top-1 vs label-preserving defenses).
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createDefense, type Defense } from "../../src/defenses/index.js";
+import type { DefenseSetting, EvalConfig } from "../../src/eval/config.js";
+import type { EvalData } from "../../src/eval/data.js";
+import { runThiefJob, type ThiefJob, type ThiefJobResult } from "../../src/eval/jobs.js";
+import type { EvalPoint } from "../../src/eval/point.js";
+import { runEvaluation, type EvalStore } from "../../src/eval/runner.js";
+import type { EvalSetup } from "../../src/eval/setup.js";
+import { initBackend } from "../../src/models/backend.js";
+import type { LabeledImages } from "../../src/models/datasets.js";
+import type { InputBatch } from "../../src/models/types.js";
+import { createThief } from "../../src/thieves/registry.js";
+import { argmaxRow } from "../../src/thieves/thief.js";
+import { RecordingBlackBox, inputShape, numClasses, randomImages, tinyModel } from "../thieves/helpers.js";
+
+await initBackend();
+
+class MemoryStore implements EvalStore {
+  readonly files = new Map<string, string | Float32Array>();
+  async readText(name: string) {
+    const v = this.files.get(name);
+    return typeof v === "string" ? v : null;
+  }
+  async writeText(name: string, text: string) {
+    this.files.set(name, text);
+  }
+  async readFloats(name: string) {
+    const v = this.files.get(name);
+    return v instanceof Float32Array ? v.slice() : null;
+  }
+  async writeFloats(name: string, data: Float32Array) {
+    this.files.set(name, data.slice());
+  }
+  where(name: string) {
+    return `memory:${name}`;
+  }
+}
+
+/** Swaps classes 0 and 1 in every answer: changes top-1 labels, so the top-1 thief must retrain. */
+function swapDefense(): Defense {
+  return {
+    name: "swap",
+    params: {},
+    traits: { keepsTop1: false, needsInput: false, stateful: false, randomized: false, onSimplex: true },
+    async apply(batch) {
+      const out = batch.probs.slice();
+      for (let r = 0; r < batch.batchSize; r++) {
+        const i = r * batch.numClasses;
+        [out[i], out[i + 1]] = [batch.probs[i + 1], batch.probs[i]];
+      }
+      return { probs: out };
+    },
+  };
+}
+
+const victim = new RecordingBlackBox();
+/** Random images labelled by the victim itself (so the victim is 100 % accurate on them). */
+function labeled(name: string, count: number, seed: number): LabeledImages {
+  const { images } = randomImages(count, seed);
+  return { name, images, labels: new Int32Array(count), count, inputShape, numClasses };
+}
+
+async function world() {
+  const sets = { train: labeled("train", 40, 1), heldOut: labeled("heldout", 60, 2), test: labeled("test", 80, 3) };
+  for (const set of Object.values(sets)) {
+    const probs = await victim.predict({ data: set.images, batchSize: set.count, inputShape });
+    for (let r = 0; r < set.count; r++) set.labels[r] = argmaxRow(probs, r, numClasses);
+  }
+  const data: EvalData = { dataset: "tiny", numClasses, inputShape, victimTrain: sets.train, heldOut: sets.heldOut, test: sets.test, pool: sets.heldOut, poolName: "tiny-heldout" };
+  return data;
+}
+
+function settings(): DefenseSetting[] {
+  return [
+    { defense: "none", params: {}, order: 0 },
+    { defense: "reverse-sigmoid", params: { beta: 0.3, gamma: 0.2 }, order: 0 },
+    { defense: "swap", params: {}, order: 0 },
+  ];
+}
+
+function makeSetup(data: EvalData, counters: { victimRows: number; steals: number }): EvalSetup {
+  const config: EvalConfig = {
+    dataset: "mnist", attacks: ["knockoff", "top1", "jbda"], settings: settings(), budget: 30, seed: 4, transfer: "heldout", heldOutSize: 60,
+    splitSeed: 0, victim: { arch: "mlp", epochs: 1, batchSize: 16, learningRate: 0.01, momentum: 0.5, seed: 1 },
+    thiefParams: {}, proxySeed: 1,
+  };
+  const countingVictim = {
+    inputShape, numClasses,
+    async predict(batch: InputBatch) {
+      counters.victimRows += batch.batchSize;
+      return victim.predict(batch);
+    },
+  };
+  const params: Record<string, Record<string, unknown>> = {
+    knockoff: { epochs: 1, queryBatchSize: 16 },
+    top1: { epochs: 1, queryBatchSize: 16 },
+    jbda: { epochs: 1, finalEpochs: 1, seedSize: 10, queryBatchSize: 16 },
+  };
+  return {
+    config, data, spec: { arch: "mlp", numClasses, inputShape, seed: 1 }, victimKey: "tiny-victim", victim: countingVictim,
+    createDefense: (s) => (s.defense === "swap" ? swapDefense() : createDefense(s.defense, { ...s.params })),
+    createThief(attack) {
+      const thief = createThief(attack, params[attack], { buildSubstitute: tinyModel, pool: data.pool, seeds: data.heldOut });
+      return { name: thief.name, params: thief.params, steal: (box, o) => { counters.steals++; return thief.steal(box, o); } };
+    },
+  };
+}
+
+const inProcess = (setup: EvalSetup, counter: { jobs: number }) => async (jobs: readonly ThiefJob[], onResult: (r: ThiefJobResult) => Promise<void>) => {
+  for (const job of jobs) {
+    counter.jobs++;
+    await onResult(await runThiefJob(job, setup));
+  }
+};
+
+const data = await world();
+const store = new MemoryStore();
+let first: Awaited<ReturnType<typeof runEvaluation>>;
+
+test("a first run trains each distinct thief once: top-1 vs none and vs reverse sigmoid share one training", async () => {
+  const counters = { victimRows: 0, steals: 0 };
+  const jobs = { jobs: 0 };
+  const setup = makeSetup(data, counters);
+  first = await runEvaluation({ setup, store, execute: inProcess(setup, jobs), log: () => {} });
+  assert.is(first.points.length, 9);
+  // knockoff x 3, top1 x 2 (none = reverse sigmoid labels; swap differs), jbda x 3
+  assert.is(first.trained, 8);
+  assert.is(first.reused, 1);
+  assert.is(jobs.jobs, 8);
+  assert.is(counters.steals, 8);
+  const top1 = first.points.filter((p) => p.attack === "top1");
+  const none = top1.find((p) => p.defense === "none")!;
+  const rs = top1.find((p) => p.defense === "reverse-sigmoid")!;
+  assert.is(rs.thiefAccuracy, none.thiefAccuracy);
+  assert.ok(rs.reusedFrom ?? none.reusedFrom);
+  assert.ok(rs.l1Mean > 0, "the reused point keeps its own perturbation size");
+  for (const p of first.points) {
+    assert.ok(p.thiefAccuracy >= 0 && p.thiefAccuracy <= 1);
+    assert.ok(p.queriesUsed <= 30);
+    assert.ok(Number.isFinite(p.l1Mean) && Number.isFinite(p.klMean));
+  }
+  assert.is(first.points.find((p) => p.defense === "swap")!.top1Agreement < 1, true);
+  assert.ok(store.files.has("results.json") && store.files.has("results.csv") && store.files.has("results.md"));
+  assert.ok([...store.files.keys()].some((k) => k.startsWith("plots/") && k.endsWith(".svg")));
+});
+
+test("a second run recomputes nothing: no victim query, no steal, identical points", async () => {
+  const counters = { victimRows: 0, steals: 0 };
+  const jobs = { jobs: 0 };
+  const setup = makeSetup(data, counters);
+  const again = await runEvaluation({ setup, store, execute: inProcess(setup, jobs), log: () => {} });
+  assert.is(counters.victimRows, 0);
+  assert.is(counters.steals, 0);
+  assert.is(jobs.jobs, 0);
+  assert.is(again.resumed, 9);
+  const strip = (ps: EvalPoint[]) => ps.map((p) => ({ ...p }));
+  assert.equal(strip(again.points), strip(first.points));
+});
+
+test("a run with one point removed retrains exactly that point, from cached answers", async () => {
+  const parsed = JSON.parse(store.files.get("results.json") as string) as { points: EvalPoint[] };
+  const dropped = parsed.points.filter((p) => !(p.attack === "knockoff" && p.defense === "swap"));
+  store.files.set("results.json", JSON.stringify({ points: dropped }));
+  const counters = { victimRows: 0, steals: 0 };
+  const jobs = { jobs: 0 };
+  const setup = makeSetup(data, counters);
+  const again = await runEvaluation({ setup, store, execute: inProcess(setup, jobs), log: () => {} });
+  assert.is(jobs.jobs, 1);
+  assert.is(counters.victimRows, 0, "the victim's answers come from the cache");
+  const redone = again.points.find((p) => p.attack === "knockoff" && p.defense === "swap")!;
+  const before = first.points.find((p) => p.attack === "knockoff" && p.defense === "swap")!;
+  assert.is(redone.thiefAccuracy, before.thiefAccuracy, "deterministic for the seed");
+});
+
+test.run();
