@@ -29,7 +29,7 @@ export const benchCommand = new Command("bench")
   .description("run benchmark suites (all, or the named ones), print a table and merge bench/results.json; same as `npm run bench`")
   .argument("[suites...]", "suite names (files in bench/ without .ts)")
   .option("--list", "list the suites and exit")
-  .action(async (suites: string[], options: { list?: boolean }) => {
+  .action(async (suites: string[], options: { list?: boolean }, command: Command) => {
     const root = packageRoot();
     const available = benchSuites(root);
     if (options.list) {
@@ -37,10 +37,17 @@ export const benchCommand = new Command("bench")
       return;
     }
     const unknown = suites.filter((s) => !available.includes(s));
-    if (unknown.length) throw new Error(`unknown bench suite(s): ${unknown.join(", ")}; available: ${available.join(", ")}`);
-    const code = await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench", "run.ts"), ...suites], { cwd: root, stdio: "inherit" });
-      child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
-    });
+    if (unknown.length) {
+      command.error(`error: unknown bench suite(s): ${unknown.join(", ")}; available: ${available.join(", ")}`, { exitCode: 2 });
+    }
+    const run = (args: string[]) =>
+      new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, args, { cwd: root, stdio: "inherit" });
+        child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+      });
+    // Like `npm run bench`'s prebench step: rebuild the WASM core when its sources changed.
+    const ensureBuilt = join(root, "scripts", "ensure-built.mjs");
+    if (existsSync(ensureBuilt) && (await run([ensureBuilt])) !== 0) throw new Error("building the WASM core failed");
+    const code = await run(["--import", "tsx", join(root, "bench", "run.ts"), ...suites]);
     if (code !== 0) throw new Error(`bench exited with code ${code}`);
   });

@@ -50,7 +50,7 @@ function coerce(option: Option, value: unknown, rawKey: string, path: string): u
   const takesValue = option.required || option.optional;
   if (!takesValue) {
     if (typeof value !== "boolean") throw new Error(`${where}: expected true or false, got ${JSON.stringify(value)}`);
-    return option.negate ? !value : value;
+    return value; // the attribute's value, also for --no-x options (key "x": false)
   }
   const items = option.variadic ? (Array.isArray(value) ? value : [value]) : [value];
   let result: unknown = option.variadic ? undefined : value;

@@ -4,7 +4,6 @@
 import { availableParallelism } from "node:os";
 import { Command, Option } from "commander";
 import { listDefenses, parseParameterStrings, createDefense, describeDefense, DefenseConfigError } from "../defenses/index.js";
-import { architectures } from "../models/zoo.js";
 import type { Architecture } from "../models/zoo.js";
 import { bytesArg, integerArg, rangeArg } from "./config.js";
 
@@ -17,7 +16,7 @@ export const serveCommand = new Command("serve")
   .addOption(new Option("--outputs <kind>", "what the model outputs").choices(["logits", "probabilities"]).default("logits"))
   .option("--classes <names>", "comma-separated class names, in label order (default 0..K-1)")
   .option("--defense <name>", `defense applied to every answer (${listDefenses().map((d) => d.name).join(", ")})`, "mad-argmax")
-  .addOption(new Option("--proxy-arch <arch>", "architecture of MAD's scratch proxy of the thief's model").choices([...architectures]).default("lenet"))
+  .option("--proxy-arch <arch>", "architecture of MAD's scratch proxy of the thief's model (lenet, mlp, vgg)", "lenet")
   .option("--proxy-seed <n>", "seed of the scratch proxy's initialisation", integerArg(0, 2 ** 32 - 1), 0)
   .option("--proxy-model <dir>", "a trained proxy model directory instead of the scratch proxy")
   .option("--host <host>", "interface to listen on (0.0.0.0 for all)", "127.0.0.1")
@@ -96,12 +95,13 @@ async function defenseParameters(flags: ServeFlags): Promise<Record<string, unkn
   }
   const params = parseParameterStrings(flags.defense, raw);
   const { loadCore } = await import("../core/index.js");
-  const { Proxy } = await import("../models/proxy.js");
-  // The proxy is built lazily: constructing it here only lets parameter checks that need one pass.
-  const probe = createDefense(flags.defense, params, {
-    core: info.needsCore ? await loadCore() : undefined,
-    proxy: Proxy.scratch({ arch: flags.proxyArch, seed: flags.proxySeed, numClasses: 2, inputShape: [1] }),
-  });
+  // Only jacobian "layers" insists on a proxy at construction; tfjs is loaded (slowly) just for that case.
+  // A scratch proxy builds its network lazily, so this one never runs.
+  const proxy =
+    params.jacobian === "layers"
+      ? (await import("../models/proxy.js")).Proxy.scratch({ arch: flags.proxyArch, seed: flags.proxySeed, numClasses: 2, inputShape: [1] })
+      : undefined;
+  const probe = createDefense(flags.defense, params, { core: info.needsCore ? await loadCore() : undefined, proxy });
   const validated = { ...probe.params };
   probe.dispose?.();
   return validated;
@@ -116,6 +116,10 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
     throw e;
   }
   const log = (line: string) => console.error(line);
+  const { architectures } = await import("../models/zoo.js");
+  if (!architectures.includes(flags.proxyArch)) {
+    command.error(`error: option '--proxy-arch <arch>' argument '${flags.proxyArch}' is invalid. Allowed choices are ${architectures.join(", ")}.`, { exitCode: 2 });
+  }
   const { startServer } = await import("../service/node/server.js");
 
   let modelDir = flags.model;

@@ -21,6 +21,7 @@ const tmp = mkdtempSync(join(tmpdir(), "pp-browser-e2e-"));
 const modelDir = join(tmp, "model");
 const plotsDir = join(tmp, "plots");
 const screenshots = join(tmp, "screenshots");
+const profileDir = join(tmp, "chromium-profile"); // a fresh user-data-dir for every run
 
 let server: ChildProcess | undefined;
 let serverOutput = "";
@@ -129,7 +130,7 @@ test.before(async () => {
   await ensureBrowserBundle({ quiet: true }); // before the server starts, so its start is not slowed by the build
   await saveTinyModel();
   baseUrl = await startServer();
-  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "pp-chromium-")), {
+  context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 1000 },
@@ -152,8 +153,10 @@ test.after(async () => {
     await new Promise((r) => setTimeout(r, 300));
     if (server.exitCode === null) server.kill("SIGKILL");
   }
-  if (process.env.KEEP_SCREENSHOTS) console.log(`screenshots in ${screenshots}`);
-  else rmSync(tmp, { recursive: true, force: true });
+  if (process.env.KEEP_SCREENSHOTS) {
+    rmSync(profileDir, { recursive: true, force: true });
+    console.log(`screenshots in ${screenshots}`);
+  } else rmSync(tmp, { recursive: true, force: true });
 });
 
 test("the root redirects to the demo page, which loads the model and the WASM core", async () => {
