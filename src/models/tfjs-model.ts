@@ -1,6 +1,6 @@
 // Wraps a user's tfjs LayersModel or GraphModel (the victim) as a ProbabilityModel.
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "./backend.js";
+import { assertWasmBackend, initBackend } from "./backend.js";
 import { assertFiniteOutput, validateBatch } from "./inputs.js";
 import type { InputBatch, ProbabilityModel } from "./types.js";
 
@@ -35,9 +35,14 @@ export class TfjsClassifier implements ProbabilityModel {
     const inputShape = options.inputShape ? [...options.inputShape] : fromModel;
     if (!inputShape) throw new Error(`the model's input shape [${inputs[0].shape}] has unknown dimensions: pass options.inputShape`);
     this.inputShape = inputShape;
-    const outShape = outputs[0].shape as (number | null)[] | undefined;
-    const k = outShape?.[outShape.length - 1];
-    if (!outShape || outShape.length !== 2 || typeof k !== "number" || k < 2) {
+    let outShape = outputs[0].shape as (number | null)[] | undefined;
+    if (!outShape || outShape.some((d, i) => i > 0 && (typeof d !== "number" || d < 0))) {
+      // graph models often declare no output shape: ask the model with one blank example
+      assertWasmBackend();
+      outShape = tf.tidy(() => (model.predict(tf.zeros([1, ...inputShape])) as tf.Tensor).shape);
+    }
+    const k = outShape[outShape.length - 1];
+    if (outShape.length !== 2 || typeof k !== "number" || k < 2) {
       throw new Error(`TfjsClassifier needs a [batch, classes] output with at least 2 classes, the model outputs [${outShape}]`);
     }
     this.numClasses = k;

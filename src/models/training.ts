@@ -174,8 +174,16 @@ function makeOptimizer(o: TrainOptions): tf.Optimizer {
 }
 
 function setLearningRate(opt: tf.Optimizer, lr: number): void {
-  if (opt instanceof tf.SGDOptimizer) opt.setLearningRate(lr); // MomentumOptimizer extends it
-  else (opt as unknown as { learningRate: number }).learningRate = lr; // Adam reads it every step
+  const o = opt as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
+  if (typeof o.setLearningRate === "function") o.setLearningRate(lr); // SGD/momentum cache -lr in a tensor
+  else o.learningRate = lr; // Adam reads it every step
+}
+
+function disposeOptimizer(opt: tf.Optimizer): void {
+  opt.dispose();
+  // MomentumOptimizer.dispose() forgets the learning-rate scalar its SGD base keeps
+  const c = (opt as unknown as { c?: tf.Tensor }).c;
+  if (c && !c.isDisposed) c.dispose();
 }
 
 /** Trains `model` in place on soft targets. */
@@ -255,7 +263,7 @@ export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, o
     if (best) model.setWeights(best.weights);
   } finally {
     best?.weights.forEach((w) => w.dispose());
-    optimizer.dispose();
+    disposeOptimizer(optimizer);
   }
   const accuracies = history.map((h) => h.valAccuracy).filter((a): a is number => a !== undefined);
   return {
