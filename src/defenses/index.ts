@@ -1,6 +1,6 @@
 // The defenses layer: one Defense interface, every defense by name, and the defended model.
 export type { Defense, DefenseBatch, DefenseResult, DefenseTraits } from "./defense.js";
-export type { DefenseDeps, DefenseProxy, JacobianMode } from "./deps.js";
+export type { DefenseDeps, DefenseProxy } from "./deps.js";
 export { DefenseConfigError, DefenseInputError } from "./errors.js";
 export type { ParameterSpec, ParameterType } from "./parameters.js";
 export { createDefense, describeDefense, listDefenses, parseParameterStrings, type DefenseInfo, type DefenseName } from "./registry.js";
