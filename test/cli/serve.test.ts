@@ -1,0 +1,119 @@
+// End to end with the real stack: a small MLP quickly trained on 512 digits is saved to a temporary
+// directory, then `prediction-poisoning serve` runs it behind mad-argmax (2 worker threads, each with its
+// own WASM backend) and behind `none`, as child processes. Checks the properties the service promises.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initBackend } from "../../src/models/backend.js";
+import { loadMnist, subset } from "../../src/models/datasets.js";
+import { softLabels, trainModel } from "../../src/models/training.js";
+import { buildModel } from "../../src/models/zoo.js";
+import { saveModelToDir } from "../../src/node/model-files.js";
+import { encodeFloat32Base64 } from "../../src/service/schema.js";
+
+const dir = mkdtempSync(join(tmpdir(), "pp-serve-"));
+const modelDir = join(dir, "mlp");
+const EPSILON = 0.5;
+let digits: Float32Array;
+const servers: ChildProcess[] = [];
+
+function serve(args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", "serve", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  servers.push(child);
+  let out = "";
+  let err = "";
+  child.stderr!.on("data", (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve({ url: m[1], child, stderr: () => err });
+    });
+    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+  });
+}
+
+async function predict(url: string, count: number) {
+  const res = await fetch(`${url}/v1/predict`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ data: encodeFloat32Base64(digits.subarray(0, count * 784)), shape: [count, 28, 28, 1] }),
+  });
+  assert.is(res.status, 200);
+  const text = await res.text();
+  return { text, body: JSON.parse(text) as { probabilities: number[][]; labels: number[] }, headers: JSON.stringify([...res.headers]) };
+}
+
+test.before(async () => {
+  await initBackend();
+  const { train, test: held } = loadMnist({ seed: 0 });
+  const small = subset(train, Array.from({ length: 512 }, (_, i) => i));
+  const model = buildModel({ arch: "mlp", numClasses: 10, inputShape: [28, 28, 1], seed: 1 });
+  await trainModel(model, softLabels(small), { epochs: 1, batchSize: 64, optimizer: "adam", learningRate: 0.002, seed: 1 });
+  await saveModelToDir(model, modelDir);
+  digits = held.images.slice(0, 12 * 784);
+});
+
+test.after(() => {
+  for (const s of servers) if (s.exitCode === null) s.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("serve: mad-argmax keeps every top-1 label, stays within epsilon, hides y, is deterministic across workers", async () => {
+  // The config file says `none` on port 1; the flags override both (flags win over the file).
+  const config = join(dir, "serve.json");
+  writeFileSync(config, JSON.stringify({ model: modelDir, defense: "none", port: 1, workers: 2, "proxy-arch": "lenet" }));
+  const mad = await serve(["--config", config, "--defense", "mad-argmax", "--epsilon", String(EPSILON), "--port", "0"]);
+  const none = await serve(["--model", modelDir, "--defense", "none", "--port", "0", "--workers", "1"]);
+
+  const info = (await (await fetch(`${mad.url}/v1/model`)).json()) as { inputShape: number[]; numClasses: number; defense: { name: string; params: { epsilon: number } } };
+  assert.equal(info.inputShape, [28, 28, 1]);
+  assert.is(info.numClasses, 10);
+  assert.is(info.defense.name, "mad-argmax");
+  assert.is(info.defense.params.epsilon, EPSILON);
+
+  const truth = await predict(none.url, 12); // `none` answers y itself
+  const [a, b, c] = await Promise.all([predict(mad.url, 12), predict(mad.url, 12), predict(mad.url, 12)]);
+  assert.equal(a.body.labels, truth.body.labels, "top-1 labels preserved");
+  assert.equal(b.text, a.text, "same query, same answer, whichever worker served it");
+  assert.equal(c.text, a.text);
+  let moved = 0;
+  a.body.probabilities.forEach((row, i) => {
+    const y = truth.body.probabilities[i];
+    const sum = row.reduce((s, p) => s + p, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-4, `row ${i} sums to ${sum}`);
+    assert.ok(row.every((p) => p >= 0 && Number.isFinite(p)));
+    assert.is(a.body.labels[i], row.indexOf(Math.max(...row)));
+    const l1 = row.reduce((s, p, k) => s + Math.abs(p - y[k]), 0);
+    assert.ok(l1 <= EPSILON + 1e-4, `row ${i}: L1 ${l1} over epsilon`);
+    if (l1 > 1e-3) moved++;
+    // None of y's values (as the API would print them) appears in the defended answer or its headers.
+    for (const p of y) if (p > 1e-3) assert.not.ok(a.text.includes(String(p)) || a.headers.includes(String(p)), `y value ${p} leaked`);
+  });
+  assert.ok(moved >= 6, `only ${moved} of 12 answers were perturbed`);
+
+  const metrics = await (await fetch(`${mad.url}/metrics`)).text();
+  const meanL1 = Number(/^pp_perturbation_l1_mean (\S+)$/m.exec(metrics)![1]);
+  assert.ok(meanL1 > 0 && meanL1 <= EPSILON + 1e-4, `mean L1 ${meanL1}`);
+  assert.match(metrics, /^pp_queries_total 36$/m);
+  assert.match(metrics, /^pp_workers_ready 2$/m);
+
+  // Bad input reaches neither the model nor a crash: a 400 naming the field, then normal service.
+  const bad = await fetch(`${mad.url}/v1/predict`, { method: "POST", body: JSON.stringify({ data: encodeFloat32Base64(new Float32Array(784).fill(NaN)), shape: [1, 28, 28, 1] }) });
+  assert.is(bad.status, 400);
+  assert.is(((await bad.json()) as { error: { field: string } }).error.field, "data");
+  await predict(mad.url, 1);
+
+  for (const s of [mad, none]) {
+    const exited = new Promise<number | null>((resolve) => s.child.once("exit", (code) => resolve(code)));
+    s.child.kill("SIGTERM");
+    assert.is(await exited, 0, "graceful exit on SIGTERM");
+    for (const p of truth.body.probabilities.flat()) if (p > 1e-3) assert.not.ok(s.stderr().includes(String(p)), "y in the server's log");
+  }
+});
+
+test.run();
