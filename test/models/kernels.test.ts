@@ -123,11 +123,11 @@ test("MaxPoolGrad matches the cpu kernel, ties included", async () => {
   for (let i = 0; i < 24; i++) {
     const f: [number, number] = [randomInt(r, 1, 3), randomInt(r, 1, 3)];
     const s: [number, number] = [randomInt(r, 1, 3), randomInt(r, 1, 3)];
-    const shape = [randomInt(r, 1, 3), randomInt(r, f[0], 10), randomInt(r, f[1], 10), randomInt(r, 1, 5)];
+    const shape: [number, number, number, number] = [randomInt(r, 1, 3), randomInt(r, f[0], 10), randomInt(r, f[1], 10), randomInt(r, 1, 5)];
     const pad = (["valid", "same"] as const)[i % 2];
     // values on a coarse grid, clipped at 0 like ReLU outputs: many ties within a window
     const xv = randomArray(size(shape), 100 + i).map((v) => Math.max(0, Math.round(v * 3) / 3));
-    const outShape = tf.tidy(() => tf.maxPool(tf.zeros(shape) as tf.Tensor4D, f, s, pad).shape);
+    const outShape: number[] = tf.tidy(() => tf.maxPool(tf.zeros(shape) as tf.Tensor4D, f, s, pad).shape);
     const dyv = randomArray(size(outShape), 200 + i);
     const run = () => tf.tidy(() => {
       const x = tf.tensor(xv, shape) as tf.Tensor4D;
