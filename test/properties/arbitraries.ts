@@ -81,22 +81,34 @@ export function victimAndProxy(K: number): fc.Arbitrary<{ y: number[]; p: number
   );
 }
 
+/**
+ * Epsilon: 0 or in [1e-6, 2.5]. For smaller ε the candidates' reachable points differ from y by less
+ * than ~1e-6 and the objective values that rank them carry relative rounding of ~1e-17/ε (S, H at a
+ * materialised ỹ), so ties cannot be judged; such ε get their own deterministic test (valid, stays at y).
+ */
 export const epsilonArbitrary = fc.oneof(
-  { weight: 8, arbitrary: fc.double({ min: 0, max: 2.5, noNaN: true }) },
+  { weight: 8, arbitrary: fc.double({ min: 1e-6, max: 2.5, noNaN: true }) },
   { weight: 1, arbitrary: fc.constantFrom(0, 1e-6, 2, 2.5) },
 );
 
 export const objectives: ObjectiveName[] = ["angular", "surrogate"];
 export const distances: DistanceName[] = ["l1", "l2", "kl"];
 
-/** A random symmetric positive semi-definite Gram matrix M = G Gᵀ with G K x D. */
-export function gramMatrix(K: number): fc.Arbitrary<number[]> {
-  return fc.integer({ min: 1, max: 8 }).chain((D) =>
+/**
+ * A random Gram matrix M = G Gᵀ of a multi-layer Jacobian G = [G₁ | √λ I] (K x (D + K)), λ in
+ * [0.05, 1]: full rank, as for a real network with D >> K. `singular` draws G₁ alone with D < K: then
+ * candidates near the null space of M make H a ratio of cancelling sums that no float64
+ * implementation resolves, so only invariants are checked there.
+ */
+export function gramMatrix(K: number, singular = false): fc.Arbitrary<number[]> {
+  const rank = singular ? fc.integer({ min: 1, max: Math.max(1, K - 1) }) : fc.integer({ min: 1, max: K + 4 });
+  const ridge = singular ? fc.constant(0) : fc.double({ min: 0.05, max: 1, noNaN: true });
+  return fc.tuple(rank, ridge).chain(([D, lambda]) =>
     fc.array(fc.double({ min: -2, max: 2, noNaN: true }), { minLength: K * D, maxLength: K * D }).map((G) => {
       const M: number[] = [];
       for (let i = 0; i < K; i++)
         for (let j = 0; j < K; j++) {
-          let s = 0;
+          let s = i === j ? lambda : 0;
           for (let d = 0; d < D; d++) s += G[i * D + d] * G[j * D + d];
           M.push(s);
         }
@@ -177,7 +189,10 @@ export function assertMatchesReference(
   rowNumber = 0,
 ): Comparison {
   const reference = referencePerturb(y, options, jacobian, rowNumber);
-  const nearTie = isNearTie(reference.choice);
+  // `reachable` with KL scores each candidate at a bisected α (bracket 1e-13): its scores carry a relative
+  // error of about 1e-13/α (α >= ~1e-5 for ε >= 1e-9), so ties are judged more loosely there.
+  const tieTolerance = options.step === "reachable" && options.distance === "kl" ? 1e-6 : 1e-9;
+  const nearTie = isNearTie(reference.choice, tieTolerance);
   const what = () =>
     `${options.oracle}/${options.objective}/${options.distance}/${options.step ?? "linesearch"} eps=${options.epsilon}\n` +
     `y=${JSON.stringify(y)}\njacobian=${JSON.stringify(jacobian)}\n` +
@@ -193,7 +208,9 @@ export function assertMatchesReference(
     options.step === "reachable" ? lineSearch(y, coreTarget, options.distance, options.epsilon) : coreTarget;
   const { best } = reference.choice;
   const scale = Math.max(Math.abs(best), reference.choice.scoredWith === "angular" ? 1 : 0);
-  assert.ok(score(placed) >= best - 2e-9 * scale, `near tie, but the core's target scores ${score(placed)} < ${best}: ${what()}`);
+  // A greedy path that forked at a near tie may end anywhere; otherwise the core's pick must be as good.
+  if (!reference.choice.pathNearTie)
+    assert.ok(score(placed) >= best - 2 * tieTolerance * scale, `near tie, but the core's target scores ${score(placed)} < ${best}: ${what()}`);
   const fromCoreTarget = stepTowards(y, Float64Array.from(coreTarget), options);
   assert.ok(l1Distance(coreOutput, fromCoreTarget) <= tolerance, `output differs from the step towards the core's target: ${what()}`);
   return { nearTie };

@@ -84,6 +84,39 @@ export function klDivergence(y: Vec, ytilde: Vec): number {
   return s;
 }
 
+/** δ − log(1 + δ) without cancellation: a series for small |δ| (it is δ²/2 − δ³/3 + ...). */
+function deltaMinusLog1p(delta: number): number {
+  if (Math.abs(delta) > 1e-2) return delta - Math.log1p(delta);
+  let sum = 0;
+  let power = delta;
+  for (let n = 2; n <= 12; n++) {
+    power *= delta;
+    sum += ((n % 2 === 0 ? 1 : -1) * power) / n;
+  }
+  return sum;
+}
+
+/**
+ * KL(y ‖ (1 − α)y + α·t) for y, t on the simplex, accurate for tiny α. With δ_i = α(t_i − y_i)/y_i on
+ * the support of y, KL = −Σ y_i log(1 + δ_i) = Σ y_i (δ_i − log(1 + δ_i)) + α·Σ_{y_i = 0} t_i, because
+ * Σ_{y_i > 0} y_i δ_i = −α·(the mass of t off the support of y). Both sums are of non-negative terms;
+ * evaluating Σ y_i log(y_i/ỹ_i) directly leaves rounding noise of ~1e-17 that can read as feasible.
+ */
+export function klAlongSegment(y: Vec, target: Vec, alpha: number): number {
+  let s = 0;
+  let offSupport = 0;
+  for (let i = 0; i < y.length; i++) {
+    if (y[i] <= 0) {
+      offSupport += target[i];
+      continue;
+    }
+    const delta = (alpha * (target[i] - y[i])) / y[i];
+    if (delta <= -1) return Infinity;
+    s += y[i] * deltaMinusLog1p(delta);
+  }
+  return s + alpha * offSupport;
+}
+
 export function distance(kind: DistanceName, y: Vec, ytilde: Vec): number {
   if (kind === "l1") return l1Distance(y, ytilde);
   if (kind === "l2") return l2Distance(y, ytilde);
@@ -262,10 +295,15 @@ export function angularObjective(ytilde: Vec, y: Vec, jacobian: RowJacobian): nu
       nt += dt * dt;
       n += d * d;
     }
-    return 2 - (2 * cross) / Math.sqrt(nt * n);
+    return 2 - 2 * clampCosine(cross / Math.sqrt(nt * n));
   }
   const cross = gramProduct(ytilde, y, jacobian);
-  return 2 - (2 * cross) / Math.sqrt(gramProduct(ytilde, ytilde, jacobian) * gramProduct(y, y, jacobian));
+  return 2 - 2 * clampCosine(cross / Math.sqrt(gramProduct(ytilde, ytilde, jacobian) * gramProduct(y, y, jacobian)));
+}
+
+/** Rounding can push a cosine just past ±1 (H is in [0, 4]); NaN stays NaN. */
+function clampCosine(c: number): number {
+  return c > 1 ? 1 : c < -1 ? -1 : c;
 }
 
 /** S(ỹ) = (ỹ − y)ᵀ M (ỹ − y). `probs`: ‖ỹ − y‖² (the factor ‖h‖² is unknown and irrelevant). */
@@ -316,6 +354,8 @@ export interface OracleChoice {
   secondBest: number;
   /** What the values are: H, S (also when H fell back to S), or nothing (argmin, random). */
   scoredWith: ObjectiveName | "none";
+  /** Greedy only: a round's decision was a near tie, so another path (and answer) is equally right. */
+  pathNearTie?: boolean;
 }
 
 /**
@@ -323,6 +363,7 @@ export interface OracleChoice {
  * H lies in [0, 4] and is computed as 2 − 2cos (absolute rounding), so its scale is at least 1.
  */
 export function isNearTie(choice: OracleChoice, relative = 1e-9): boolean {
+  if (choice.pathNearTie) return true;
   if (choice.scoredWith === "none" || choice.secondBest === -Infinity) return false;
   const scale = Math.max(Math.abs(choice.best), choice.scoredWith === "angular" ? 1 : 0);
   return choice.best - choice.secondBest <= relative * scale;
@@ -405,10 +446,10 @@ export function argmaxOracle(
 }
 
 /**
- * Greedy MAD-argmax, as the core documents it (CORE_API.md; MAD.md §3 describes the PyTorch variant,
- * which always scores with H and stops after 1024 evaluations): F = {m}; each round scores F ∪ {k}
- * for every k outside F (k increasing) with the selected objective, keeps the best seen, adds the
- * round's best k to F; stops when a round's best does not beat the best seen so far, or F is full.
+ * Greedy MAD-argmax, as the core does it (CORE_API.md; MAD.md §3 describes the PyTorch variant,
+ * which always scores with H and stops after 1024 evaluations): F = {m}, itself the first candidate;
+ * each round scores F ∪ {k} for every k outside F (k increasing) with the selected objective and adds
+ * the round's best k to F; stops when a round's best does not beat the best seen so far, or F is full.
  */
 export function greedyArgmaxOracle(
   y: Vec,
@@ -423,17 +464,24 @@ export function greedyArgmaxOracle(
   const inF = new Uint8Array(K);
   const F = [m];
   inF[m] = 1;
+  const alone = argmaxCandidate(F, m, K);
+  trackBest(state, score(placement(alone)), () => alone);
+  const close = (a: number, b: number) =>
+    Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), state.scoredWith === "angular" ? 1 : 0);
   while (F.length < K) {
     const bestBefore = state.best;
     let roundBest = -Infinity;
+    let roundSecond = -Infinity;
     let roundIndex = -1;
     for (let k = 0; k < K; k++) {
       if (inF[k]) continue;
       const candidate = argmaxCandidate([...F, k], m, K);
       const value = score(placement(candidate));
-      if (value > roundBest) (roundBest = value), (roundIndex = k);
+      if (value > roundBest) (roundSecond = roundBest), (roundBest = value), (roundIndex = k);
+      else if (value > roundSecond) roundSecond = value;
       trackBest(state, value, () => candidate);
     }
+    if (close(roundBest, roundSecond) || close(roundBest, bestBefore)) state.pathNearTie = true;
     if (!(roundBest > bestBefore)) break;
     F.push(roundIndex);
     inF[roundIndex] = 1;
@@ -485,12 +533,13 @@ export function randomOracle(K: number, seed: number, rowNumber: number): Oracle
 export function projectOntoSimplex(v: Vec, radius = 1): Float64Array {
   const K = v.length;
   const sorted = Array.from(v).sort((a, b) => b - a);
-  let cumulative = 0;
-  let theta = 0;
-  for (let j = 0; j < K; j++) {
+  let cumulative = sorted[0];
+  // The largest j with sorted[j] − θ_j > 0 fixes the threshold; j = 0 always qualifies for radius > 0
+  // and is the answer for radius = 0 (the simplex is {0}).
+  let theta = sorted[0] - radius;
+  for (let j = 1; j < K; j++) {
     cumulative += sorted[j];
     const candidate = (cumulative - radius) / (j + 1);
-    // The largest j with sorted[j] − θ_j > 0 fixes the threshold.
     if (sorted[j] - candidate > 0) theta = candidate;
   }
   const out = new Float64Array(K);
@@ -548,7 +597,7 @@ export function lineSearchAlpha(y: Vec, target: Vec, distanceName: DistanceName,
   let infeasible = 1;
   while (infeasible - feasible > KL_ALPHA_TOLERANCE) {
     const mid = 0.5 * (feasible + infeasible);
-    if (klDivergence(y, interpolate(y, target, mid)) <= epsilon) feasible = mid;
+    if (klAlongSegment(y, target, mid) <= epsilon) feasible = mid;
     else infeasible = mid;
   }
   return feasible;

@@ -14,7 +14,9 @@ import {
   explicitSurrogateObjective,
   extremeOracle,
   gramOf,
+  interpolate,
   isNearTie,
+  klAlongSegment,
   klDivergence,
   l1Distance,
   l2Distance,
@@ -248,6 +250,25 @@ test("line search: L1/L2 closed-form alpha, KL root within 1e-13 in alpha", () =
     assert.ok(kl(alpha) <= epsilon, "KL root infeasible");
     if (alpha < 1) assert.ok(kl(alpha + 2e-13) > epsilon - 1e-12, `KL root not tight: ${kl(alpha + 2e-13)} vs ${epsilon}`);
   }
+});
+
+test("klAlongSegment equals KL(y ‖ ỹ(α)) evaluated directly (rel 1e-9), also off the support of y", () => {
+  const rng = createRng(22);
+  for (let trial = 0; trial < 2000; trial++) {
+    const K = rng.integer(2, 8);
+    const y = randomSimplexPoint(rng, K, 3);
+    if (trial % 3 === 0) {
+      y[rng.integer(0, K - 1)] = 0;
+      const total = y.reduce((a, b) => a + b, 0);
+      for (let i = 0; i < K; i++) y[i] /= total;
+    }
+    const target = randomSimplexPoint(rng, K, 3);
+    const alpha = rng.uniform() * 0.999;
+    const direct = klDivergence(y, interpolate(y, target, alpha));
+    if (direct > 1e-6) assertClose(klAlongSegment(y, target, alpha), direct, 1e-9, "KL");
+  }
+  // Tiny α: the series gives KL ≈ α²·χ²/2 (χ² = Σ (t_i − y_i)²/y_i = 1 here) where the direct sum is rounding noise.
+  assertClose(klAlongSegment([0.5, 0.5], [1, 0], 1e-12), 5e-25, 1e-9, "KL small");
 });
 
 interface GoldenCase {
