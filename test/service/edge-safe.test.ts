@@ -1,0 +1,37 @@
+// The app must run in edge runtimes: nothing it loads (transitively, within this package) imports
+// `node:` modules, Node-only packages or the Node host in src/service/node/.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+
+const nodeOnlyPackages = ["ioredis", "@hono/node-server", "autocannon"];
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(/^\s*(?:import|export)[^;]*?from\s+"([^"]+)"/gms), ...text.matchAll(/import\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1]);
+}
+
+test("src/service/index.ts and everything it reaches import nothing Node-only", () => {
+  const seen = new Set<string>();
+  const queue = [resolve("src/service/index.ts")];
+  while (queue.length) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const spec of importsOf(file)) {
+      const where = `${file} imports ${spec}`;
+      assert.not.ok(spec.startsWith("node:"), where);
+      assert.not.ok(nodeOnlyPackages.some((p) => spec === p || spec.startsWith(p + "/")), where);
+      if (spec.startsWith(".")) {
+        const target = join(dirname(file), spec.replace(/\.js$/, ".ts"));
+        assert.not.ok(target.includes(join("src", "service", "node")), where);
+        assert.not.ok(target.includes(join("src", "node")), where);
+        queue.push(target);
+      }
+    }
+  }
+  assert.ok(seen.size > 8, `followed ${seen.size} files`);
+});
+
+test.run();
