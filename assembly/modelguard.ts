@@ -135,17 +135,36 @@ function valueAtLevel(y: usize, c: usize, order: usize, n: i32, m: i32, L: f64, 
   return value;
 }
 
-/** Insertion sort of the n class indices in `order` by increasing y (stable: lower index first on ties). */
+/** Class a comes before class b: smaller y, then lower index (a total order, so the result is unique). */
+@inline function before(y: usize, a: i32, b: i32): bool {
+  const ya = getF64(y, a);
+  const yb = getF64(y, b);
+  return ya < yb || (ya == yb && a < b);
+}
+
+function siftDown(y: usize, order: usize, start: i32, end: i32): void {
+  let root = start;
+  while (true) {
+    let child = 2 * root + 1;
+    if (child >= end) return;
+    if (child + 1 < end && before(y, getI32(order, child), getI32(order, child + 1))) child++;
+    const r = getI32(order, root);
+    const c = getI32(order, child);
+    if (!before(y, r, c)) return;
+    setI32(order, root, c);
+    setI32(order, child, r);
+    root = child;
+  }
+}
+
+/** Heapsort of the n class indices in `order` by increasing y (ties: lower index first); O(n log n). */
 function sortByProbability(y: usize, order: usize, n: i32): void {
-  for (let a = 1; a < n; a++) {
-    const idx = getI32(order, a);
-    const v = getF64(y, idx);
-    let b = a - 1;
-    while (b >= 0 && getF64(y, getI32(order, b)) > v) {
-      setI32(order, b + 1, getI32(order, b));
-      b--;
-    }
-    setI32(order, b + 1, idx);
+  for (let start = n / 2 - 1; start >= 0; start--) siftDown(y, order, start, n);
+  for (let end = n - 1; end > 0; end--) {
+    const top = getI32(order, 0);
+    setI32(order, 0, getI32(order, end));
+    setI32(order, end, top);
+    siftDown(y, order, 0, end);
   }
 }
 
