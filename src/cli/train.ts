@@ -38,6 +38,7 @@ interface TrainCliOptions {
   lr: number;
   momentum: number;
   out: string;
+  trainCount?: number;
   fashionMnistDir?: string;
 }
 
@@ -50,6 +51,7 @@ export const trainCommand = new Command("train")
   .option("--batch-size <n>", "batch size", positiveInt("--batch-size"), 64)
   .option("--lr <x>", "SGD learning rate", positiveNumber, 0.01)
   .option("--momentum <x>", "SGD momentum", fraction, 0.5)
+  .option("--train-count <n>", "train on only the first N training images (quick runs)", positiveInt("--train-count"))
   .option("--fashion-mnist-dir <dir>", "where the Fashion-MNIST *-ubyte.gz files are (default: the Debian package's)")
   .requiredOption("--out <dir>", "directory to write model.json, weights.bin and victim.json")
   .action(async (o: TrainCliOptions) => {
@@ -69,6 +71,7 @@ export const trainCommand = new Command("train")
         learningRate: o.lr,
         momentum: o.momentum,
         fashionMnistDir: o.fashionMnistDir,
+        trainCount: o.trainCount,
         onBatch: bar.onBatch,
       });
     } finally {

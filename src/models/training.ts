@@ -186,6 +186,24 @@ function disposeOptimizer(opt: tf.Optimizer): void {
   if (c && !c.isDisposed) c.dispose();
 }
 
+/**
+ * One optimisation step: forward, soft cross-entropy, backward, update (with L2 `weightDecay`).
+ * Returns the batch loss (the caller disposes it).
+ */
+export function trainingStep(model: tf.LayersModel, variables: tf.Variable[], optimizer: tf.Optimizer, xs: tf.Tensor, ys: tf.Tensor, weightDecay = 0): tf.Scalar {
+  return tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => softCrossEntropy(model.apply(xs, { training: true }) as tf.Tensor, ys), variables);
+    if (weightDecay > 0) for (const v of variables) grads[v.name] = tf.add(grads[v.name], tf.mul(v, weightDecay));
+    optimizer.applyGradients(grads);
+    return value;
+  });
+}
+
+/** The tf.Variables behind a LayersModel's trainable weights. */
+export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
+  return model.trainableWeights.map((w) => w.read() as tf.Variable);
+}
+
 /** Trains `model` in place on soft targets. */
 export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, options: TrainOptions): Promise<TrainResult> {
   assertWasmBackend();
@@ -212,7 +230,7 @@ export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, o
         ? options.progress
         : null;
 
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const variables = trainableVariables(model);
   const optimizer = makeOptimizer(options);
   const decay = options.weightDecay ?? 0;
   let lr = options.learningRate;
@@ -233,12 +251,7 @@ export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, o
         const to = Math.min(trainCount, from + options.batchSize);
         const xs = tf.tensor(gatherRows(data.images, size, shuffled, from, to), [to - from, ...data.inputShape]);
         const ys = tf.tensor2d(gatherRows(data.targets, k, shuffled, from, to), [to - from, k]);
-        const loss = tf.tidy(() => {
-          const { value, grads } = tf.variableGrads(() => softCrossEntropy(model.apply(xs, { training: true }) as tf.Tensor, ys), variables);
-          if (decay > 0) for (const v of variables) grads[v.name] = tf.add(grads[v.name], tf.mul(v, decay));
-          optimizer.applyGradients(grads);
-          return value;
-        });
+        const loss = trainingStep(model, variables, optimizer, xs, ys, decay);
         const lossValue = (await loss.data())[0];
         tf.dispose([xs, ys, loss]);
         if (!Number.isFinite(lossValue)) throw new Error(`training diverged: loss is ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} (lower the learning rate?)`);

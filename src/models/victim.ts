@@ -2,7 +2,7 @@
 // momentum 0.5, batch 64. Pure: data in, model and metadata out; src/node/victim-files.ts caches it.
 import type * as tf from "@tensorflow/tfjs";
 import { initBackend } from "./backend.js";
-import type { Split } from "./datasets.js";
+import { subset, type Split } from "./datasets.js";
 import { accuracy, softLabels, trainModel, type TrainingProgressEvent } from "./training.js";
 import { buildModel, type Architecture } from "./zoo.js";
 
@@ -15,6 +15,8 @@ export interface VictimOptions {
   batchSize?: number;
   learningRate?: number;
   momentum?: number;
+  /** Train on only the first N training images (quick runs and tests); default all. */
+  trainCount?: number;
   progress?: boolean | ((e: TrainingProgressEvent) => void);
   onBatch?: (e: TrainingProgressEvent) => void;
 }
@@ -42,7 +44,11 @@ export const VICTIM_DEFAULTS = { epochs: 8, seed: 0, batchSize: 64, learningRate
 export async function trainVictim(split: Split, options: VictimOptions): Promise<{ model: tf.LayersModel; metadata: VictimMetadata }> {
   await initBackend();
   const o = { ...VICTIM_DEFAULTS, ...options };
-  const { train, test } = split;
+  const { test } = split;
+  if (o.trainCount !== undefined && (!Number.isInteger(o.trainCount) || o.trainCount < 1 || o.trainCount > split.train.count)) {
+    throw new Error(`trainCount must be an integer in 1..${split.train.count}, got ${o.trainCount}`);
+  }
+  const train = o.trainCount === undefined ? split.train : subset(split.train, Array.from({ length: o.trainCount }, (_, i) => i));
   const model = buildModel({ arch: o.arch, numClasses: train.numClasses, inputShape: train.inputShape, seed: o.seed });
   try {
     const result = await trainModel(model, softLabels(train), {

@@ -42,7 +42,8 @@ export async function trainVictimToDir(dir: string, options: VictimOptions & { d
 function matches(meta: VictimMetadata, options: VictimOptions): boolean {
   const o = { ...VICTIM_DEFAULTS, ...options };
   return meta.arch === o.arch && meta.dataset === o.dataset && meta.seed === o.seed && meta.epochs === o.epochs &&
-    meta.batchSize === o.batchSize && meta.learningRate === o.learningRate && meta.momentum === o.momentum;
+    meta.batchSize === o.batchSize && meta.learningRate === o.learningRate && meta.momentum === o.momentum &&
+    (o.trainCount === undefined || meta.trainCount === o.trainCount);
 }
 
 /** The cached victim in `dir` if it matches `options`, else a freshly trained (and cached) one. */
