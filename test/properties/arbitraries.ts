@@ -19,6 +19,19 @@ import {
   type StepName,
 } from "../reference/mad.js";
 
+/**
+ * A double uniform in [min, max]. (fc.double draws uniformly over representable doubles, which
+ * crowd near 0: logits would almost all be ~0 and every point would be uniform.)
+ */
+export function uniformDouble(min: number, max: number): fc.Arbitrary<number> {
+  return fc.integer({ min: 0, max: 2 ** 30 }).map((i) => min + ((max - min) * i) / 2 ** 30);
+}
+
+/** A double whose logarithm is uniform in [log min, log max]. */
+export function logUniformDouble(min: number, max: number): fc.Arbitrary<number> {
+  return uniformDouble(Math.log(min), Math.log(max)).map(Math.exp);
+}
+
 /** Normalise in float64 so that rows sum to 1 up to rounding. */
 function normalise(values: number[]): number[] {
   const total = values.reduce((a, b) => a + b, 0);
@@ -35,14 +48,17 @@ function softmax(z: number[], temperature: number): number[] {
  * generic, sharp (one-hot-ish), exactly one-hot, uniform, a tie at the top, and zero entries.
  */
 export function simplexPoint(K: number): fc.Arbitrary<number[]> {
-  const logits = fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: K, maxLength: K });
+  const logits = fc.array(uniformDouble(-3, 3), { minLength: K, maxLength: K });
   const index = fc.integer({ min: 0, max: K - 1 });
+  // Unbiased logits for the generic shapes (fast-check's bias repeats values, i.e. produces ties, often).
+  const generic = fc.noBias(logits);
+  // Shrinking towards 0 makes everything uniform: keep the tie-shaped cases to the explicit branches.
   return fc.oneof(
-    { weight: 6, arbitrary: fc.tuple(logits, fc.double({ min: 0.1, max: 2, noNaN: true })).map(([z, t]) => softmax(z, t)) },
-    { weight: 2, arbitrary: fc.tuple(logits, fc.double({ min: 3, max: 12, noNaN: true })).map(([z, t]) => softmax(z, t)) },
+    { weight: 6, arbitrary: fc.tuple(generic, uniformDouble(0.1, 2)).map(([z, t]) => softmax(z, t)) },
+    { weight: 2, arbitrary: fc.tuple(generic, uniformDouble(3, 12)).map(([z, t]) => softmax(z, t)) },
     {
       weight: 1,
-      arbitrary: fc.tuple(index, fc.double({ min: 1e-9, max: 1e-3, noNaN: true })).map(([k, rest]) =>
+      arbitrary: fc.tuple(index, logUniformDouble(1e-9, 1e-3)).map(([k, rest]) =>
         normalise(Array.from({ length: K }, (_, i) => (i === k ? 1 : rest))),
       ),
     },
@@ -75,7 +91,7 @@ export function victimAndProxy(K: number): fc.Arbitrary<{ y: number[]; p: number
     {
       weight: 1,
       arbitrary: fc
-        .tuple(simplexPoint(K), fc.array(fc.double({ min: 0, max: 1e-5, noNaN: true }), { minLength: K, maxLength: K }))
+        .tuple(simplexPoint(K), fc.array(logUniformDouble(1e-12, 1e-5), { minLength: K, maxLength: K }))
         .map(([y, noise]) => ({ y, p: normalise(y.map((v, i) => v + noise[i])) })),
     },
   );
@@ -87,7 +103,8 @@ export function victimAndProxy(K: number): fc.Arbitrary<{ y: number[]; p: number
  * materialised ỹ), so ties cannot be judged; such ε get their own deterministic test (valid, stays at y).
  */
 export const epsilonArbitrary = fc.oneof(
-  { weight: 8, arbitrary: fc.double({ min: 1e-6, max: 2.5, noNaN: true }) },
+  { weight: 6, arbitrary: uniformDouble(0, 2.5).filter((e) => e === 0 || e >= 1e-6) },
+  { weight: 2, arbitrary: logUniformDouble(1e-6, 1) },
   { weight: 1, arbitrary: fc.constantFrom(0, 1e-6, 2, 2.5) },
 );
 
@@ -102,9 +119,9 @@ export const distances: DistanceName[] = ["l1", "l2", "kl"];
  */
 export function gramMatrix(K: number, singular = false): fc.Arbitrary<number[]> {
   const rank = singular ? fc.integer({ min: 1, max: Math.max(1, K - 1) }) : fc.integer({ min: 1, max: K + 4 });
-  const ridge = singular ? fc.constant(0) : fc.double({ min: 0.05, max: 1, noNaN: true });
+  const ridge = singular ? fc.constant(0) : uniformDouble(0.05, 1);
   return fc.tuple(rank, ridge).chain(([D, lambda]) =>
-    fc.array(fc.double({ min: -2, max: 2, noNaN: true }), { minLength: K * D, maxLength: K * D }).map((G) => {
+    fc.array(uniformDouble(-2, 2), { minLength: K * D, maxLength: K * D }).map((G) => {
       const M: number[] = [];
       for (let i = 0; i < K; i++)
         for (let j = 0; j < K; j++) {

@@ -19,6 +19,7 @@ import {
   gramMatrix,
   jacobianPair,
   objectives,
+  uniformDouble,
   victimAndProxy,
   type OracleName,
   type ReferenceOptions,
@@ -27,8 +28,12 @@ import {
 const core = await loadCore();
 const SEED = 20200202;
 
+/** Mostly uniform entries; some from fc.double (crowded near 0, with exact 0s and repeats: ties). */
 const vector = (K: number, bound: number) =>
-  fc.array(fc.double({ min: -bound, max: bound, noNaN: true }), { minLength: K, maxLength: K });
+  fc.array(fc.oneof({ weight: 4, arbitrary: uniformDouble(-bound, bound) }, fc.double({ min: -bound, max: bound, noNaN: true })), {
+    minLength: K,
+    maxLength: K,
+  });
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let m = 0;
@@ -54,7 +59,7 @@ test("projectOntoL1Ball and projectOntoL2Ball equal the reference (3000 cases ea
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 32 }).chain((K) =>
-        fc.tuple(vector(K, 3), vector(K, 3), fc.oneof(fc.double({ min: 0, max: 4, noNaN: true }), fc.constant(0))),
+        fc.tuple(vector(K, 3), vector(K, 3), fc.oneof(uniformDouble(0, 4), fc.double({ min: 0, max: 4, noNaN: true }), fc.constant(0))),
       ),
       ([v, center, r]) => {
         const l1 = core.projectOntoL1Ball(Float64Array.from(v), Float64Array.from(center), r);
