@@ -14,6 +14,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const seconds = Number(process.env.BENCH_SERVICE_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_SERVICE_CONNECTIONS ?? 16);
 const workers = Number(process.env.BENCH_SERVICE_WORKERS ?? availableParallelism());
+/** "demo" (the MNIST LeNet, trained on first use) or a model directory of the same input shape. */
+const model = process.env.BENCH_SERVICE_MODEL ?? "demo";
 
 export const defenses = [
   { name: "none", flags: ["--defense", "none"] },
@@ -22,7 +24,7 @@ export const defenses = [
 
 /** Starts `serve` as a child process; resolves with its URL once it prints "listening on". */
 function startServe(flags: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "src/cli/index.ts"), "serve", "--port", "0", "--workers", String(workers), ...flags], {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "src/cli/index.ts"), "serve", "--model", model, "--port", "0", "--workers", String(workers), ...flags], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -49,7 +51,7 @@ function startServe(flags: string[]): Promise<{ url: string; stop: () => Promise
 }
 
 export async function run(): Promise<BenchResult[]> {
-  await ensureDemoModel({ log: (l) => console.error(l) });
+  if (model === "demo") await ensureDemoModel({ log: (l) => console.error(l) });
   const { test } = loadMnist({ seed: 0 });
   const pixels = 28 * 28;
   const bodies = Array.from({ length: 16 }, (_, i) => {
