@@ -6,6 +6,7 @@ import { homedir } from "node:os";
 import { existsSync, renameSync, rmSync } from "node:fs";
 import { loadOrTrainVictim, readVictimMetadata } from "../../node/victim-files.js";
 import { modelExists } from "../../node/model-files.js";
+import { initBackend } from "../../models/backend.js";
 
 export interface DemoModelInfo {
   readonly dir: string;
@@ -30,6 +31,7 @@ export async function ensureDemoModel(options: { cacheDir?: string; log?: (line:
   const dir = demoModelDir(options.cacheDir);
   const log = options.log ?? (() => {});
   const cachedMeta = modelExists(dir) ? readVictimMetadata(dir) : null;
+  await initBackend(); // loading the cached copy also needs the WASM backend (never tfjs' silent cpu fallback)
   // Train into a private folder and rename: concurrent first starts never load half a model.
   const target = cachedMeta ? dir : `${dir}.tmp-${process.pid}`;
   if (!cachedMeta) log(`training the demo MNIST LeNet on first use (a few minutes on 2 cores); cached in ${dir}`);
