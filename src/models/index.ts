@@ -1,0 +1,16 @@
+// The models layer's public API (browser-safe; Node file helpers are in src/node/).
+export { initBackend, backendInfo, assertWasmBackend, type BackendInfo, type BackendOptions } from "./backend.js";
+export { registerTrainingKernels, trainingKernelNames } from "./kernels/index.js";
+export { buildModel, countParameters, logitsLayerName, defaultNormalization, architectures, type Architecture, type ModelSpec } from "./zoo.js";
+export { loadMnist, loadMnistAll, splitSeeded, subset, exampleSize, labeledImagesFromIdx, validateLabeledImages, type LabeledImages, type Split } from "./datasets.js";
+export { parseIdx, encodeIdx, type IdxArray, type IdxDataType } from "./idx.js";
+export {
+  trainModel, trainingStep, trainableVariables, softCrossEntropy, oneHot, softLabels, accuracy, predictLogits,
+  type TrainOptions, type TrainResult, type TrainingProgressEvent, type SoftLabeledData,
+} from "./training.js";
+export { TfjsClassifier, type TfjsClassifierOptions } from "./tfjs-model.js";
+export { Proxy, gramOfLogProbGradients, jacobianModes, type JacobianMode, type ProxyJacobian } from "./proxy.js";
+export { saveModel, loadModel, loadLayersModel, isGraphModelArtifacts, type ModelLocation } from "./serialization.js";
+export { trainVictim, VICTIM_DEFAULTS, type VictimOptions, type VictimMetadata } from "./victim.js";
+export { createRandom, permutation, deriveSeed } from "./random.js";
+export type { InputBatch, ProbabilityModel } from "./types.js";
