@@ -55,6 +55,8 @@ export interface AppOptions {
   readonly extraRoutes?: (app: Hono) => void;
 }
 
+const maxKeyLength = 256;
+
 export const defaultLimits = { maxBatch: 256, maxBodyBytes: 8 * 1024 * 1024, inputRange: [0, 1] as const };
 
 // Internal error messages may quote numbers from the model's computation: redact them from logs.
@@ -126,6 +128,8 @@ export function createApp(options: AppOptions): Hono {
         if (options.budgets) {
           key = c.req.header(budgetHeader) ?? undefined;
           if (!key) throw new ServiceError("unauthorized", `${budgetHeader}: missing API key header`, budgetHeader);
+          // Every distinct key holds a counter: bound what one request can make the store remember.
+          if (key.length > maxKeyLength) throw new ServiceError("unauthorized", `${budgetHeader}: API key longer than ${maxKeyLength} characters`, budgetHeader);
           if (options.budgets.keys && !options.budgets.keys.has(key)) {
             throw new ServiceError("unauthorized", `${budgetHeader}: unknown API key`, budgetHeader);
           }

@@ -48,9 +48,22 @@ export class MemoryBudgetStore implements BudgetStore {
     let e = this.used.get(key);
     if (!e || t >= e.resetsAt) {
       e = { count: 0, resetsAt: this.options.windowSeconds ? t + this.options.windowSeconds * 1000 : Infinity };
+      if (!this.used.has(key) && this.used.size >= this.sweepAt) this.sweep(t);
       this.used.set(key, e);
     }
     return e;
+  }
+
+  // Windowed entries of keys that stopped asking would otherwise stay forever.
+  private sweepAt = 10_000;
+  private sweep(t: number): void {
+    for (const [k, e] of this.used) if (t >= e.resetsAt) this.used.delete(k);
+    this.sweepAt = Math.max(10_000, this.used.size * 2);
+  }
+
+  /** Keys with a live count (for tests and metrics). */
+  get size(): number {
+    return this.used.size;
   }
 
   async consume(key: string, amount: number): Promise<BudgetDecision> {

@@ -157,6 +157,9 @@ test("budgets: key required, inputs counted, 429 once spent, refund when the mod
   assert.is(noKey.status, 401);
   assert.is((await errorOf(noKey)).field, "x-api-key");
   assert.is((await post({ inputs: [input(0.1)] }, { "x-api-key": "mallory" })).status, 401);
+  const long = await post({ inputs: [input(0.1)] }, { "x-api-key": "k".repeat(257) });
+  assert.is(long.status, 401);
+  assert.match((await errorOf(long)).message, /longer than 256 characters/);
 
   const first = await post({ inputs: [input(0.1), input(0.2)] }, { "x-api-key": "alice" });
   assert.is(first.status, 200);

@@ -29,6 +29,8 @@ interface QueueItem {
   clientId?: string;
   resolve: (p: Prediction) => void;
   reject: (e: Error) => void;
+  /** Fails the request if no worker takes it in time (e.g. every worker keeps crashing at start). */
+  waitTimer: ReturnType<typeof setTimeout>;
 }
 
 interface Job {
@@ -202,7 +204,20 @@ export class WorkerPool implements Predictor {
   predict(batch: InputBatch, context?: { clientId?: string }): Promise<Prediction> {
     if (this.closing) return Promise.reject(new ServiceError("unavailable", "the service is shutting down"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ batch, clientId: context?.clientId, resolve, reject });
+      const item: QueueItem = {
+        batch,
+        clientId: context?.clientId,
+        resolve,
+        reject,
+        waitTimer: setTimeout(() => {
+          const at = this.queue.indexOf(item);
+          if (at < 0) return;
+          this.queue.splice(at, 1);
+          reject(new ServiceError("timeout", `no model worker took the query within ${this.jobTimeoutMs} ms`));
+          this.checkIdle();
+        }, this.jobTimeoutMs),
+      };
+      this.queue.push(item);
       this.pump();
     });
   }
@@ -223,6 +238,7 @@ export class WorkerPool implements Predictor {
           this.queue.splice(i, 1);
         } else i++;
       }
+      for (const q of items) clearTimeout(q.waitTimer);
       const data = items.length === 1 && ownsBuffer(first.batch.data) ? first.batch.data : concat(items.map((q) => q.batch.data));
       const id = this.nextId++;
       const timer = setTimeout(() => {
@@ -243,7 +259,10 @@ export class WorkerPool implements Predictor {
     }
     // With no worker left to take it, queued work would wait forever: fail it now.
     if (this.closing && this.slots.length === 0) {
-      for (const q of this.queue.splice(0)) q.reject(new ServiceError("unavailable", "the service is shutting down"));
+      for (const q of this.queue.splice(0)) {
+        clearTimeout(q.waitTimer);
+        q.reject(new ServiceError("unavailable", "the service is shutting down"));
+      }
     }
   }
 
