@@ -10,7 +10,7 @@ export const OBJECTIVE_SURROGATE: i32 = 1;
 /** ‖a‖² at or below this leaves H undefined for the whole row: score with S instead. */
 export const DEGENERATE_SQUARED_NORM: f64 = 1e-24;
 /** ‖ã‖² below this fraction of its scale: the candidate has no direction; score cos = 0. */
-const VANISHING_RELATIVE: f64 = 1e-14;
+export const VANISHING_RELATIVE: f64 = 1e-14;
 
 // Row constants (set by prepareRow*).
 export let rowJacobian: i32 = JACOBIAN_IDENTITY;

@@ -2,7 +2,7 @@
 // `target` (K f64). With `reachable` scoring on, candidates are scored at the point the line
 // search can reach, ỹ(α), instead of at the candidate itself.
 import {
-  JACOBIAN_GRAM, JACOBIAN_PROBS, rowJacobian, scoreOnSegment, yy,
+  JACOBIAN_GRAM, JACOBIAN_PROBS, VANISHING_RELATIVE, dd, dy, gramScale, rowAngular, rowJacobian, scoreOnSegment, yMy, yy,
 } from "./objectives";
 import {
   DISTANCE_L1, DISTANCE_L2, clampedAlpha, klAlphaToVertex, lineSearchAlpha,
@@ -91,6 +91,10 @@ export function firstArgmin(y: usize, K: i32): i32 {
 // ---------------------------------------------------------------- extreme
 
 export function extremeOracle(K: i32, target: usize): void {
+  if (!reachable) {
+    writeVertex(target, K, extremeAtVertices(K));
+    return;
+  }
   let best = -Infinity;
   let bestK = 0;
   const gram = rowJacobian == JACOBIAN_GRAM;
@@ -113,6 +117,54 @@ export function extremeOracle(K: i32, target: usize): void {
     }
   }
   writeVertex(target, K, bestK);
+}
+
+/**
+ * The paper's extreme oracle (scored at the vertices) without sqrt or division: angular minimises
+ * cos ∝ cross/√norm, compared as cross·|cross| / norm by cross-multiplication; surrogate maximises
+ * ‖e_k − y‖²_M. Ties: the first k.
+ */
+function extremeAtVertices(K: i32): i32 {
+  const mode = rowJacobian;
+  const angular = rowAngular;
+  let bestK = 0;
+  let bestKey = 0.0;
+  let bestNorm = 1.0;
+  for (let k = 0; k < K; k++) {
+    const yk = at(bufY, k);
+    let key: f64;
+    let norm = 1.0;
+    if (mode == JACOBIAN_PROBS) {
+      const uu = max<f64>(1.0 - 2.0 * yk + yy, 0);
+      if (angular) {
+        const shift = at(bufD, k) - dy;
+        const cross = dd - shift;
+        norm = dd - 2.0 * shift + uu;
+        if (norm <= VANISHING_RELATIVE * (dd + uu)) {
+          key = 0; // ã = 0: cos = 0
+          norm = 1;
+        } else key = cross * abs<f64>(cross);
+      } else key = uu;
+    } else if (mode == JACOBIAN_GRAM) {
+      const mkk = load<f64>(bufM + ((<usize>k * <usize>K + <usize>k) << 3));
+      const myk = at(bufMy, k);
+      if (angular) {
+        norm = mkk;
+        if (norm <= VANISHING_RELATIVE * gramScale) {
+          key = 0;
+          norm = 1;
+        } else key = myk * abs<f64>(myk);
+      } else key = max<f64>(mkk - 2.0 * myk + yMy, 0);
+    } else {
+      key = angular ? yk * yk : 1.0 - 2.0 * yk + yy; // identity: cos(e_k, y) = y_k/‖y‖
+    }
+    if (k == 0 || (angular ? key * bestNorm < bestKey * norm : key > bestKey)) {
+      bestK = k;
+      bestKey = key;
+      bestNorm = norm;
+    }
+  }
+  return bestK;
 }
 
 // ---------------------------------------------------------------- argmin, random
@@ -244,8 +296,99 @@ function classOfBit(bit: i32, m: i32): i32 {
 export function argmaxOracle(K: i32, target: usize): void {
   const m = firstArgmax(bufY, K);
   resetSubset(K, m);
-  if (K <= EXACT_ARGMAX_LIMIT) exactArgmax(K, m, target);
-  else greedyArgmax(K, m, target);
+  if (K <= EXACT_ARGMAX_LIMIT) {
+    if (!reachable && rowJacobian != JACOBIAN_GRAM) exactArgmaxAtCandidates(K, m, target);
+    else exactArgmax(K, m, target);
+  } else greedyArgmax(K, m, target);
+}
+
+// The key of the last subset scored by candidateKey, and the norm it is divided by (angular).
+let keyNorm: f64 = 1;
+
+/**
+ * Comparison key of v_S (paper's heuristic: scored at the candidate) for probs / identity rows.
+ * Angular: H is largest where cos = cross/√(norm·const) is smallest; return cross·|cross| and leave
+ * norm in keyNorm, so candidates compare by cross-multiplication (no sqrt, no division).
+ * Surrogate: ‖v − y‖², larger is better.
+ */
+@inline
+function candidateKey(n: i32, sy: f64, sd: f64, ym: f64, dm: f64, probs: bool): f64 {
+  const delta = ARGMAX_TIE_BREAK;
+  // 1/(|S| + δ) and ‖v_S‖² depend on |S| only: tabulated per row (bufCandidate, bufRunning).
+  const inv = load<f64>(bufCandidate + (<usize>(n - 1) << 3));
+  const cy = (sy + delta * ym) * inv;
+  const cc = load<f64>(bufRunning + (<usize>(n - 1) << 3));
+  const uu = max<f64>(cc - 2 * cy + yy, 0);
+  if (!rowAngular) return uu;
+  if (probs) {
+    const shift = (sd + delta * dm) * inv - dy;
+    const cross = dd - shift;
+    const norm = dd - 2 * shift + uu;
+    if (norm <= VANISHING_RELATIVE * (dd + uu)) {
+      keyNorm = 1; // ã = 0: cos = 0
+      return 0;
+    }
+    keyNorm = norm;
+    return cross * abs<f64>(cross);
+  }
+  keyNorm = cc;
+  return cy * cy;
+}
+
+/** Exact MAD-argmax scored at the candidates, for probs and identity rows: O(1) per subset. */
+function exactArgmaxAtCandidates(K: i32, m: i32, target: usize): void {
+  const probs = rowJacobian == JACOBIAN_PROBS;
+  const angular = rowAngular;
+  const ym = at(bufY, m);
+  const dm = probs ? at(bufD, m) : 0.0;
+  for (let size = 1; size <= K; size++) {
+    const inv = 1.0 / (<f64>size + ARGMAX_TIE_BREAK);
+    store<f64>(bufCandidate + (<usize>(size - 1) << 3), inv);
+    store<f64>(bufRunning + (<usize>(size - 1) << 3), (<f64>(size - 1) + (1 + ARGMAX_TIE_BREAK) * (1 + ARGMAX_TIE_BREAK)) * inv * inv);
+  }
+  // y and d of the classes other than m, indexed by Gray-code bit (bufMy and the member slot are
+  // free in this mode); membership lives in a local bit mask.
+  const yByBit = bufMy;
+  const dByBit = bufMember;
+  for (let bit = 0; bit < K - 1; bit++) {
+    const j = classOfBit(bit, m);
+    store<f64>(yByBit + (<usize>bit << 3), at(bufY, j));
+    store<f64>(dByBit + (<usize>bit << 3), probs ? at(bufD, j) : 0.0);
+  }
+  let n = 1;
+  let sy = ym;
+  let sd = dm;
+  let mask: i32 = 0;
+  let bestKey = candidateKey(n, sy, sd, ym, dm, probs);
+  let bestNorm = keyNorm;
+  let bestCode: i32 = 0;
+  const count: i32 = 1 << (K - 1);
+  for (let i: i32 = 1; i < count; i++) {
+    const bit = ctz<i32>(i);
+    const offset = <usize>bit << 3;
+    const yj = load<f64>(yByBit + offset);
+    const dj = load<f64>(dByBit + offset);
+    mask ^= 1 << bit;
+    if (mask & (1 << bit)) {
+      n++;
+      sy += yj;
+      sd += dj;
+    } else {
+      n--;
+      sy -= yj;
+      sd -= dj;
+    }
+    const key = candidateKey(n, sy, sd, ym, dm, probs);
+    const better = angular ? key * bestNorm < bestKey * keyNorm : key > bestKey;
+    if (better) {
+      bestKey = key;
+      bestNorm = keyNorm;
+      bestCode = mask;
+    }
+  }
+  resetSubset(K, m);
+  for (let bit = 0; bit < K - 1; bit++) if ((bestCode >> bit) & 1) flipMember(K, classOfBit(bit, m), 1.0);
+  materialiseSubset(K, -1, target);
 }
 
 /** All 2^(K−1) subsets in Gray-code order: one class flips per step, so each is O(1) (gram O(K)). */

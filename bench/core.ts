@@ -1,0 +1,83 @@
+// Speed of the perturbation core: queries per second of MAD (extreme) and MAD-argmax, WASM
+// (`core.*`) against the float64 TypeScript reference (`ts.*`, test/reference/mad.ts: the tests'
+// plain-loop oracle, not tuned), at K = 10, 100, 1000 and batches of 1 and 1024. Inputs: a
+// confident victim (softmax of sharp logits) and a scratch proxy (softmax of small logits), the
+// last-layer Jacobian (`probs`), angular objective, L1 budget 0.5, the paper's line search.
+import type { BenchResult } from "./run.js";
+import { loadCore, type Oracle, type PerturbOptions } from "../src/core/index.js";
+import { referencePerturbBatch } from "../test/reference/mad.js";
+import { createRng, randomSimplexPoint } from "../test/reference/random.js";
+
+const BUDGET_MS = 500;
+const ORACLES: Oracle[] = ["extreme", "argmax"];
+const CLASSES = [10, 100, 1000];
+const BATCHES = [1, 1024];
+
+function rows(seed: number, B: number, K: number, sharpness: number): Float64Array {
+  const rng = createRng(seed);
+  const out = new Float64Array(B * K);
+  for (let r = 0; r < B; r++) out.set(randomSimplexPoint(rng, K, sharpness), r * K);
+  return out;
+}
+
+/** Runs `call` (answering `perCall` queries) until the budget is spent (at least once); queries/s. */
+function measure(call: (i: number) => void, perCall: number): number {
+  call(0); // warm-up: JIT, WASM tier-up, scratch buffers
+  let calls = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  do {
+    call(calls++);
+    elapsed = performance.now() - start;
+  } while (elapsed < BUDGET_MS);
+  return (calls * perCall) / (elapsed / 1000);
+}
+
+/** Calls `call(n)` on n = 1, 2, 4, ... (at most maxRows) rows until the budget is spent; rows/s. */
+function measurePrefixes(call: (rows: number) => void, maxRows: number): number {
+  call(1);
+  let rows = 0;
+  let n = 1;
+  const start = performance.now();
+  let elapsed = 0;
+  do {
+    call(n);
+    rows += n;
+    n = Math.min(2 * n, maxRows);
+    elapsed = performance.now() - start;
+  } while (elapsed < BUDGET_MS);
+  return rows / (elapsed / 1000);
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const core = await loadCore();
+  const results: BenchResult[] = [];
+  for (const oracle of ORACLES)
+    for (const K of CLASSES)
+      for (const B of BATCHES) {
+        const pool = Math.max(B, 64);
+        const probs = rows(1, pool, K, 4);
+        const proxy = rows(2, pool, K, 0.5);
+        const options: PerturbOptions = { oracle, objective: "angular", distance: "l1", epsilon: 0.5 };
+        // Pre-cut the inputs so the loop measures the perturbation, not slicing.
+        const inputs = Array.from({ length: pool / B }, (_, i) => ({
+          probs: probs.subarray(i * B * K, (i + 1) * B * K),
+          proxy: proxy.subarray(i * B * K, (i + 1) * B * K),
+        }));
+        const perturber = core.createPerturber(options);
+        const wasm = measure((i) => {
+          const input = inputs[i % inputs.length];
+          perturber.perturb(input.probs, K, { kind: "probs", proxyProbs: input.proxy });
+        }, B);
+        results.push({ name: `core.${oracle}.k${K}.batch${B}`, value: wasm, unit: "queries/s" });
+        // The reference works row by row (one batch = B row calls), and at K = 1000 one of its rows
+        // takes tens of ms: it answers growing prefixes of the batch (1, 2, 4, ... rows, up to B)
+        // until the budget is spent, so a slow configuration still finishes in about a second.
+        const ts = measurePrefixes((n) => {
+          referencePerturbBatch(probs.subarray(0, n * K), K, options, { kind: "probs", proxyProbs: proxy.subarray(0, n * K) });
+        }, B);
+        results.push({ name: `ts.${oracle}.k${K}.batch${B}`, value: ts, unit: "queries/s" });
+        console.error(`  ${oracle} K=${K} B=${B}: wasm ${wasm.toFixed(0)} q/s, ts ${ts.toFixed(0)} q/s`);
+      }
+  return results;
+}

@@ -1,0 +1,91 @@
+// `prediction-poisoning perturb` end to end: spawned as users run it, JSON lines in and out.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { loadCore } from "../../src/core/index.js";
+import { createRng, randomRows, row } from "./helpers.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const core = await loadCore();
+
+function runCli(args: string[], input: string): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", "perturb", ...args], { cwd: root });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ stdout, stderr, code }));
+    child.stdin.on("error", () => {}); // the CLI may stop reading at a bad line
+    child.stdin.end(input);
+  });
+}
+
+const lines = (text: string) => text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l).probs as number[]);
+
+test("answers every line in order, with and without proxyProbs, ignoring other fields; equals the API", async () => {
+  const rng = createRng(1);
+  const K = 5;
+  const B = 2600; // three WASM batches of up to 1024 lines, and switches between Jacobian kinds
+  const probs = randomRows(rng, B, K);
+  const proxy = randomRows(rng, B, K, 1);
+  const withProxy = (r: number) => Math.floor(r / 700) % 2 === 0;
+  let input = "";
+  for (let r = 0; r < B; r++) {
+    const record: Record<string, unknown> = { id: r, probs: row(probs, r, K) };
+    if (withProxy(r)) record.proxyProbs = row(proxy, r, K);
+    input += JSON.stringify(record) + "\n";
+  }
+  const { stdout, stderr, code } = await runCli(["--oracle", "argmax", "--objective", "angular", "--distance", "l2", "--epsilon", "0.3"], input);
+  assert.is(code, 0, stderr);
+  const out = lines(stdout);
+  assert.is(out.length, B);
+  const perturber = core.createPerturber({ oracle: "argmax", objective: "angular", distance: "l2", epsilon: 0.3 });
+  for (let r = 0; r < B; r++) {
+    const y = Float64Array.from(row(probs, r, K));
+    const expected = withProxy(r) ? perturber.perturb(y, K, { kind: "probs", proxyProbs: Float64Array.from(row(proxy, r, K)) }) : perturber.perturb(y, K);
+    assert.equal(out[r], Array.from(expected), `line ${r + 1}`);
+  }
+});
+
+test("a bad line: earlier lines are written, stderr names the line and the problem, exit code 1", async () => {
+  const good = '{"probs":[0.7,0.2,0.1]}';
+  const cases: [string, RegExp][] = [
+    ["{not json", /line 3: not valid JSON/],
+    ['{"probs":[0.5,0.5]}', /line 3: "probs" has 2 entries, expected 3 \(as on line 1\)/],
+    ['{"probs":[0.5,0.6,0.2]}', /line 3: probs: sums to 1\.3/],
+    ['{"probs":[0.5,0.5,0],"proxyProbs":[0.5,-0.5,1]}', /line 3: proxyProbs: entry 1 is negative/],
+    ['{"probs":[0.5,null,0.5]}', /line 3: "probs"\[1\] is null, not a number/],
+  ];
+  const input = cases.map(([bad]) => [good, good, bad, good].join("\n") + "\n");
+  const results = await Promise.all(input.map((text) => runCli(["--oracle", "extreme", "--distance", "l1", "--epsilon", "0.5"], text)));
+  results.forEach(({ stdout, stderr, code }, i) => {
+    assert.is(code, 1, `case ${i}: ${stderr}`);
+    assert.match(stderr, cases[i][1]);
+    assert.is(lines(stdout).length, 2, `case ${i}: the two lines before the bad one`);
+  });
+});
+
+test("bad flags: exit code 2 and a message naming the flag", async () => {
+  const [negative, kl] = await Promise.all([
+    runCli(["--oracle", "extreme", "--distance", "l1", "--epsilon", "-1"], ""),
+    runCli(["--oracle", "extreme", "--distance", "kl", "--epsilon", "0.1", "--step", "projections"], ""),
+  ]);
+  assert.is(negative.code, 2);
+  assert.match(negative.stderr, /epsilon/);
+  assert.is(kl.code, 2);
+  assert.match(kl.stderr, /step/);
+});
+
+test("seeded random oracle: the same seed gives the same stream; blank lines are skipped", async () => {
+  const input = Array.from({ length: 50 }, () => '{"probs":[0.25,0.25,0.25,0.25]}').join("\n\n") + "\n";
+  const args = ["--oracle", "random", "--distance", "l1", "--epsilon", "2.5", "--seed", "7"];
+  const [a, b] = await Promise.all([runCli(args, input), runCli(args, input)]);
+  assert.is(a.code, 0, a.stderr);
+  assert.is(lines(a.stdout).length, 50);
+  assert.is(a.stdout, b.stdout);
+});
+
+test.run();
