@@ -64,6 +64,19 @@ test("a hung worker is terminated after the job timeout and replaced", async () 
   }
 });
 
+test("a query that no worker takes in time fails with a timeout instead of waiting forever", async () => {
+  const pool = await WorkerPool.start({ module, options: {}, size: 1, queueTimeoutMs: 200, jobTimeoutMs: 5000 });
+  try {
+    const hung = pool.predict(batchOf(0.5)).catch((e) => e); // occupies the only worker
+    const waiting = await pool.predict(batchOf(0.1)).catch((e) => e);
+    assert.is(waiting.kind, "timeout");
+    assert.match(waiting.message, /no model worker took the query within 200 ms/);
+    void hung;
+  } finally {
+    await pool.close(100);
+  }
+});
+
 test("a predictor that cannot start fails WorkerPool.start with its message", async () => {
   const err = await WorkerPool.start({ module, options: { failStart: "no model.json in /nowhere" }, size: 2 }).catch((e) => e);
   assert.instance(err, Error);

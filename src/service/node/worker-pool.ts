@@ -17,6 +17,8 @@ export interface WorkerPoolOptions extends WorkerInit {
   readonly maxRowsPerDispatch?: number;
   /** A worker busy longer than this on one batch is terminated and replaced. Default 30 s. */
   readonly jobTimeoutMs?: number;
+  /** A query no worker has taken after this long fails (504), e.g. while every worker keeps crashing. Default 60 s. */
+  readonly queueTimeoutMs?: number;
   /** A worker that is not ready after this long fails the start. Default 10 min (the demo may train first). */
   readonly startupTimeoutMs?: number;
   readonly metrics?: ServiceMetrics;
@@ -72,6 +74,7 @@ export class WorkerPool implements Predictor {
   readonly size: number;
   readonly maxRows: number;
   readonly jobTimeoutMs: number;
+  readonly queueTimeoutMs: number;
 
   private constructor(
     private readonly options: WorkerPoolOptions,
@@ -80,6 +83,7 @@ export class WorkerPool implements Predictor {
     this.size = options.size ?? availableParallelism();
     this.maxRows = options.maxRowsPerDispatch ?? 64;
     this.jobTimeoutMs = options.jobTimeoutMs ?? 30_000;
+    this.queueTimeoutMs = options.queueTimeoutMs ?? 60_000;
     options.metrics?.add(new Gauge("pp_workers_ready", "Worker threads ready to answer.", () => this.readyCount));
     options.metrics?.add(new Gauge("pp_queue_rows", "Inputs waiting for a worker.", () => this.queue.reduce((s, q) => s + q.batch.batchSize, 0)));
     options.metrics?.add(this.restarts);
@@ -213,9 +217,9 @@ export class WorkerPool implements Predictor {
           const at = this.queue.indexOf(item);
           if (at < 0) return;
           this.queue.splice(at, 1);
-          reject(new ServiceError("timeout", `no model worker took the query within ${this.jobTimeoutMs} ms`));
+          reject(new ServiceError("timeout", `no model worker took the query within ${this.queueTimeoutMs} ms`));
           this.checkIdle();
-        }, this.jobTimeoutMs),
+        }, this.queueTimeoutMs),
       };
       this.queue.push(item);
       this.pump();
