@@ -299,7 +299,48 @@ export function argmaxOracle(K: i32, target: usize): void {
   if (K <= EXACT_ARGMAX_LIMIT) {
     if (!reachable && rowJacobian != JACOBIAN_GRAM) exactArgmaxAtCandidates(K, m, target);
     else exactArgmax(K, m, target);
-  } else greedyArgmax(K, m, target);
+  } else if (!reachable && rowJacobian != JACOBIAN_GRAM) greedyArgmaxAtCandidates(K, m, target);
+  else greedyArgmax(K, m, target);
+}
+
+/** fillSizeTables: 1/(|S| + δ) and ‖v_S‖² for |S| = 1..K into bufCandidate and bufRunning. */
+function fillSizeTables(K: i32): void {
+  for (let size = 1; size <= K; size++) {
+    const inv = 1.0 / (<f64>size + ARGMAX_TIE_BREAK);
+    store<f64>(bufCandidate + (<usize>(size - 1) << 3), inv);
+    store<f64>(bufRunning + (<usize>(size - 1) << 3), (<f64>(size - 1) + (1 + ARGMAX_TIE_BREAK) * (1 + ARGMAX_TIE_BREAK)) * inv * inv);
+  }
+}
+
+/** The greedy search of greedyArgmax with the division-free keys (probs and identity rows). */
+function greedyArgmaxAtCandidates(K: i32, m: i32, target: usize): void {
+  fillSizeTables(K);
+  const probs = rowJacobian == JACOBIAN_PROBS;
+  const angular = rowAngular;
+  const ym = at(bufY, m);
+  const dm = probs ? at(bufD, m) : 0.0;
+  let bestKey = candidateKey(1, sumY, sumD, ym, dm, probs);
+  let bestNorm = keyNorm;
+  while (subsetSize < K) {
+    const n = subsetSize + 1;
+    let roundClass = -1;
+    let roundKey = 0.0;
+    let roundNorm = 1.0;
+    for (let k = 0; k < K; k++) {
+      if (load<u8>(bufMember + <usize>k)) continue;
+      const key = candidateKey(n, sumY + at(bufY, k), probs ? sumD + at(bufD, k) : 0.0, ym, dm, probs);
+      if (roundClass < 0 || (angular ? key * roundNorm < roundKey * keyNorm : key > roundKey)) {
+        roundClass = k;
+        roundKey = key;
+        roundNorm = keyNorm;
+      }
+    }
+    if (!(angular ? roundKey * bestNorm < bestKey * roundNorm : roundKey > bestKey)) break;
+    bestKey = roundKey;
+    bestNorm = roundNorm;
+    flipMember(K, roundClass, 1.0);
+  }
+  materialiseSubset(K, -1, target);
 }
 
 // The key of the last subset scored by candidateKey, and the norm it is divided by (angular).
@@ -341,11 +382,7 @@ function exactArgmaxAtCandidates(K: i32, m: i32, target: usize): void {
   const angular = rowAngular;
   const ym = at(bufY, m);
   const dm = probs ? at(bufD, m) : 0.0;
-  for (let size = 1; size <= K; size++) {
-    const inv = 1.0 / (<f64>size + ARGMAX_TIE_BREAK);
-    store<f64>(bufCandidate + (<usize>(size - 1) << 3), inv);
-    store<f64>(bufRunning + (<usize>(size - 1) << 3), (<f64>(size - 1) + (1 + ARGMAX_TIE_BREAK) * (1 + ARGMAX_TIE_BREAK)) * inv * inv);
-  }
+  fillSizeTables(K);
   // y and d of the classes other than m, indexed by Gray-code bit (bufMy and the member slot are
   // free in this mode); membership lives in a local bit mask.
   const yByBit = bufMy;
