@@ -21,7 +21,7 @@ const EPSILON = 0.5;
 let digits: Float32Array;
 const servers: ChildProcess[] = [];
 
-function serve(args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
+function serve(args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string; stdout: () => string }> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", "serve", ...args], { stdio: ["ignore", "pipe", "pipe"] });
   servers.push(child);
   let out = "";
@@ -31,16 +31,18 @@ function serve(args: string[]): Promise<{ url: string; child: ChildProcess; stde
     child.stdout!.on("data", (d) => {
       out += d;
       const m = /listening on (\S+)/.exec(out);
-      if (m) resolve({ url: m[1], child, stderr: () => err });
+      if (m) resolve({ url: m[1], child, stderr: () => err, stdout: () => out });
     });
     child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
   });
 }
 
+const KEY = { "x-api-key": "tester" };
+
 async function predict(url: string, count: number) {
   const res = await fetch(`${url}/v1/predict`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...KEY },
     body: JSON.stringify({ data: encodeFloat32Base64(digits.subarray(0, count * 784)), shape: [count, 28, 28, 1] }),
   });
   assert.is(res.status, 200);
@@ -66,8 +68,10 @@ test.after(() => {
 test("serve: mad-argmax keeps every top-1 label, stays within epsilon, hides y, is deterministic across workers", async () => {
   // The config file says `none` on port 1; the flags override both (flags win over the file).
   const config = join(dir, "serve.json");
-  writeFileSync(config, JSON.stringify({ model: modelDir, defense: "none", port: 1, workers: 2, "proxy-arch": "lenet" }));
-  const mad = await serve(["--config", config, "--defense", "mad-argmax", "--epsilon", String(EPSILON), "--port", "0"]);
+  writeFileSync(config, JSON.stringify({ model: modelDir, defense: "none", port: 1, workers: 2, "proxy-arch": "lenet", budget: 40, "access-log": true }));
+  const keys = join(dir, "keys.txt");
+  writeFileSync(keys, "# issued keys\ntester\n");
+  const mad = await serve(["--config", config, "--defense", "mad-argmax", "--epsilon", String(EPSILON), "--port", "0", "--api-keys", keys]);
   const none = await serve(["--model", modelDir, "--defense", "none", "--port", "0", "--workers", "1"]);
 
   const info = (await (await fetch(`${mad.url}/v1/model`)).json()) as { inputShape: number[]; numClasses: number; defense: { name: string; params: { epsilon: number } } };
@@ -103,16 +107,25 @@ test("serve: mad-argmax keeps every top-1 label, stays within epsilon, hides y, 
   assert.match(metrics, /^pp_workers_ready 2$/m);
 
   // Bad input reaches neither the model nor a crash: a 400 naming the field, then normal service.
-  const bad = await fetch(`${mad.url}/v1/predict`, { method: "POST", body: JSON.stringify({ data: encodeFloat32Base64(new Float32Array(784).fill(NaN)), shape: [1, 28, 28, 1] }) });
+  const bad = await fetch(`${mad.url}/v1/predict`, { method: "POST", headers: KEY, body: JSON.stringify({ data: encodeFloat32Base64(new Float32Array(784).fill(NaN)), shape: [1, 28, 28, 1] }) });
   assert.is(bad.status, 400);
   assert.is(((await bad.json()) as { error: { field: string } }).error.field, "data");
   await predict(mad.url, 1);
+  // The budget of 40 inputs per key (from the config file): 37 spent, 12 more are refused; unknown keys are refused.
+  const spent = await fetch(`${mad.url}/v1/predict`, { method: "POST", headers: KEY, body: JSON.stringify({ data: encodeFloat32Base64(digits), shape: [12, 28, 28, 1] }) });
+  assert.is(spent.status, 429);
+  assert.is(spent.headers.get("x-budget-remaining"), "3");
+  assert.is((await fetch(`${mad.url}/v1/predict`, { method: "POST", headers: { "x-api-key": "guess" }, body: "{}" })).status, 401);
+  // The access log: one JSON line per request, without inputs or probabilities.
+  const entries = mad.stdout().trim().split("\n").slice(1).map((l) => JSON.parse(l) as { status: number; rows?: number });
+  assert.equal(entries.map((e) => e.status).filter((st) => st !== 200), [400, 429, 401]);
+  assert.ok(entries.some((e) => e.rows === 12));
 
   for (const s of [mad, none]) {
     const exited = new Promise<number | null>((resolve) => s.child.once("exit", (code) => resolve(code)));
     s.child.kill("SIGTERM");
     assert.is(await exited, 0, "graceful exit on SIGTERM");
-    for (const p of truth.body.probabilities.flat()) if (p > 1e-3) assert.not.ok(s.stderr().includes(String(p)), "y in the server's log");
+    for (const p of truth.body.probabilities.flat()) if (p > 1e-3) assert.not.ok((s.stderr() + s.stdout()).includes(String(p)), "y in the server's log");
   }
 });
 
