@@ -179,6 +179,11 @@ export function createBodyDecoder(inputShape: readonly number[], limits: InputLi
         "inputs",
       );
     }
+    const inputs = (body as { inputs: unknown }).inputs;
+    // Refuse an oversized batch before validating each of its inputs.
+    if (Array.isArray(inputs) && inputs.length > limits.maxBatch) {
+      throw new ServiceError("too_large", `inputs: batch of ${inputs.length} inputs is over the limit of ${limits.maxBatch}`, "inputs");
+    }
     const parsed = v.safeParse(nestedBody, body, { abortEarly: true });
     if (!parsed.success) fail(parsed.issues);
     return decodeNested(parsed.output as { inputs: unknown[] });
