@@ -42,16 +42,30 @@ export function distanceBetween(kind: i32, y: usize, x: usize, K: i32): f64 {
   return klDivergence(y, x, K);
 }
 
+/**
+ * φ(u) = u − log(1 + u) >= 0. Along a segment, KL = Σ_{y_i>0} y_i φ(u_i) + α Σ_{y_i=0} t_i with
+ * u_i = α (t_i − y_i)/y_i: a sum of non-negative terms, so tiny α (tiny ε) does not drown in the
+ * cancellation of the first-order terms that the plain Σ y log(y/x) suffers from.
+ */
+@inline
+function phi(u: f64): f64 {
+  if (abs<f64>(u) < 1e-3) return u * u * (0.5 - u * (1.0 / 3.0 - u * (0.25 - u * (0.2 - u / 6.0))));
+  return u - Math.log1p(u);
+}
+
 /** KL(y ‖ (1 − α)y + α t), evaluated without materialising ỹ(α). */
 export function klAlongSegment(y: usize, t: usize, K: i32, alpha: f64): f64 {
-  const keep = 1.0 - alpha;
   let s = 0.0;
   for (let i = 0; i < K; i++) {
     const yi = load<f64>(y + (<usize>i << 3));
-    if (yi <= 0) continue;
-    const xi = keep * yi + alpha * load<f64>(t + (<usize>i << 3));
-    if (xi <= 0) return Infinity;
-    s += yi * Math.log(yi / xi);
+    const ti = load<f64>(t + (<usize>i << 3));
+    if (yi <= 0) {
+      s += alpha * ti;
+      continue;
+    }
+    const u = (alpha * (ti - yi)) / yi;
+    if (u <= -1) return Infinity;
+    s += yi * phi(u);
   }
   return s;
 }
@@ -62,9 +76,9 @@ export function klAlongSegmentToVertex(yk: f64, alpha: f64): f64 {
   let s = 0.0;
   if (rest > 0) {
     if (alpha >= 1) return Infinity;
-    s -= rest * Math.log1p(-alpha);
+    s += rest * phi(-alpha);
   }
-  if (yk > 0) s += yk * Math.log(yk / (yk + alpha * rest));
+  s += yk > 0 ? yk * phi((alpha * rest) / yk) : alpha;
   return s;
 }
 

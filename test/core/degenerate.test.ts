@@ -110,6 +110,18 @@ test("epsilon beyond the diameter: the line search lands on the target itself", 
   assertAllValid("huge epsilon", y, p, [10, 1e6]);
 });
 
+test("tiny KL budgets move y by O(√ε), not by the rounding noise of Σ y log(y/ỹ)", () => {
+  const y = Float64Array.of(0.2, 0.3, 0.5);
+  const p = Float64Array.of(0.6, 0.3, 0.1);
+  for (const oracle of oracles)
+    for (const step of ["linesearch", "reachable"] as const)
+      for (const epsilon of [1e-30, 1e-100, 5e-324]) {
+        const out = core.createPerturber({ oracle, objective: "angular", distance: "kl", epsilon, step }).perturb(y, 3, { kind: "probs", proxyProbs: p });
+        const moved = out.reduce((a, v, i) => a + Math.abs(v - y[i]), 0);
+        assert.ok(moved <= 4 * Math.sqrt(6 * epsilon) + 1e-16, `${oracle}/${step} eps ${epsilon}: moved ${moved}`);
+      }
+});
+
 test("a tie at the top and a tiny budget: argmax still separates the first class by at least one ulp", () => {
   const y = Float64Array.of(0.4, 0.4, 0.2);
   for (const distance of distances)
