@@ -105,6 +105,7 @@ export const evaluateCommand = new Command("evaluate")
       log,
       command: `prediction-poisoning ${process.argv.slice(2).join(" ")}`,
       workers: opts.workers,
+      startedAt: started,
     });
     console.log("");
     console.log(summary.markdown);

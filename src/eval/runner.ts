@@ -35,6 +35,8 @@ export interface RunOptions {
   readonly log: (message: string) => void;
   readonly command?: string;
   readonly workers?: number;
+  /** performance.now() when the whole run began (before training the victim), for the total wall time. */
+  readonly startedAt?: number;
 }
 
 export interface RunSummary {
@@ -71,7 +73,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
   const { setup, store, log } = options;
   const { config, data } = setup;
   const K = data.numClasses;
-  const started = performance.now();
+  const started = options.startedAt ?? performance.now();
   const order = { attacks: [...config.attacks], defenses: [...new Set(config.settings.map((s) => s.defense))] };
   for (const attack of config.attacks) describeThief(attack); // fail early on an unknown name
 

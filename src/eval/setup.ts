@@ -3,8 +3,8 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { Core } from "../core/index.js";
 import { createDefense, type Defense } from "../defenses/index.js";
-import { accuracy, oneHot, trainModel } from "../models/training.js";
 import { Proxy } from "../models/proxy.js";
+import { trainVictim } from "../models/victim.js";
 import { TfjsClassifier } from "../models/tfjs-model.js";
 import type { ProbabilityModel } from "../models/types.js";
 import { buildModel, type ModelSpec } from "../models/zoo.js";
@@ -53,21 +53,21 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
   if (!victimModel) {
     if (!options.trainVictim) throw new Error(`victim ${key} is not trained yet (expected at ${env.victims.where(key)})`);
     env.log(`training the victim (${config.victim.arch}, ${data.victimTrain.count} images, ${config.victim.epochs} epochs); cached at ${env.victims.where(key)}`);
-    victimModel = buildModel(spec);
     const v = config.victim;
-    await trainModel(
-      victimModel,
-      { images: data.victimTrain.images, targets: oneHot(data.victimTrain.labels, data.numClasses), count: data.victimTrain.count, inputShape: data.inputShape, numClasses: data.numClasses },
+    const trained = await trainVictim(
+      { train: data.victimTrain, test: data.test },
       {
+        arch: v.arch,
+        dataset: data.dataset,
         epochs: v.epochs,
+        seed: v.seed,
         batchSize: v.batchSize,
-        optimizer: "sgd",
         learningRate: v.learningRate,
         momentum: v.momentum,
-        seed: v.seed,
         progress: (e) => env.log(`  victim epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}`),
       },
     );
+    victimModel = trained.model;
     await env.victims.save(key, victimModel);
   }
   const victim = new TfjsClassifier(victimModel, { outputs: "logits" });
@@ -94,4 +94,3 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
   };
 }
 
-export { accuracy };
