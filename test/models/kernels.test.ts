@@ -20,7 +20,11 @@ interface ConvCase {
 
 function randomConvCases(count: number, seed: number): ConvCase[] {
   const r = createRandom(seed);
-  const cases: ConvCase[] = [];
+  // LeNet's first layer (one channel, stride 1: the contiguous patch-row path), valid and same
+  const cases: ConvCase[] = [
+    { x: [2, 12, 12, 1], filter: [5, 5, 1, 3], strides: [1, 1], pad: "valid", seed: seed + 900 },
+    { x: [2, 9, 7, 1], filter: [3, 3, 1, 2], strides: [1, 1], pad: "same", seed: seed + 901 },
+  ];
   while (cases.length < count) {
     const kh = randomInt(r, 1, 5), kw = randomInt(r, 1, 5);
     const h = randomInt(r, kh, 13), w = randomInt(r, kw, 13);

@@ -37,6 +37,7 @@ export function transposedPatches(backend: WasmBackend, x: tf.TensorInfo, first:
   const src = backend.typedArrayFromHeap(x) as Float32Array;
   const rowStride = g.width * g.channels;
   const imageStride = g.height * rowStride;
+  const contiguous = g.channels === 1 && g.strideWidth === 1;
   for (let kh = 0; kh < g.filterHeight; kh++) {
     for (let kw = 0; kw < g.filterWidth; kw++) {
       for (let c = 0; c < g.channels; c++) {
@@ -52,6 +53,13 @@ export function transposedPatches(backend: WasmBackend, x: tf.TensorInfo, first:
               continue;
             }
             const rowBase = base + ih * rowStride;
+            const firstCol = kw - g.padLeft;
+            if (contiguous && firstCol >= 0 && firstCol + g.outWidth <= g.width) {
+              // one channel, stride 1, no padding in reach: the patch row is a slice of the image row
+              dst.set(src.subarray(rowBase + firstCol, rowBase + firstCol + g.outWidth), p);
+              p += g.outWidth;
+              continue;
+            }
             for (let ow = 0; ow < g.outWidth; ow++, p++) {
               const iw = ow * g.strideWidth + kw - g.padLeft;
               dst[p] = iw >= 0 && iw < g.width ? src[rowBase + iw * g.channels] : 0;
