@@ -47,7 +47,8 @@ export const evaluateCommand = new Command("evaluate")
     workers: number; out?: string; cacheDir: string;
   }) => {
     const { presets, expandGrid, parseGridEntry } = await import("../eval/config.js");
-    const { parseParameterStrings } = await import("../defenses/index.js");
+    const { describeDefense, parseParameterStrings } = await import("../defenses/index.js");
+    const { describeThief } = await import("../thieves/registry.js");
     const { prepareSetup } = await import("../eval/setup.js");
     const { runEvaluation, formatDuration } = await import("../eval/runner.js");
     const { runThiefJob } = await import("../eval/jobs.js");
@@ -67,6 +68,13 @@ export const evaluateCommand = new Command("evaluate")
       );
     }
     const defenses = opts.defenses ?? [...base.defenses];
+    // Fail on a misspelt name now, not after minutes of training the victim.
+    for (const name of defenses) describeDefense(name);
+    for (const name of opts.attacks ?? []) describeThief(name);
+    for (const entry of opts.grid ?? []) {
+      const { defense } = parseGridEntry(entry);
+      if (!defenses.includes(defense)) throw new Error(`--grid ${entry}: "${defense}" is not among the defenses (${defenses.join(", ")})`);
+    }
     const thiefOverrides = parseThiefParams(opts.thiefParams ?? []);
     const thiefParams: Record<string, Record<string, unknown>> = {};
     for (const attack of new Set([...Object.keys(base.thiefParams), ...Object.keys(thiefOverrides)])) {

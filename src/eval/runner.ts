@@ -75,7 +75,9 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
   const K = data.numClasses;
   const started = options.startedAt ?? performance.now();
   const order = { attacks: [...config.attacks], defenses: [...new Set(config.settings.map((s) => s.defense))] };
-  for (const attack of config.attacks) describeThief(attack); // fail early on an unknown name
+  // Fail early on an unknown name or a bad parameter, before any answering or training.
+  for (const attack of config.attacks) describeThief(attack);
+  for (const setting of config.settings) setup.createDefense(setting).dispose?.();
 
   const previousText = await store.readText("results.json");
   const previous: EvalPoint[] = previousText ? (JSON.parse(previousText) as { points: EvalPoint[] }).points : [];
