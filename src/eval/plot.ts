@@ -17,6 +17,12 @@ export function plotSpec(points: readonly EvalPoint[], attack: string, x: PlotAx
     .filter((p) => p.attack === attack)
     .map((p) => ({ defense: p.defense, setting: p.setting, order: p.order, x: p[x], thief: p.thiefAccuracy }));
   const undefended = rows.find((r) => r.defense === "none");
+  // As in the paper's figures, every defense's curve starts at the undefended point (epsilon = 0).
+  if (undefended) {
+    for (const defense of new Set(rows.filter((r) => r.defense !== "none").map((r) => r.defense))) {
+      rows.push({ ...undefended, defense, setting: "undefended", order: -1 });
+    }
+  }
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: title ?? `${attack} thief`,

@@ -62,8 +62,11 @@ test("the markdown table has one row per point and says how strong the undefende
 });
 
 test("plots: one line per defense in sweep order, rendered to standalone SVG", async () => {
-  const spec = plotSpec(points, "knockoff", "defenderAccuracy") as unknown as { data: { values: { defense: string }[] }; layer: unknown[] };
-  assert.is(spec.data.values.length, 3);
+  const spec = plotSpec(points, "knockoff", "defenderAccuracy") as unknown as { data: { values: { defense: string; order: number; thief: number }[] }; layer: unknown[] };
+  // none, mad x 2, and mad's curve starting at the undefended point
+  assert.is(spec.data.values.length, 4);
+  const start = spec.data.values.find((r) => r.defense === "mad" && r.order === -1)!;
+  assert.is(start.thief, 0.9);
   assert.is(spec.layer.length, 2); // the curves and the undefended thief's level
   const plots = await renderPlots(points, "mnist");
   assert.equal(plots.map((p) => p.name).sort(), ["knockoff-vs-defender.svg", "knockoff-vs-l1.svg", "top1-vs-defender.svg", "top1-vs-l1.svg"]);
