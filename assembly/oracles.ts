@@ -392,39 +392,91 @@ function exactArgmaxAtCandidates(K: i32, m: i32, target: usize): void {
     store<f64>(yByBit + (<usize>bit << 3), at(bufY, j));
     store<f64>(dByBit + (<usize>bit << 3), probs ? at(bufD, j) : 0.0);
   }
-  let n = 1;
-  let sy = ym;
-  let sd = dm;
+  // Two Gray walks side by side in the two SIMD lanes: lane 0 over the subsets without the last
+  // class bit ("top"), lane 1 over the same subsets plus top. Lane 1 visits the second half of the
+  // Gray order backwards, so it keeps the *last* maximum it sees (>=) to keep the first in order.
+  const topBit = K - 2; // K >= 2: bit index of the last class other than m
+  const top = K >= 2 ? load<f64>(yByBit + (<usize>topBit << 3)) : 0.0;
+  const topD = K >= 2 ? load<f64>(dByBit + (<usize>topBit << 3)) : 0.0;
+  const delta = ARGMAX_TIE_BREAK;
+  const deltaY = f64x2.splat(delta * ym);
+  const deltaD = f64x2.splat(delta * dm);
+  const vyy = f64x2.splat(yy);
+  const vdd = f64x2.splat(dd);
+  const vdy = f64x2.splat(dy);
+  const zero = f64x2.splat(0);
+  const one = f64x2.splat(1);
+  const two = f64x2.splat(2);
+  const vanishing = f64x2.splat(VANISHING_RELATIVE);
+  const laneOne = i64x2(0, -1);
+  let n = 1; // |S| in lane 0; lane 1 has one more
+  let sy = f64x2(ym, ym + top);
+  let sd = f64x2(dm, dm + topD);
   let mask: i32 = 0;
-  let bestKey = candidateKey(n, sy, sd, ym, dm, probs);
-  let bestNorm = keyNorm;
-  let bestCode: i32 = 0;
-  const count: i32 = 1 << (K - 1);
-  for (let i: i32 = 1; i < count; i++) {
-    const bit = ctz<i32>(i);
-    const offset = <usize>bit << 3;
-    const yj = load<f64>(yByBit + offset);
-    const dj = load<f64>(dByBit + offset);
-    mask ^= 1 << bit;
-    if (mask & (1 << bit)) {
-      n++;
-      sy += yj;
-      sd += dj;
-    } else {
-      n--;
-      sy -= yj;
-      sd -= dj;
+  let bestKey = zero;
+  let bestNorm = one;
+  let bestCode = i64x2(0, 1 << topBit);
+  const count: i32 = 1 << (K - 2);
+  for (let i: i32 = 0; i < count; i++) {
+    if (i > 0) {
+      const bit = ctz<i32>(i);
+      const offset = <usize>bit << 3;
+      const yj = f64x2.splat(load<f64>(yByBit + offset));
+      const dj = f64x2.splat(load<f64>(dByBit + offset));
+      mask ^= 1 << bit;
+      if (mask & (1 << bit)) {
+        n++;
+        sy = f64x2.add(sy, yj);
+        sd = f64x2.add(sd, dj);
+      } else {
+        n--;
+        sy = f64x2.sub(sy, yj);
+        sd = f64x2.sub(sd, dj);
+      }
     }
-    const key = candidateKey(n, sy, sd, ym, dm, probs);
-    const better = angular ? key * bestNorm < bestKey * keyNorm : key > bestKey;
-    if (better) {
-      bestKey = key;
-      bestNorm = keyNorm;
-      bestCode = mask;
+    const sizeOffset = <usize>(n - 1) << 3;
+    const inv = v128.load(bufCandidate + sizeOffset); // 1/(n + δ), 1/(n + 1 + δ)
+    const cc = v128.load(bufRunning + sizeOffset);
+    const cy = f64x2.mul(f64x2.add(sy, deltaY), inv);
+    const uu = f64x2.max(f64x2.sub(f64x2.add(cc, vyy), f64x2.mul(two, cy)), zero);
+    let key: v128;
+    let norm = one;
+    if (!angular) key = uu;
+    else if (probs) {
+      const shift = f64x2.sub(f64x2.mul(f64x2.add(sd, deltaD), inv), vdy);
+      const cross = f64x2.sub(vdd, shift);
+      norm = f64x2.add(f64x2.sub(vdd, f64x2.mul(two, shift)), uu);
+      const gone = f64x2.le(norm, f64x2.mul(vanishing, f64x2.add(vdd, uu))); // ã = 0: cos = 0
+      key = v128.bitselect(zero, f64x2.mul(cross, f64x2.abs(cross)), gone);
+      norm = v128.bitselect(one, norm, gone);
+    } else {
+      key = f64x2.mul(cy, cy);
+      norm = cc;
+    }
+    let better: v128;
+    if (angular) {
+      const lhs = f64x2.mul(key, bestNorm);
+      const rhs = f64x2.mul(bestKey, norm);
+      better = v128.bitselect(f64x2.le(lhs, rhs), f64x2.lt(lhs, rhs), laneOne);
+    } else {
+      better = v128.bitselect(f64x2.ge(key, bestKey), f64x2.gt(key, bestKey), laneOne);
+    }
+    if (i == 0) better = i64x2.splat(-1);
+    if (v128.any_true(better)) {
+      bestKey = v128.bitselect(key, bestKey, better);
+      bestNorm = v128.bitselect(norm, bestNorm, better);
+      bestCode = v128.bitselect(i64x2(mask, mask | (1 << topBit)), bestCode, better);
     }
   }
+  // Lane 0's subsets come first in Gray order: lane 1 wins only when strictly better.
+  const key0 = f64x2.extract_lane(bestKey, 0);
+  const key1 = f64x2.extract_lane(bestKey, 1);
+  const norm0 = f64x2.extract_lane(bestNorm, 0);
+  const norm1 = f64x2.extract_lane(bestNorm, 1);
+  const laneOneWins = angular ? key1 * norm0 < key0 * norm1 : key1 > key0;
+  const bestCodeScalar = <i32>(laneOneWins ? i64x2.extract_lane(bestCode, 1) : i64x2.extract_lane(bestCode, 0));
   resetSubset(K, m);
-  for (let bit = 0; bit < K - 1; bit++) if ((bestCode >> bit) & 1) flipMember(K, classOfBit(bit, m), 1.0);
+  for (let bit = 0; bit < K - 1; bit++) if ((bestCodeScalar >> bit) & 1) flipMember(K, classOfBit(bit, m), 1.0);
   materialiseSubset(K, -1, target);
 }
 

@@ -9,6 +9,7 @@ import { referencePerturbBatch } from "../test/reference/mad.js";
 import { createRng, randomSimplexPoint } from "../test/reference/random.js";
 
 const BUDGET_MS = 500;
+const WARMUP_MS = 200;
 const ORACLES: Oracle[] = ["extreme", "argmax"];
 const CLASSES = [10, 100, 1000];
 const BATCHES = [1, 1024];
@@ -22,7 +23,11 @@ function rows(seed: number, B: number, K: number, sharpness: number): Float64Arr
 
 /** Runs `call` (answering `perCall` queries) until the budget is spent (at least once); queries/s. */
 function measure(call: (i: number) => void, perCall: number): number {
-  call(0); // warm-up: JIT, WASM tier-up, scratch buffers
+  // Warm-up (JIT, scratch buffers, and V8's background tier-up of the WASM functions from the
+  // baseline compiler to the optimizing one, which lags on a busy machine).
+  const warm = performance.now();
+  do call(0);
+  while (performance.now() - warm < WARMUP_MS);
   let calls = 0;
   const start = performance.now();
   let elapsed = 0;
