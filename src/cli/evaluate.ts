@@ -115,10 +115,12 @@ export const evaluateCommand = new Command("evaluate")
       workers: opts.workers,
       startedAt: started,
     });
+    // The compact table (one row per defense setting); every point is in results.md.
     console.log("");
-    console.log(summary.markdown);
+    console.log(summary.markdown.slice(0, summary.markdown.indexOf("All points:")).trimEnd());
+    console.log("");
     console.log(`Trained ${summary.trained} thieves, reused ${summary.reused} identical runs, resumed ${summary.resumed} finished points.`);
-    console.log(`Results: ${out}/results.json, results.csv, results.md`);
+    console.log(`Results: ${out}/results.json, results.csv, results.md (every point)`);
     console.log(`Plots:   ${out}/plots/ (${summary.plots.length} SVG files)`);
     console.log(`Wall time: ${formatDuration((performance.now() - started) / 1000)}`);
   });

@@ -64,6 +64,9 @@ export function toMarkdown(points: readonly EvalPoint[], meta: ReportMeta): stri
   );
   lines.push(`Undefended thief accuracy: ${undefendedSummary(points)}.`);
   lines.push("");
+  lines.push(toSummaryMarkdown(points, [...new Set(points.map((p) => p.attack))]));
+  lines.push("All points:");
+  lines.push("");
   lines.push("| attack | defense | setting | thief acc. % | defender acc. % | L1 mean ± std | L2 mean | KL mean | top-1 kept % | queries | seconds |");
   lines.push("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const p of points) {
@@ -72,6 +75,32 @@ export function toMarkdown(points: readonly EvalPoint[], meta: ReportMeta): stri
       `| ${p.attack} | ${p.defense} | ${p.setting} | ${pct(p.thiefAccuracy)}${reused} | ${pct(p.defenderAccuracy)} | ` +
         `${num(p.l1Mean)} ± ${num(p.l1Std)} | ${num(p.l2Mean)} | ${num(p.klMean)} | ${pct(p.top1Agreement)} | ${p.queriesUsed} | ${p.seconds.toFixed(1)} |`,
     );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * One row per defense setting, one thief-accuracy column per attack: the compact view printed by the
+ * CLI. L1 is the first attack's (pool thieves share one query set; adaptive thieves' differ slightly).
+ */
+export function toSummaryMarkdown(points: readonly EvalPoint[], attackOrder: readonly string[] = []): string {
+  const attacks = [...new Set([...attackOrder.filter((a) => points.some((p) => p.attack === a)), ...points.map((p) => p.attack)])];
+  const rows = new Map<string, EvalPoint[]>();
+  for (const p of points) {
+    const key = `${p.defense}\u0000${p.setting}`;
+    rows.set(key, [...(rows.get(key) ?? []), p]);
+  }
+  const lines = [
+    `| defense | setting | defender acc. % | mean L1 | ${attacks.map((a) => `${a} thief %`).join(" | ")} |`,
+    `|---|---|---:|---:|${attacks.map(() => "---:").join("|")}|`,
+  ];
+  for (const group of rows.values()) {
+    const first = attacks.map((a) => group.find((p) => p.attack === a)).find((p) => p) ?? group[0];
+    const cells = attacks.map((a) => {
+      const p = group.find((q) => q.attack === a);
+      return p ? pct(p.thiefAccuracy) : "-";
+    });
+    lines.push(`| ${first.defense} | ${first.setting} | ${pct(first.defenderAccuracy)} | ${num(first.l1Mean)} | ${cells.join(" | ")} |`);
   }
   return lines.join("\n") + "\n";
 }

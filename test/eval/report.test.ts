@@ -4,7 +4,7 @@ import { accuracyFromProbs, argmaxLabels } from "../../src/eval/metrics.js";
 import { plotSpec, renderPlots } from "../../src/eval/plot.js";
 import type { EvalPoint } from "../../src/eval/point.js";
 import { pointKey, settingLabel } from "../../src/eval/point.js";
-import { sortPoints, toCsv, toJson, toMarkdown, undefendedSummary } from "../../src/eval/report.js";
+import { sortPoints, toCsv, toJson, toMarkdown, toSummaryMarkdown, undefendedSummary } from "../../src/eval/report.js";
 
 function point(attack: string, defense: string, params: Record<string, unknown>, order: number, thief: number, defender: number, l1: number): EvalPoint {
   return {
@@ -53,12 +53,22 @@ test("results.csv has a header, one line per point, and quotes fields with comma
 
 test("the markdown table has one row per point and says how strong the undefended thief is", () => {
   const md = toMarkdown(points, { dataset: "mnist", budget: 100, transferSet: "mnist-heldout", victimAccuracy: 0.96, preset: "quick" });
-  const rows = md.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| attack"));
+  const all = md.slice(md.indexOf("All points:"));
+  const rows = all.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| attack"));
   assert.is(rows.length, 5);
   assert.ok(md.includes("Undefended thief accuracy: knockoff 90.0 %, top1 85.0 %"));
   assert.ok(md.includes("(reused)"));
   assert.ok(rows.every((r) => r.split("|").length === 13));
   assert.is(undefendedSummary([points[0]]), 'no undefended point (add the defense "none")');
+});
+
+test("the summary table has one row per defense setting and one column per thief", () => {
+  const md = toSummaryMarkdown(sortPoints(points, ["knockoff", "top1"], ["none", "mad"]), ["knockoff", "top1"]);
+  const lines = md.trimEnd().split("\n");
+  assert.is(lines[0], "| defense | setting | defender acc. % | mean L1 | knockoff thief % | top1 thief % |");
+  assert.is(lines.length, 2 + 4); // header, rule; none (two labels in the fixture), mad 0.1, mad 0.5
+  assert.ok(lines.includes("| mad | epsilon=0.5 | 90.0 | 0.500 | 50.0 | 80.0 |"));
+  assert.ok(lines.includes("| mad | epsilon=0.1 | 95.0 | 0.100 | 70.0 | - |"));
 });
 
 test("plots: one line per defense in sweep order, rendered to standalone SVG", async () => {
