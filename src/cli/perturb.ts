@@ -32,6 +32,14 @@ export function madTransform(core: Core, options: PerturbOptions): BatchTransfor
     perturber.perturb(batch.probs, batch.numClasses, batch.proxyProbs ? { kind: "probs", proxyProbs: batch.proxyProbs } : { kind: "identity" });
 }
 
+/** The output stream failed (EPIPE: its reader closed it); nothing more can be written. */
+export class OutputClosedError extends Error {
+  constructor(override readonly cause: Error) {
+    super(`output closed: ${cause.message}`);
+    this.name = "OutputClosedError";
+  }
+}
+
 /** A problem with one input line (1-based line number). */
 export class LineError extends Error {
   constructor(
@@ -85,8 +93,24 @@ export async function perturbStream(input: Readable, output: Writable, transform
   let pending: ParsedLine[] = [];
   let written = 0;
 
+  // The reader of our output may go away (`| head`): stop reading input and end quietly.
+  let outputError: Error | null = null;
+  output.on("error", (error: Error) => {
+    outputError = error;
+    reader.close();
+  });
   const write = async (text: string) => {
-    if (!output.write(text)) await new Promise<void>((resolve) => output.once("drain", resolve));
+    if (outputError === null && !output.write(text))
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          output.off("drain", done);
+          output.off("error", done);
+          resolve();
+        };
+        output.on("drain", done);
+        output.on("error", done);
+      });
+    if (outputError !== null) throw new OutputClosedError(outputError);
   };
 
   const flush = async (): Promise<void> => {
@@ -219,6 +243,11 @@ export const perturbCommand = addDefenseOptions(new Command("perturb")
       if (error instanceof LineError) {
         process.stderr.write(`error: ${error.message}\n`);
         process.exitCode = 1;
+        return;
+      }
+      // Downstream stopped reading (`| head`): like other filters, stop without complaint.
+      if (error instanceof OutputClosedError && (error.cause as NodeJS.ErrnoException).code === "EPIPE") {
+        process.stdin.destroy();
         return;
       }
       throw error;

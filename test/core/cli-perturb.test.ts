@@ -79,6 +79,20 @@ test("bad flags: exit code 2 and a message naming the flag", async () => {
   assert.match(kl.stderr, /step/);
 });
 
+test("a reader that stops early (`| head`) ends the run quietly with exit code 0", async () => {
+  const input = '{"probs":[0.7,0.2,0.1]}\n'.repeat(20000);
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", "perturb", "--oracle", "extreme", "--distance", "l1", "--epsilon", "0.5"], { cwd: root });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  child.stdin.on("error", () => {});
+  child.stdin.end(input);
+  await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  assert.is(stderr, "");
+  assert.is(code, 0);
+});
+
 test("seeded random oracle: the same seed gives the same stream; blank lines are skipped", async () => {
   const input = Array.from({ length: 50 }, () => '{"probs":[0.25,0.25,0.25,0.25]}').join("\n\n") + "\n";
   const args = ["--oracle", "random", "--distance", "l1", "--epsilon", "2.5", "--seed", "7"];
