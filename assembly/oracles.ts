@@ -2,7 +2,8 @@
 // `target` (K f64). With `reachable` scoring on, candidates are scored at the point the line
 // search can reach, ỹ(α), instead of at the candidate itself.
 import {
-  JACOBIAN_GRAM, JACOBIAN_PROBS, VANISHING_RELATIVE, dd, dy, gramScale, rowAngular, rowJacobian, scoreOnSegment, yMy, yy,
+  JACOBIAN_GRAM, JACOBIAN_PROBS, VANISHING_RELATIVE, dd, dyRest, gapDotD, gramScale, rowAngular, rowJacobian, scoreOnSegment,
+  squaredGap, topClass, topD, topY, vanishingScale, yMy, yyRest,
 } from "./objectives";
 import {
   DISTANCE_L1, DISTANCE_L2, clampedAlpha, klAlphaToVertex, lineSearchAlpha,
@@ -101,16 +102,21 @@ export function extremeOracle(K: i32, target: usize): void {
   const probs = rowJacobian == JACOBIAN_PROBS;
   for (let k = 0; k < K; k++) {
     const yk = at(bufY, k);
-    const cd = probs ? at(bufD, k) : 0.0;
+    // e_k split at m = topClass: c_m, Σ_{i≠m} c_i y_i, Σ_{i≠m} c_i d_i, Σ_{i≠m} c_i².
+    const isTop = k == topClass;
+    const cm = isTop ? 1.0 : 0.0;
+    const cyRest = isTop ? 0.0 : yk;
+    const cdRest = probs && !isTop ? at(bufD, k) : 0.0;
+    const ccRest = isTop ? 0.0 : 1.0;
     const cMy = gram ? at(bufMy, k) : 0.0;
     const cMc = gram ? load<f64>(bufM + ((<usize>k * <usize>K + <usize>k) << 3)) : 0.0;
     let alpha = 1.0;
     if (reachable) {
       if (reachDistance == DISTANCE_L1) alpha = clampedAlpha(reachEpsilon, 2.0 * (1.0 - yk));
-      else if (reachDistance == DISTANCE_L2) alpha = clampedAlpha(reachEpsilon, Math.sqrt(max<f64>(1.0 - 2.0 * yk + yy, 0)));
+      else if (reachDistance == DISTANCE_L2) alpha = clampedAlpha(reachEpsilon, Math.sqrt(squaredGap(cm, cyRest, ccRest)));
       else alpha = klAlphaToVertex(yk, reachEpsilon);
     }
-    const score = scoreOnSegment(alpha, yk, cd, 1.0, cMy, cMc);
+    const score = scoreOnSegment(alpha, cm, cyRest, cdRest, ccRest, cMy, cMc);
     if (score > best) {
       best = score;
       bestK = k;
@@ -135,13 +141,17 @@ function extremeAtVertices(K: i32): i32 {
     let key: f64;
     let norm = 1.0;
     if (mode == JACOBIAN_PROBS) {
-      const uu = max<f64>(1.0 - 2.0 * yk + yy, 0);
+      // e_k split at m = topClass (see squaredGap): exact for k = m when y ≈ e_m.
+      const isTop = k == topClass;
+      const ccRest = isTop ? 0.0 : 1.0;
+      const cm = isTop ? 1.0 : 0.0;
+      const uu = squaredGap(cm, isTop ? 0.0 : yk, ccRest);
       if (angular) {
-        const shift = at(bufD, k) - dy;
+        const shift = gapDotD(cm, isTop ? 0.0 : at(bufD, k));
         const cross = dd - shift;
         norm = dd - 2.0 * shift + uu;
-        if (norm <= VANISHING_RELATIVE * (dd + uu)) {
-          key = 0; // ã = 0: cos = 0
+        if (norm <= VANISHING_RELATIVE * vanishingScale(1.0, uu, ccRest)) {
+          key = dd; // ã = 0: every point before the vertex has cos = 1, so score its limit, H = 0
           norm = 1;
         } else key = cross * abs<f64>(cross);
       } else key = uu;
@@ -151,12 +161,13 @@ function extremeAtVertices(K: i32): i32 {
       if (angular) {
         norm = mkk;
         if (norm <= VANISHING_RELATIVE * gramScale) {
-          key = 0;
+          key = yMy; // ã = 0: limit along the segment is cos = 1 (H = 0)
           norm = 1;
         } else key = myk * abs<f64>(myk);
       } else key = max<f64>(mkk - 2.0 * myk + yMy, 0);
     } else {
-      key = angular ? yk * yk : 1.0 - 2.0 * yk + yy; // identity: cos(e_k, y) = y_k/‖y‖
+      const isTop = k == topClass;
+      key = angular ? yk * yk : squaredGap(isTop ? 1.0 : 0.0, isTop ? 0.0 : yk, isTop ? 0.0 : 1.0); // identity: cos(e_k, y) = y_k/‖y‖
     }
     if (k == 0 || (angular ? key * bestNorm < bestKey * norm : key > bestKey)) {
       bestK = k;
@@ -187,7 +198,8 @@ export function randomOracle(K: i32, target: usize, seed: u32, n: u64): void {
 
 // ---------------------------------------------------------------- argmax (MAD-argmax)
 
-// Running sums of the current subset S (which always contains m).
+// Running sums of the current subset S (which always contains m). sumY and sumD leave m out (over
+// S \ {m}: see squaredGap); sumMy and quadratic include it.
 let subsetSize: i32 = 0;
 let sumY: f64 = 0;
 let sumD: f64 = 0;
@@ -198,8 +210,8 @@ let argmaxClass: i32 = 0;
 function resetSubset(K: i32, m: i32): void {
   argmaxClass = m;
   subsetSize = 1;
-  sumY = at(bufY, m);
-  sumD = rowJacobian == JACOBIAN_PROBS ? at(bufD, m) : 0.0;
+  sumY = 0;
+  sumD = 0;
   memory.fill(bufMember, 0, <usize>K);
   store<u8>(bufMember + <usize>m, 1);
   if (rowJacobian == JACOBIAN_GRAM) {
@@ -256,12 +268,12 @@ function scoreSubset(K: i32, extra: i32): f64 {
   }
   const delta = ARGMAX_TIE_BREAK;
   const inv = 1.0 / (<f64>n + delta);
-  const cy = (sy + delta * at(bufY, m)) * inv;
-  const cc = (<f64>(n - 1) + (1 + delta) * (1 + delta)) * inv * inv;
-  let cd = 0.0;
+  const cm = (1 + delta) * inv;
+  const cyRest = sy * inv;
+  const cdRest = sd * inv;
+  const ccRest = <f64>(n - 1) * inv * inv;
   let cMy = 0.0;
   let cMc = 0.0;
-  if (rowJacobian == JACOBIAN_PROBS) cd = (sd + delta * at(bufD, m)) * inv;
   if (gram) {
     cMy = (sMy + delta * at(bufMy, m)) * inv;
     const mmm = load<f64>(bufM + ((<usize>m * <usize>K + <usize>m) << 3));
@@ -269,13 +281,13 @@ function scoreSubset(K: i32, extra: i32): f64 {
   }
   let alpha = 1.0;
   if (reachable) {
-    if (reachDistance == DISTANCE_L2) alpha = clampedAlpha(reachEpsilon, Math.sqrt(max<f64>(cc - 2 * cy + yy, 0)));
+    if (reachDistance == DISTANCE_L2) alpha = clampedAlpha(reachEpsilon, Math.sqrt(squaredGap(cm, cyRest, ccRest)));
     else {
       materialiseSubset(K, extra, bufCandidate);
       alpha = lineSearchAlpha(reachDistance, bufY, bufCandidate, K, reachEpsilon);
     }
   }
-  return scoreOnSegment(alpha, cy, cd, cc, cMy, cMc);
+  return scoreOnSegment(alpha, cm, cyRest, cdRest, ccRest, cMy, cMc);
 }
 
 /** Writes v_{S ∪ extra} (members from bufMember) into out. */
@@ -303,12 +315,12 @@ export function argmaxOracle(K: i32, target: usize): void {
   else greedyArgmax(K, m, target);
 }
 
-/** fillSizeTables: 1/(|S| + δ) and ‖v_S‖² for |S| = 1..K into bufCandidate and bufRunning. */
+/** fillSizeTables: 1/(|S| + δ) and Σ_{i≠m} (v_S)_i² = (|S| − 1)/(|S| + δ)² for |S| = 1..K into bufCandidate and bufRunning. */
 function fillSizeTables(K: i32): void {
   for (let size = 1; size <= K; size++) {
     const inv = 1.0 / (<f64>size + ARGMAX_TIE_BREAK);
     store<f64>(bufCandidate + (<usize>(size - 1) << 3), inv);
-    store<f64>(bufRunning + (<usize>(size - 1) << 3), (<f64>(size - 1) + (1 + ARGMAX_TIE_BREAK) * (1 + ARGMAX_TIE_BREAK)) * inv * inv);
+    store<f64>(bufRunning + (<usize>(size - 1) << 3), <f64>(size - 1) * inv * inv);
   }
 }
 
@@ -317,9 +329,7 @@ function greedyArgmaxAtCandidates(K: i32, m: i32, target: usize): void {
   fillSizeTables(K);
   const probs = rowJacobian == JACOBIAN_PROBS;
   const angular = rowAngular;
-  const ym = at(bufY, m);
-  const dm = probs ? at(bufD, m) : 0.0;
-  let bestKey = candidateKey(1, sumY, sumD, ym, dm, probs);
+  let bestKey = candidateKey(1, sumY, sumD, probs);
   let bestNorm = keyNorm;
   while (subsetSize < K) {
     const n = subsetSize + 1;
@@ -328,7 +338,7 @@ function greedyArgmaxAtCandidates(K: i32, m: i32, target: usize): void {
     let roundNorm = 1.0;
     for (let k = 0; k < K; k++) {
       if (load<u8>(bufMember + <usize>k)) continue;
-      const key = candidateKey(n, sumY + at(bufY, k), probs ? sumD + at(bufD, k) : 0.0, ym, dm, probs);
+      const key = candidateKey(n, sumY + at(bufY, k), probs ? sumD + at(bufD, k) : 0.0, probs);
       if (roundClass < 0 || (angular ? key * roundNorm < roundKey * keyNorm : key > roundKey)) {
         roundClass = k;
         roundKey = key;
@@ -353,26 +363,27 @@ let keyNorm: f64 = 1;
  * Surrogate: ‖v − y‖², larger is better.
  */
 @inline
-function candidateKey(n: i32, sy: f64, sd: f64, ym: f64, dm: f64, probs: bool): f64 {
-  const delta = ARGMAX_TIE_BREAK;
-  // 1/(|S| + δ) and ‖v_S‖² depend on |S| only: tabulated per row (bufCandidate, bufRunning).
+function candidateKey(n: i32, syRest: f64, sdRest: f64, probs: bool): f64 {
+  // 1/(|S| + δ) and Σ_{i≠m} (v_S)_i² depend on |S| only: tabulated per row (bufCandidate, bufRunning).
   const inv = load<f64>(bufCandidate + (<usize>(n - 1) << 3));
-  const cy = (sy + delta * ym) * inv;
-  const cc = load<f64>(bufRunning + (<usize>(n - 1) << 3));
-  const uu = max<f64>(cc - 2 * cy + yy, 0);
+  const cm = (1 + ARGMAX_TIE_BREAK) * inv;
+  const cyRest = syRest * inv;
+  const ccRest = load<f64>(bufRunning + (<usize>(n - 1) << 3));
+  const uu = squaredGap(cm, cyRest, ccRest);
   if (!rowAngular) return uu;
   if (probs) {
-    const shift = (sd + delta * dm) * inv - dy;
+    const shift = gapDotD(cm, sdRest * inv);
     const cross = dd - shift;
     const norm = dd - 2 * shift + uu;
-    if (norm <= VANISHING_RELATIVE * (dd + uu)) {
-      keyNorm = 1; // ã = 0: cos = 0
-      return 0;
+    if (norm <= VANISHING_RELATIVE * vanishingScale(1.0, uu, ccRest)) {
+      keyNorm = 1; // ã = 0: limit along the segment is cos = 1 (H = 0)
+      return dd;
     }
     keyNorm = norm;
     return cross * abs<f64>(cross);
   }
-  keyNorm = cc;
+  const cy = cm * topY + cyRest;
+  keyNorm = cm * cm + ccRest;
   return cy * cy;
 }
 
@@ -380,8 +391,6 @@ function candidateKey(n: i32, sy: f64, sd: f64, ym: f64, dm: f64, probs: bool): 
 function exactArgmaxAtCandidates(K: i32, m: i32, target: usize): void {
   const probs = rowJacobian == JACOBIAN_PROBS;
   const angular = rowAngular;
-  const ym = at(bufY, m);
-  const dm = probs ? at(bufD, m) : 0.0;
   fillSizeTables(K);
   // y and d of the classes other than m, indexed by Gray-code bit (bufMy and the member slot are
   // free in this mode); membership lives in a local bit mask.
@@ -396,22 +405,23 @@ function exactArgmaxAtCandidates(K: i32, m: i32, target: usize): void {
   // class bit ("top"), lane 1 over the same subsets plus top. Lane 1 visits the second half of the
   // Gray order backwards, so it keeps the *last* maximum it sees (>=) to keep the first in order.
   const topBit = K - 2; // K >= 2: bit index of the last class other than m
-  const top = K >= 2 ? load<f64>(yByBit + (<usize>topBit << 3)) : 0.0;
-  const topD = K >= 2 ? load<f64>(dByBit + (<usize>topBit << 3)) : 0.0;
-  const delta = ARGMAX_TIE_BREAK;
-  const deltaY = f64x2.splat(delta * ym);
-  const deltaD = f64x2.splat(delta * dm);
-  const vyy = f64x2.splat(yy);
+  const lastY = K >= 2 ? load<f64>(yByBit + (<usize>topBit << 3)) : 0.0;
+  const lastD = K >= 2 ? load<f64>(dByBit + (<usize>topBit << 3)) : 0.0;
+  // Candidates split at m (see squaredGap): c_m = (1 + δ)/(n + δ), sums over S \ {m}.
+  const vTieMass = f64x2.splat(1 + ARGMAX_TIE_BREAK);
+  const vym = f64x2.splat(topY);
+  const vdm = f64x2.splat(topD);
+  const vyyRest = f64x2.splat(yyRest);
+  const vdyRest = f64x2.splat(dyRest);
   const vdd = f64x2.splat(dd);
-  const vdy = f64x2.splat(dy);
   const zero = f64x2.splat(0);
   const one = f64x2.splat(1);
   const two = f64x2.splat(2);
   const vanishing = f64x2.splat(VANISHING_RELATIVE);
   const laneOne = i64x2(0, -1);
   let n = 1; // |S| in lane 0; lane 1 has one more
-  let sy = f64x2(ym, ym + top);
-  let sd = f64x2(dm, dm + topD);
+  let sy = f64x2(0, lastY); // Σ_{S \ {m}} y
+  let sd = f64x2(0, lastD);
   let mask: i32 = 0;
   let bestKey = zero;
   let bestNorm = one;
@@ -436,22 +446,27 @@ function exactArgmaxAtCandidates(K: i32, m: i32, target: usize): void {
     }
     const sizeOffset = <usize>(n - 1) << 3;
     const inv = v128.load(bufCandidate + sizeOffset); // 1/(n + δ), 1/(n + 1 + δ)
-    const cc = v128.load(bufRunning + sizeOffset);
-    const cy = f64x2.mul(f64x2.add(sy, deltaY), inv);
-    const uu = f64x2.max(f64x2.sub(f64x2.add(cc, vyy), f64x2.mul(two, cy)), zero);
+    const ccRest = v128.load(bufRunning + sizeOffset);
+    const cm = f64x2.mul(vTieMass, inv);
+    const gap = f64x2.sub(cm, vym);
+    const cyRest = f64x2.mul(sy, inv);
+    const rest = f64x2.max(f64x2.sub(f64x2.add(ccRest, vyyRest), f64x2.mul(two, cyRest)), zero);
+    const uu = f64x2.add(f64x2.mul(gap, gap), rest);
     let key: v128;
     let norm = one;
     if (!angular) key = uu;
     else if (probs) {
-      const shift = f64x2.sub(f64x2.mul(f64x2.add(sd, deltaD), inv), vdy);
+      const shift = f64x2.sub(f64x2.add(f64x2.mul(gap, vdm), f64x2.mul(sd, inv)), vdyRest);
       const cross = f64x2.sub(vdd, shift);
       norm = f64x2.add(f64x2.sub(vdd, f64x2.mul(two, shift)), uu);
-      const gone = f64x2.le(norm, f64x2.mul(vanishing, f64x2.add(vdd, uu))); // ã = 0: cos = 0
-      key = v128.bitselect(zero, f64x2.mul(cross, f64x2.abs(cross)), gone);
+      const scale = f64x2.add(vdd, f64x2.add(uu, f64x2.add(ccRest, vyyRest))); // vanishingScale(1, uu, ccRest)
+      const gone = f64x2.le(norm, f64x2.mul(vanishing, scale)); // ã = 0: limit cos = 1 (H = 0)
+      key = v128.bitselect(vdd, f64x2.mul(cross, f64x2.abs(cross)), gone);
       norm = v128.bitselect(one, norm, gone);
     } else {
+      const cy = f64x2.add(f64x2.mul(cm, vym), cyRest);
       key = f64x2.mul(cy, cy);
-      norm = cc;
+      norm = f64x2.add(f64x2.mul(cm, cm), ccRest);
     }
     let better: v128;
     if (angular) {

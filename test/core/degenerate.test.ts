@@ -3,9 +3,15 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadCore, type Distance, type Jacobian, type Objective, type Oracle, type Step } from "../../src/core/index.js";
+import { angularObjective } from "../reference/mad.js";
 import { assertValidAnswer, createRng, keepsTop1Strictly, randomGram } from "./helpers.js";
 
 const core = await loadCore();
+
+/** H = 2 − 2cos(p − x, p − y), computed directly (the reference's objective). */
+function angularH(y: ArrayLike<number>, p: ArrayLike<number>, x: ArrayLike<number>): number {
+  return angularObjective(x, y, { kind: "probs", proxyProbs: p });
+}
 const oracles: Oracle[] = ["extreme", "argmax", "random", "argmin"];
 const objectives: Objective[] = ["angular", "surrogate"];
 const distances: Distance[] = ["l1", "l2", "kl"];
@@ -60,10 +66,39 @@ test("a zero Gram matrix (a = 0 in gram mode) falls back to S, which is 0 everyw
   assertValidAnswer(y, probs, "l1", 0.2);
 });
 
-test("a proxy sitting on a vertex (ã = 0 for that candidate) scores it as orthogonal, never NaN", () => {
+test("a proxy sitting on a vertex (ã = 0 for that candidate) scores it H = 0 (its limit along the segment), never NaN", () => {
   const y = Float64Array.of(0.25, 0.25, 0.4, 0.1);
   const p = Float64Array.of(0, 0, 0, 1);
   assertAllValid("p = e_3", y, p);
+  // e_3 = p is the worst direction (every point towards it has cos = 1): extreme never picks it.
+  for (const distance of distances)
+    for (const step of ["linesearch", "reachable"] as const) {
+      const { probs, targets } = core
+        .createPerturber({ oracle: "extreme", objective: "angular", distance, epsilon: 0.3, step })
+        .perturbWithTargets(y, 4, { kind: "probs", proxyProbs: p });
+      assert.ok(targets[3] !== 1, `${distance}/${step}: target is p itself`);
+      assert.ok(angularH(y, p, probs) > 0, `${distance}/${step}: H = ${angularH(y, p, probs)}`);
+    }
+});
+
+test("y within 1e-6 of a one-hot proxy: the vanishing candidate p is detected, not ranked by rounding noise", () => {
+  // ‖p − c‖² for c = p is computed from terms of size ‖p − y‖² ≈ 1e-11: read from O(1) sums, its
+  // rounding noise (1e-16) beat every real candidate and the core answered p itself (H = 0).
+  const y = Float64Array.of(1.23e-6, 0.9999975, 1.23e-6);
+  const p = Float64Array.of(0, 1, 0);
+  for (const oracle of ["argmax", "extreme"] as const)
+    for (const distance of distances)
+      for (const step of ["linesearch", "reachable"] as const) {
+        const label = `${oracle}/${distance}/${step}`;
+        const { probs, targets } = core
+          .createPerturber({ oracle, objective: "angular", distance, epsilon: 0.1, step })
+          .perturbWithTargets(y, 3, { kind: "probs", proxyProbs: p });
+        assert.ok(!Array.from(targets).every((v, i) => v === p[i]), `${label}: target is p: ${Array.from(targets)}`);
+        assert.ok(!Array.from(probs).every((v, i) => v === p[i]), `${label}: answer is p`);
+        // The best candidates (towards class 0 or 2) reach cos = cos 30°: H = 2 − √3 ≈ 0.268.
+        assert.ok(angularH(y, p, probs) > 0.25, `${label}: H = ${angularH(y, p, probs)}`);
+        assertValidAnswer(y, probs, distance, 0.1, false, label);
+      }
 });
 
 test("one-hot y", () => {

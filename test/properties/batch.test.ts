@@ -152,7 +152,7 @@ test("reachable step: H >= the heuristic's H at the same epsilon, and equal to t
         const options: ReferenceOptions = { ...base, step: "reachable" };
         assertValidOutput(better.probs, c.rows.y, options);
         if (c.oracle === "argmax") assertKeepsTop1(better.probs, c.rows.y, c.epsilon);
-        // H with the core's conventions (S when p = y; a vanishing ã scores H = 2).
+        // H with the core's conventions (S when p = y; a vanishing ã scores its limit, H = 0).
         const H = rowObjective("angular", c.rows.y, reference);
         assert.ok(H(better.probs) >= H(heuristic) - 1e-9, `reachable H ${H(better.probs)} < heuristic H ${H(heuristic)}`);
         assertMatchesReference(better.probs, better.targets, c.rows.y, options, reference);

@@ -48,8 +48,10 @@ export const PROJECTION_TOLERANCE = 1e-4;
 /** ‖a‖² at or below this makes H undefined for the whole row: fall back to S (CORE_API.md). */
 export const DEGENERATE_SQUARED_NORM = 1e-24;
 /**
- * ‖ã‖² at or below this fraction of its scale: the candidate has no direction, score cos = 0 (H = 2).
- * Scale (as the core): probs ‖p − y‖² + ‖ỹ − y‖²; gram trace M; identity never vanishes.
+ * ‖ã‖² at or below this fraction of its scale: the candidate has no direction (e.g. ỹ = p); every point
+ * of the segment before it has cos = 1, so H scores that limit, 0. Scale (as the core, which computes
+ * ‖ã‖² from sums that cancel): probs ‖p − y‖² + α²(‖c − y‖² + Σ_{i≠m} (c_i² + y_i²)) for the point
+ * ỹ = y + α(c − y) of candidate c, m = first argmax y; gram trace M; identity never vanishes.
  */
 export const VANISHING_RELATIVE = 1e-14;
 
@@ -314,26 +316,38 @@ export function surrogateObjective(ytilde: Vec, y: Vec, jacobian: RowJacobian): 
   return gramProduct(delta, delta, jacobian);
 }
 
+/** Where a scored point lies: ỹ = y + α(c − y) for candidate c (a candidate scored at itself: c = ỹ, α = 1). */
+export interface SegmentPoint {
+  candidate: Vec;
+  alpha: number;
+}
+
 /** The objective the oracle maximises; H falls back to S when a = 0 (p = y) so there is never NaN. */
-export function objectiveFor(objective: ObjectiveName, y: Vec, jacobian: RowJacobian): (ytilde: Vec) => number {
+export function objectiveFor(objective: ObjectiveName, y: Vec, jacobian: RowJacobian): (ytilde: Vec, segment?: SegmentPoint) => number {
   if (effectiveObjective(objective, y, jacobian) === "angular") {
-    return (ytilde) => (candidateVanishes(ytilde, y, jacobian) ? 2 : angularObjective(ytilde, y, jacobian));
+    return (ytilde, segment) => (candidateVanishes(ytilde, y, jacobian, segment) ? 0 : angularObjective(ytilde, y, jacobian));
   }
   return (ytilde) => surrogateObjective(ytilde, y, jacobian);
 }
 
-/** ã = Gᵀỹ is (numerically) zero, e.g. ỹ = p: no direction at all; H scores it as orthogonal (cos = 0). */
-export function candidateVanishes(ytilde: Vec, y: Vec, jacobian: RowJacobian): boolean {
+/**
+ * ã = Gᵀỹ is (numerically) zero, e.g. ỹ = p. Every point of the segment before it has cos = 1, so H
+ * scores its limit, 0. The scale is that of the core's terms (VANISHING_RELATIVE).
+ */
+export function candidateVanishes(ytilde: Vec, y: Vec, jacobian: RowJacobian, segment: SegmentPoint = { candidate: ytilde, alpha: 1 }): boolean {
   switch (jacobian.kind) {
     case "identity":
       return false;
     case "probs": {
-      let norm = 0, scale = 0;
+      const m = argmaxIndex(y);
+      const c = segment.candidate;
+      let norm = 0, dd = 0, operands = 0;
       for (let i = 0; i < y.length; i++) {
         norm += (jacobian.proxyProbs[i] - ytilde[i]) ** 2;
-        scale += (jacobian.proxyProbs[i] - y[i]) ** 2 + (ytilde[i] - y[i]) ** 2;
+        dd += (jacobian.proxyProbs[i] - y[i]) ** 2;
+        operands += (c[i] - y[i]) ** 2 + (i === m ? 0 : c[i] * c[i] + y[i] * y[i]);
       }
-      return norm <= VANISHING_RELATIVE * scale;
+      return norm <= VANISHING_RELATIVE * (dd + segment.alpha * segment.alpha * operands);
     }
     case "gram": {
       let trace = 0;
@@ -374,9 +388,19 @@ export function effectiveObjective(objective: ObjectiveName, y: Vec, jacobian: R
   return objective === "angular" && !angularIsDegenerate(y, jacobian) ? "angular" : "surrogate";
 }
 
-/** Where a candidate is scored: at itself (the paper's heuristic) or at its reachable point (`reachable`). */
-export type Placement = (candidate: Float64Array) => Vec;
-const atCandidate: Placement = (candidate) => candidate;
+/**
+ * Where a candidate is scored, as α on its segment ỹ(α) = (1 − α)y + αc: at itself (α = 1, the paper's
+ * heuristic) or at its reachable point (`reachable`: the line search's α).
+ */
+export type Placement = (candidate: Float64Array) => number;
+const atCandidate: Placement = () => 1;
+
+/** The objective of candidate c at its placement. */
+function scoreAt(score: (ytilde: Vec, segment?: SegmentPoint) => number, y: Vec, candidate: Float64Array, placement: Placement): number {
+  const alpha = placement(candidate);
+  const point = alpha === 1 ? candidate : interpolate(y, candidate, alpha);
+  return score(point, { candidate, alpha });
+}
 
 function trackBest(state: OracleChoice, value: number, candidate: () => Float64Array): void {
   if (value > state.best) {
@@ -402,7 +426,7 @@ export function extremeOracle(
   const K = y.length;
   const score = objectiveFor(objective, y, jacobian);
   const state = emptyChoice(K, effectiveObjective(objective, y, jacobian));
-  for (let k = 0; k < K; k++) trackBest(state, score(placement(vertex(k, K))), () => vertex(k, K));
+  for (let k = 0; k < K; k++) trackBest(state, scoreAt(score, y, vertex(k, K), placement), () => vertex(k, K));
   return state;
 }
 
@@ -440,7 +464,7 @@ export function argmaxOracle(
     const members = [m];
     for (let bit = 0; bit < K - 1; bit++) if (mask & (1 << bit)) members.push(others[bit]);
     const candidate = argmaxCandidate(members, m, K);
-    trackBest(state, score(placement(candidate)), () => candidate);
+    trackBest(state, scoreAt(score, y, candidate, placement), () => candidate);
   }
   return state;
 }
@@ -465,7 +489,7 @@ export function greedyArgmaxOracle(
   const F = [m];
   inF[m] = 1;
   const alone = argmaxCandidate(F, m, K);
-  trackBest(state, score(placement(alone)), () => alone);
+  trackBest(state, scoreAt(score, y, alone, placement), () => alone);
   const close = (a: number, b: number) =>
     Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), state.scoredWith === "angular" ? 1 : 0);
   while (F.length < K) {
@@ -476,7 +500,7 @@ export function greedyArgmaxOracle(
     for (let k = 0; k < K; k++) {
       if (inF[k]) continue;
       const candidate = argmaxCandidate([...F, k], m, K);
-      const value = score(placement(candidate));
+      const value = scoreAt(score, y, candidate, placement);
       if (value > roundBest) (roundSecond = roundBest), (roundBest = value), (roundIndex = k);
       else if (value > roundSecond) roundSecond = value;
       trackBest(state, value, () => candidate);
@@ -634,7 +658,7 @@ export function alternatingProjections(y: Vec, target: Vec, distanceName: Distan
 /** `rowNumber`: how many rows the perturber processed before this one (the `random` oracle's counter). */
 export function chooseTarget(y: Vec, options: ReferenceOptions, jacobian: RowJacobian, rowNumber = 0): OracleChoice {
   const placement: Placement =
-    options.step === "reachable" ? (candidate) => lineSearch(y, candidate, options.distance, options.epsilon) : atCandidate;
+    options.step === "reachable" ? (candidate) => lineSearchAlpha(y, candidate, options.distance, options.epsilon) : atCandidate;
   switch (options.oracle) {
     case "extreme":
       return extremeOracle(y, options.objective, jacobian, placement);
