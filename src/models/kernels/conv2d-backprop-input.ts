@@ -4,7 +4,8 @@
 // onto the image (col2im). Any stride and padding.
 import * as tf from "@tensorflow/tfjs";
 import { borrowTensor, handOverTensor } from "./tensor-handles.js";
-import { accumulatePatches, type WasmBackend } from "./im2col.js";
+import { type WasmBackend } from "./im2col.js";
+import { accumulatePatches } from "./col2im.js";
 
 interface Conv2DBackpropInputAttrs {
   strides: number | [number, number];

@@ -1,7 +1,9 @@
 // A faster MaxPoolGrad for the WASM backend (the shipped kernel took 24 ms per LeNet step at batch
-// 64; this takes a few). Each pooling window sends its dy to the window's first maximum in
-// row-major order, the position the cpu kernel picks, so ties (common after ReLU) agree.
+// 64). Each pooling window sends its dy to the window's first maximum in row-major order, the
+// position the cpu kernel picks, so ties (common after ReLU) agree. The loop is AssemblyScript SIMD
+// (assembly/kernels/max-pool-grad.ts, four channels at once) working in the tfjs heap.
 import * as tf from "@tensorflow/tfjs";
+import { backendKernels } from "./kernels-wasm.js";
 
 type WasmBackend = tf.KernelBackend & {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -28,41 +30,12 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
     throw new Error(`MaxPoolGrad: dy has shape [${dy.shape}], expected [${[batchSize, outHeight, outWidth, channels]}]`);
   }
   const out = backend.makeOutput(input.shape.slice(), "float32");
-  // views after makeOutput: allocating may grow (and detach) the wasm memory
-  const dx = backend.typedArrayFromHeap(out) as Float32Array;
-  const x = backend.typedArrayFromHeap(input) as Float32Array;
-  const g = backend.typedArrayFromHeap(dy) as Float32Array;
-  dx.fill(0);
-  const rowStride = inWidth * channels;
-  const imageStride = inHeight * rowStride;
-  let dyIndex = 0;
-  for (let b = 0; b < batchSize; b++) {
-    const imageBase = b * imageStride;
-    for (let oh = 0; oh < outHeight; oh++) {
-      const rowCorner = oh * strideHeight - info.padInfo.top;
-      const rMin = Math.max(0, rowCorner);
-      const rMax = Math.min(inHeight, rowCorner + filterHeight);
-      for (let ow = 0; ow < outWidth; ow++) {
-        const colCorner = ow * strideWidth - info.padInfo.left;
-        const cMin = Math.max(0, colCorner);
-        const cMax = Math.min(inWidth, colCorner + filterWidth);
-        for (let c = 0; c < channels; c++, dyIndex++) {
-          let best = Number.NEGATIVE_INFINITY;
-          let at = -1;
-          for (let r = rMin; r < rMax; r++) {
-            let p = imageBase + r * rowStride + cMin * channels + c;
-            for (let col = cMin; col < cMax; col++, p += channels) {
-              if (x[p] > best) {
-                best = x[p];
-                at = p;
-              }
-            }
-          }
-          if (at >= 0) dx[at] += g[dyIndex];
-        }
-      }
-    }
-  }
+  // pointers after makeOutput: allocating may grow the wasm memory (offsets stay valid)
+  const pointer = (info: tf.TensorInfo) => backend.typedArrayFromHeap(info).byteOffset;
+  backendKernels(backend).maxPoolGrad(
+    pointer(input), pointer(dy), pointer(out), batchSize, inHeight, inWidth, channels,
+    filterHeight, filterWidth, outHeight, outWidth, strideHeight, strideWidth, info.padInfo.top, info.padInfo.left,
+  );
   return out;
 }
 

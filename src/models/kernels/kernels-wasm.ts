@@ -1,0 +1,49 @@
+// The AssemblyScript training kernels (assembly/kernels/, build/kernels.wasm), instantiated on the
+// tfjs WASM backend's own memory: tensors are read and written in place, pointers are the byte
+// offsets of typedArrayFromHeap views. The module is ~2 KB, so compiling it synchronously is
+// allowed everywhere (browsers refuse synchronous compiles above 4 KB on the main thread).
+import type * as tf from "@tensorflow/tfjs";
+import { kernelsSharedWasmBase64, kernelsWasmBase64 } from "./generated/kernels-wasm.js";
+
+type Geometry = [height: number, width: number, channels: number, filterHeight: number, filterWidth: number,
+  outHeight: number, outWidth: number, strideHeight: number, strideWidth: number, padTop: number, padLeft: number];
+
+export interface KernelsWasm {
+  transposedPatches(src: number, dst: number, count: number, ...geometry: Geometry): void;
+  accumulatePatches(src: number, dst: number, count: number, ...geometry: Geometry): void;
+  maxPoolGrad(x: number, dy: number, dx: number, batch: number, ...geometry: Geometry): void;
+}
+
+const instances = new WeakMap<WebAssembly.Memory, KernelsWasm>();
+let modules: { plain: WebAssembly.Module; shared: WebAssembly.Module } | null = null;
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** The kernels bound to `memory` (one instance per memory, created on first use). */
+export function kernelsFor(memory: WebAssembly.Memory): KernelsWasm {
+  let kernels = instances.get(memory);
+  if (!kernels) {
+    modules ??= { plain: new WebAssembly.Module(decodeBase64(kernelsWasmBase64)), shared: new WebAssembly.Module(decodeBase64(kernelsSharedWasmBase64)) };
+    const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
+    const instance = new WebAssembly.Instance(shared ? modules.shared : modules.plain, { env: { memory } });
+    kernels = instance.exports as unknown as KernelsWasm;
+    instances.set(memory, kernels);
+  }
+  return kernels;
+}
+
+/** The kernels on the memory of a tfjs WASM backend. */
+export function backendKernels(backend: tf.KernelBackend): KernelsWasm {
+  // emscripten keeps the instance's exports (memory included) on Module.asm
+  const module = (backend as unknown as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown } }).wasm;
+  const memory = module?.asm?.memory ?? module?.wasmMemory;
+  if (!(memory instanceof WebAssembly.Memory)) {
+    throw new Error("the tfjs WASM backend does not expose its WebAssembly.Memory (Module.asm.memory): the training kernels need tfjs-backend-wasm 4.x");
+  }
+  return kernelsFor(memory);
+}
