@@ -165,6 +165,26 @@ test("BatchMatMul with transposed operands and broadcast batch dims matches the 
   }
 });
 
+test("BatchMatMul a·bᵀ with a large b (taken as (b·aᵀ)ᵀ) matches the cpu kernel, broadcasting included", async () => {
+  // the dense-layer input gradient's shape (dy [M, K] times W [N, K] transposed) and broadcast batches
+  const cases: [number[], number[]][] = [
+    [[4, 6], [40, 6]],
+    [[1, 3], [9, 3]],
+    [[2, 2, 5], [30, 5]],
+    [[3, 7], [2, 25, 7]],
+    [[1, 2, 4], [3, 20, 4]],
+  ];
+  for (const [i, [aShape, bShape]] of cases.entries()) {
+    const av = randomArray(size(aShape), 700 + i), bv = randomArray(size(bShape), 800 + i);
+    const run = () => tf.tidy(() => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), false, true));
+    const expected = await onCpu(run);
+    const before = memorySnapshot();
+    const actual = await onWasm(run);
+    assert.equal(memorySnapshot(), before);
+    assert.ok(relativeError(actual, expected) <= TOLERANCE, `a [${aShape}] b [${bShape}]^T: rel err ${relativeError(actual, expected)}`);
+  }
+});
+
 test("UnsortedSegmentSum matches the cpu kernel and drops out-of-range ids", async () => {
   const r = createRandom(51);
   for (let i = 0; i < 8; i++) {
