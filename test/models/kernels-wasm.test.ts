@@ -182,6 +182,21 @@ for (const [label, makeMemory] of memories) {
   });
 }
 
+test("sum over leading axes equals the JavaScript loop (rows added in order)", () => {
+  const heap = new Heap(new WebAssembly.Memory({ initial: 1 }));
+  const kernels = kernelsFor(heap.memory);
+  const r = createRandom(34);
+  for (let i = 0; i < 30; i++) {
+    const rows = randomInt(r, 1, 300), cols = i === 0 ? 20 : randomInt(r, 1, 23);
+    const x = randomArray(rows * cols, 600 + i);
+    const expected = new Float32Array(cols);
+    for (let row = 0; row < rows; row++) for (let c = 0; c < cols; c++) expected[c] += x[row * cols + c];
+    const src = heap.put(x), dst = heap.put(new Float32Array(cols).fill(Number.NaN));
+    kernels.sumLeadingAxes(src, dst, rows, cols);
+    assert.ok(same(heap.get(dst, cols), expected), `rows ${rows} cols ${cols}`);
+  }
+});
+
 test("the kernels module writes nothing into the memory it is given when instantiated (it owns no data)", () => {
   const memory = new WebAssembly.Memory({ initial: 2 });
   new Uint8Array(memory.buffer).fill(0xab);

@@ -185,6 +185,32 @@ test("BatchMatMul a·bᵀ with a large b (taken as (b·aᵀ)ᵀ) matches the cpu
   }
 });
 
+test("Sum matches the cpu kernel over leading axes (added path) and any other axes (shipped path)", async () => {
+  const cases: [number[], number | number[], boolean][] = [
+    [[64, 6, 6, 5], [0, 1, 2], false], // a conv bias gradient
+    [[7, 9], 0, false],
+    [[3, 4, 5], [1, 0], true],
+    [[2, 3, 4, 9], [-4, -3], false],
+    [[5, 6], 1, false],
+    [[4, 5, 6], [0, 2], true],
+    [[3, 4], [0, 1], false],
+    [[0, 4], 0, false],
+  ];
+  for (const [i, [shape, axis, keepDims]] of cases.entries()) {
+    const xv = randomArray(size(shape), 900 + i);
+    const run = () => tf.tidy(() => tf.sum(tf.tensor(xv, shape), axis, keepDims));
+    const expected = await onCpu(run);
+    const before = memorySnapshot();
+    const actual = await onWasm(run);
+    assert.equal(memorySnapshot(), before);
+    const expectedShape = await onCpu(() => tf.tidy(() => tf.tensor1d(run().shape)));
+    assert.equal(Array.from(await onWasm(() => tf.tidy(() => tf.tensor1d(run().shape)))), Array.from(expectedShape), `shape of sum [${shape}] axis ${axis}`);
+    assert.ok(relativeError(actual, expected) <= TOLERANCE, `sum [${shape}] axis ${axis}: rel err ${relativeError(actual, expected)}`);
+  }
+  const ints = await onWasm(() => tf.tidy(() => tf.sum(tf.tensor([[1, 2], [3, 4]], [2, 2], "int32"), 0)));
+  assert.equal(Array.from(ints), [4, 6]);
+});
+
 test("UnsortedSegmentSum matches the cpu kernel and drops out-of-range ids", async () => {
   const r = createRandom(51);
   for (let i = 0; i < 8; i++) {

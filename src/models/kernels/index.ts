@@ -5,9 +5,10 @@ import { conv2DBackpropInputConfig } from "./conv2d-backprop-input.js";
 import { makeBatchMatMulConfig } from "./batch-mat-mul.js";
 import { unsortedSegmentSumConfig } from "./unsorted-segment-sum.js";
 import { maxPoolGradConfig } from "./max-pool-grad.js";
+import { makeSumConfig } from "./sum.js";
 
 /** Names of the kernels registered by registerTrainingKernels (added or replaced). */
-export const trainingKernelNames = [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul, tf.MaxPoolGrad, tf.UnsortedSegmentSum] as const;
+export const trainingKernelNames = [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul, tf.MaxPoolGrad, tf.UnsortedSegmentSum, tf.Sum] as const;
 
 let registered = false;
 
@@ -26,10 +27,12 @@ function replaceKernel(config: tf.KernelConfig): void {
 export function registerTrainingKernels(): void {
   if (registered) return;
   const shippedMatMul = shippedKernel(tf.BatchMatMul);
+  const shippedSum = shippedKernel(tf.Sum);
   replaceKernel(conv2DBackpropFilterConfig);
   replaceKernel(conv2DBackpropInputConfig);
   replaceKernel(makeBatchMatMulConfig(shippedMatMul));
   replaceKernel(maxPoolGradConfig);
   replaceKernel(unsortedSegmentSumConfig);
+  replaceKernel(makeSumConfig(shippedSum));
   registered = true;
 }

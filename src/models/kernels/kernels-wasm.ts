@@ -12,6 +12,7 @@ export interface KernelsWasm {
   transposedPatches(src: number, dst: number, count: number, ...geometry: Geometry): void;
   accumulatePatches(src: number, dst: number, count: number, ...geometry: Geometry): void;
   maxPoolGrad(x: number, dy: number, dx: number, batch: number, ...geometry: Geometry): void;
+  sumLeadingAxes(src: number, dst: number, rows: number, cols: number): void;
 }
 
 const instances = new WeakMap<WebAssembly.Memory, KernelsWasm>();
