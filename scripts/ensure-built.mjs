@@ -13,7 +13,7 @@ const force = process.argv.includes("--force");
 
 const mtime = (path) => (existsSync(path) ? statSync(path).mtimeMs : 0);
 const newestSource = readdirSync(join(root, "assembly"), { recursive: true })
-  .filter((f) => String(f).endsWith(".ts") && !String(f).startsWith("kernels")) // assembly/kernels/: its own module, below
+  .filter((f) => String(f).endsWith(".ts") && String(f).split(/[\\/]/)[0] !== "kernels") // assembly/kernels/: its own module, below
   .map((f) => mtime(join(root, "assembly", String(f))))
   .reduce((a, b) => Math.max(a, b), mtime(join(root, "asconfig.json")));
 
