@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import * as v from "valibot";
 import { trainModel as defaultTrain } from "../models/training.js";
-import { nonNegativeNumber, parseParams, positiveInteger, positiveNumber, trainingEntries } from "./parameters.js";
+import { positiveInteger, positiveNumber, trainingEntries } from "./parameters.js";
 import { BudgetedQuerier } from "./query.js";
 import { createRandom, deriveSeed, permutation } from "./random.js";
 import type { BlackBox, StealOptions, StealResult, Thief, ThiefDeps, ThiefTrainOptions } from "./thief.js";
@@ -200,4 +200,3 @@ export function answerLabels(answers: Float32Array, numClasses: number, rows: Ar
   return labels;
 }
 
-export { nonNegativeNumber, parseParams, positiveInteger, positiveNumber };

@@ -2,7 +2,8 @@
 // x' = clip(x + lambda_r * sign(grad_x CE(F_A(x), argmax y~(x))), 0, 1).
 import * as v from "valibot";
 import type { AugmentContext } from "./jacobian.js";
-import { JacobianThief, answerLabels, chooseRows, jacobianParamsEntries, jacobianStep, parseParams, periodicStep } from "./jacobian.js";
+import { JacobianThief, answerLabels, chooseRows, jacobianParamsEntries, jacobianStep, periodicStep } from "./jacobian.js";
+import { parseParams } from "./parameters.js";
 import { gatherRows, type ThiefDeps } from "./thief.js";
 
 export const jbdaParamsSchema = v.strictObject(jacobianParamsEntries);

@@ -2,7 +2,8 @@
 // x' = clip(x - lambda_r * sign(grad_x CE(F_A(x), argmax y~(x))), 0, 1). The reference queries x - delta
 // but stores x + delta with the answer; here the point stored is the point queried.
 import * as v from "valibot";
-import { JacobianThief, jacobianParamsEntries, parseParams } from "./jacobian.js";
+import { JacobianThief, jacobianParamsEntries } from "./jacobian.js";
+import { parseParams } from "./parameters.js";
 import { jacobianAugment } from "./jbda.js";
 import type { ThiefDeps } from "./thief.js";
 

@@ -4,7 +4,8 @@
 import * as tf from "@tensorflow/tfjs";
 import * as v from "valibot";
 import type { AugmentContext } from "./jacobian.js";
-import { JacobianThief, chooseRows, jacobianParamsEntries, parseParams, positiveInteger, positiveNumber, targetedPgd } from "./jacobian.js";
+import { JacobianThief, chooseRows, jacobianParamsEntries, targetedPgd } from "./jacobian.js";
+import { parseParams, positiveInteger, positiveNumber } from "./parameters.js";
 import { argmaxRow, gatherRows, type ThiefDeps } from "./thief.js";
 
 export const jbtopkParamsSchema = v.strictObject({
