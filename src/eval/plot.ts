@@ -1,6 +1,7 @@
 // SVG plots like the paper's figures: for one thief, its accuracy against the defender's accuracy (or
 // against the mean L1 perturbation), one line per defense along its parameter sweep. Rendered by
 // vega-lite + vega headless (renderer "none", no canvas needed), so the plotting is a spec, not code.
+// Pinned to vega 5 / vega-lite 5: their 6.x releases require Node >= 22.
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { EvalPoint } from "./point.js";
