@@ -74,3 +74,26 @@ export function renormalizeRow(out: Float32Array, i: number, K: number, fallback
     for (let k = 0; k < K; k++) out[i * K + k] = k === fallbackArgmax ? 1 : 0;
   }
 }
+
+/**
+ * The answer of a defense that keeps some entries of each row and zeroes the rest: `select(i, keep)`
+ * sets keep[k] = 1 for each entry of row i to keep (keep arrives zeroed). With `renormalize` the
+ * kept entries are rescaled to sum to 1 (see renormalizeRow).
+ */
+export function keepSelectedEntries(
+  probs: Float32Array,
+  B: number,
+  K: number,
+  renormalize: boolean,
+  select: (i: number, keep: Uint8Array) => void,
+): Float32Array {
+  const out = new Float32Array(B * K);
+  const keep = new Uint8Array(K);
+  for (let i = 0; i < B; i++) {
+    keep.fill(0);
+    select(i, keep);
+    for (let k = 0; k < K; k++) if (keep[k]) out[i * K + k] = probs[i * K + k];
+    if (renormalize) renormalizeRow(out, i, K, rowArgmax(probs, i, K));
+  }
+  return out;
+}

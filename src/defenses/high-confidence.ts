@@ -1,6 +1,6 @@
 // High confidence (MAD.md §5): entries below a cutoff are zeroed. A row's top-1 entry is always kept, even
 // below the cutoff, so no row is ever emptied; without `renormalize` (the default) rows sum to less than 1.
-import { renormalizeRow, rowArgmax, validateDefenseBatch } from "./batch.js";
+import { keepSelectedEntries, rowArgmax, validateDefenseBatch } from "./batch.js";
 import { defineDefense } from "./definition.js";
 import { defineParameters, param } from "./parameters.js";
 
@@ -23,15 +23,10 @@ export const highConfidenceDefense = defineDefense({
       async apply(batch) {
         validateDefenseBatch(batch);
         const { probs, batchSize: B, numClasses: K } = batch;
-        const out = new Float32Array(B * K);
-        for (let i = 0; i < B; i++) {
-          const top = rowArgmax(probs, i, K);
-          for (let k = 0; k < K; k++) {
-            const p = probs[i * K + k];
-            out[i * K + k] = k === top || p >= cutoff ? p : 0;
-          }
-          if (renormalize) renormalizeRow(out, i, K, top);
-        }
+        const out = keepSelectedEntries(probs, B, K, renormalize, (i, keep) => {
+          for (let k = 0; k < K; k++) if (probs[i * K + k] >= cutoff) keep[k] = 1;
+          keep[rowArgmax(probs, i, K)] = 1;
+        });
         return { probs: out };
       },
     };

@@ -1,6 +1,6 @@
 // Top-k (MAD.md §5): keep the k largest probabilities of each row, zero the rest. Like the paper's
 // reference the default does not renormalise, so rows sum to less than 1 unless `renormalize` is set.
-import { renormalizeRow, rowArgmax, validateDefenseBatch } from "./batch.js";
+import { keepSelectedEntries, validateDefenseBatch } from "./batch.js";
 import { defineDefense } from "./definition.js";
 import { defineParameters, param } from "./parameters.js";
 
@@ -26,15 +26,13 @@ export const topkDefense = defineDefense({
       async apply(batch) {
         validateDefenseBatch(batch);
         const { probs, batchSize: B, numClasses: K } = batch;
-        const out = new Float32Array(B * K);
         const order = new Int32Array(K);
-        for (let i = 0; i < B; i++) {
+        const out = keepSelectedEntries(probs, B, K, renormalize, (i, keep) => {
           for (let c = 0; c < K; c++) order[c] = c;
           // Descending by probability, ascending by index on ties: a deterministic choice of the k kept.
           order.sort((a, b) => probs[i * K + b] - probs[i * K + a] || a - b);
-          for (let r = 0; r < Math.min(k, K); r++) out[i * K + order[r]] = probs[i * K + order[r]];
-          if (renormalize) renormalizeRow(out, i, K, rowArgmax(probs, i, K));
-        }
+          for (let r = 0; r < Math.min(k, K); r++) keep[order[r]] = 1;
+        });
         return { probs: out };
       },
     };
