@@ -18,6 +18,12 @@ function checkRadius(radius: number): void {
     throw new CoreInputError("radius", null, `must be a finite number >= 0 (got ${String(radius)})`);
 }
 
+function checkBall(v: Float64Array, center: Float64Array, radius: number): void {
+  checkVector("v", v);
+  checkVector("center", center, v.length);
+  checkRadius(radius);
+}
+
 export class Projections {
   constructor(
     private readonly wasm: CoreExports,
@@ -27,36 +33,30 @@ export class Projections {
   /** argmin over {x >= 0, Σx = 1} of ‖x − v‖₂. */
   projectOntoSimplex(v: Float64Array): Float64Array {
     checkVector("v", v);
-    const K = v.length;
-    const ptr = this.arena.reserve("core.projection", 8 * K * 4);
-    this.arena.f64(ptr, K).set(v);
-    this.wasm.projectOntoSimplex(ptr, ptr + 8 * K, K, 1, ptr + 16 * K);
-    return this.arena.f64(ptr + 8 * K, K).slice();
+    return this.run([v], 2, (ptr, K) => this.wasm.projectOntoSimplex(ptr, ptr + 8 * K, K, 1, ptr + 16 * K));
   }
 
   /** argmin over {x : ‖x − center‖₁ <= radius} of ‖x − v‖₂. */
   projectOntoL1Ball(v: Float64Array, center: Float64Array, radius: number): Float64Array {
-    checkVector("v", v);
-    checkVector("center", center, v.length);
-    checkRadius(radius);
-    const K = v.length;
-    const ptr = this.arena.reserve("core.projection", 8 * K * 5);
-    this.arena.f64(ptr, K).set(v);
-    this.arena.f64(ptr + 8 * K, K).set(center);
-    this.wasm.projectOntoL1Ball(ptr, ptr + 8 * K, ptr + 16 * K, K, radius, ptr + 24 * K);
-    return this.arena.f64(ptr + 16 * K, K).slice();
+    checkBall(v, center, radius);
+    return this.run([v, center], 2, (ptr, K) => this.wasm.projectOntoL1Ball(ptr, ptr + 8 * K, ptr + 16 * K, K, radius, ptr + 24 * K));
   }
 
   /** argmin over {x : ‖x − center‖₂ <= radius} of ‖x − v‖₂. */
   projectOntoL2Ball(v: Float64Array, center: Float64Array, radius: number): Float64Array {
-    checkVector("v", v);
-    checkVector("center", center, v.length);
-    checkRadius(radius);
-    const K = v.length;
-    const ptr = this.arena.reserve("core.projection", 8 * K * 3);
-    this.arena.f64(ptr, K).set(v);
-    this.arena.f64(ptr + 8 * K, K).set(center);
-    this.wasm.projectOntoL2Ball(ptr, ptr + 8 * K, ptr + 16 * K, K, radius);
-    return this.arena.f64(ptr + 16 * K, K).slice();
+    checkBall(v, center, radius);
+    return this.run([v, center], 0, (ptr, K) => this.wasm.projectOntoL2Ball(ptr, ptr + 8 * K, ptr + 16 * K, K, radius));
+  }
+
+  /**
+   * Scratch layout of one call, in K-float64 vectors: the inputs, then the output, then `workVectors`
+   * of work space. Copies the inputs in, runs `call(ptr, K)` and returns a copy of the output.
+   */
+  private run(inputs: Float64Array[], workVectors: number, call: (ptr: number, K: number) => void): Float64Array {
+    const K = inputs[0].length;
+    const ptr = this.arena.reserve("core.projection", 8 * K * (inputs.length + 1 + workVectors));
+    inputs.forEach((x, j) => this.arena.f64(ptr + 8 * K * j, K).set(x));
+    call(ptr, K);
+    return this.arena.f64(ptr + 8 * K * inputs.length, K).slice();
   }
 }
