@@ -14,28 +14,22 @@ export interface ThiefInfo {
   readonly data: "pool" | "seeds";
 }
 
-const thieves: Record<string, { info: ThiefInfo; create: (params: Record<string, unknown>, deps: ThiefDeps) => Thief }> = {
-  knockoff: {
-    info: { name: "knockoff", description: "Knockoff Nets (random): a seeded sample of a transfer pool, soft labels", data: "pool" },
-    create: createKnockoff,
-  },
-  top1: {
-    info: { name: "top1", description: "Knockoff trained on one-hot argmax labels (beats label-preserving defenses)", data: "pool" },
-    create: createTop1,
-  },
-  jbda: {
-    info: { name: "jbda", description: "Jacobian-based dataset augmentation (Papernot et al. 2017)", data: "seeds" },
-    create: createJbda,
-  },
-  jbself: {
-    info: { name: "jbself", description: "JBDA stepping towards the black box's label", data: "seeds" },
-    create: createJbself,
-  },
-  jbtopk: {
-    info: { name: "jbtopk", description: "Targeted PGD towards the substitute's top-k other classes (k = 3)", data: "seeds" },
+interface ThiefEntry extends ThiefInfo {
+  create(params: Record<string, unknown>, deps: ThiefDeps): Thief;
+}
+
+const thieves: readonly ThiefEntry[] = [
+  { name: "knockoff", description: "Knockoff Nets (random): a seeded sample of a transfer pool, soft labels", data: "pool", create: createKnockoff },
+  { name: "top1", description: "Knockoff trained on one-hot argmax labels (beats label-preserving defenses)", data: "pool", create: createTop1 },
+  { name: "jbda", description: "Jacobian-based dataset augmentation (Papernot et al. 2017)", data: "seeds", create: createJbda },
+  { name: "jbself", description: "JBDA stepping towards the black box's label", data: "seeds", create: createJbself },
+  {
+    name: "jbtopk",
+    description: "Targeted PGD towards the substitute's top-k other classes (k = 3)",
+    data: "seeds",
     create: (params, deps) => createJbtopk(params, deps),
   },
-};
+];
 
 /** `jbtop3`, `jbtop5`, ... are `jbtopk` with k fixed by the name. */
 function resolve(name: string): { key: string; params: Record<string, unknown> } {
@@ -45,20 +39,24 @@ function resolve(name: string): { key: string; params: Record<string, unknown> }
 }
 
 export function thiefNames(): string[] {
-  return [...Object.keys(thieves), "jbtop3"];
+  return [...thieves.map((t) => t.name), "jbtop3"];
+}
+
+/** The entry behind `name` and the parameters its name fixes; an unknown name is an error listing the known ones. */
+function lookup(name: string): { key: string; entry: ThiefEntry; fixed: Record<string, unknown> } {
+  const { key, params: fixed } = resolve(name);
+  const entry = thieves.find((t) => t.name === key);
+  if (!entry) throw new ThiefConfigError(`unknown thief "${name}" (known: ${thiefNames().join(", ")})`);
+  return { key, entry, fixed };
 }
 
 export function describeThief(name: string): ThiefInfo {
-  const { key } = resolve(name);
-  const entry = thieves[key];
-  if (!entry) throw new ThiefConfigError(`unknown thief "${name}" (known: ${thiefNames().join(", ")})`);
-  return { ...entry.info, name };
+  const { entry } = lookup(name);
+  return { name, description: entry.description, data: entry.data };
 }
 
 export function createThief(name: string, params: Record<string, unknown> = {}, deps: ThiefDeps): Thief {
-  const { key, params: fixed } = resolve(name);
-  const entry = thieves[key];
-  if (!entry) throw new ThiefConfigError(`unknown thief "${name}" (known: ${thiefNames().join(", ")})`);
+  const { key, entry, fixed } = lookup(name);
   if (key === "jbtopk" && name !== "jbtopk") {
     if (params.k !== undefined && params.k !== fixed.k) throw new ThiefConfigError(`thief "${name}": parameter "k" is fixed to ${fixed.k} by the name`);
     return createJbtopk({ ...params, ...fixed }, deps, name);
