@@ -4,23 +4,12 @@
 // of images (chunks bound the patch matrix's memory).
 import * as tf from "@tensorflow/tfjs";
 import { borrowTensor, handOverTensor } from "./tensor-handles.js";
-import { transposedPatches, type WasmBackend } from "./im2col.js";
-
-interface Conv2DBackpropFilterAttrs {
-  strides: number | [number, number];
-  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
-  dataFormat: "NHWC" | "NCHW";
-  dimRoundingMode?: "floor" | "round" | "ceil";
-  filterShape: [number, number, number, number];
-}
-
-/** Upper bound on patch-matrix elements per chunk (64 MB of float32). */
-const PATCH_ELEMENTS_PER_CHUNK = 16 * 1024 * 1024;
+import { imagesPerChunk, patchGeometry, transposedPatches, type WasmBackend } from "./im2col.js";
 
 function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const inputs = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs;
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   if (inputs.x.dtype !== "float32" || inputs.dy.dtype !== "float32") {
     throw new Error(`Conv2DBackpropFilter: float32 tensors expected, got x ${inputs.x.dtype} and dy ${inputs.dy.dtype}`);
   }
@@ -41,13 +30,9 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: tf
     if (dy.shape.join() !== [batch, info.outHeight, info.outWidth, outChannels].join()) {
       throw new Error(`Conv2DBackpropFilter: dy has shape [${dy.shape}], the convolution outputs [${[batch, info.outHeight, info.outWidth, outChannels]}]`);
     }
-    const geometry = {
-      height, width, channels, filterHeight: kh, filterWidth: kw, outHeight: info.outHeight, outWidth: info.outWidth,
-      strideHeight: info.strideHeight, strideWidth: info.strideWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left,
-    };
+    const geometry = patchGeometry(info);
     const pixels = info.outHeight * info.outWidth;
-    const perImage = kh * kw * inChannels * pixels;
-    const chunk = Math.max(1, Math.min(batch, Math.floor(PATCH_ELEMENTS_PER_CHUNK / Math.max(1, perImage))));
+    const chunk = imagesPerChunk(batch, geometry);
     const dyRows = tf.reshape(dy, [batch * pixels, outChannels]);
     owned.push(dyRows);
     let sum: tf.Tensor | null = null;

@@ -4,24 +4,13 @@
 // onto the image (col2im). Any stride and padding.
 import * as tf from "@tensorflow/tfjs";
 import { borrowTensor, handOverTensor } from "./tensor-handles.js";
-import { type WasmBackend } from "./im2col.js";
+import { imagesPerChunk, patchGeometry, type WasmBackend } from "./im2col.js";
 import { accumulatePatches } from "./col2im.js";
-
-interface Conv2DBackpropInputAttrs {
-  strides: number | [number, number];
-  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
-  dataFormat: "NHWC" | "NCHW";
-  dimRoundingMode?: "floor" | "round" | "ceil";
-  inputShape: [number, number, number, number];
-}
-
-/** Upper bound on patch-gradient elements per chunk (64 MB of float32). */
-const PATCH_ELEMENTS_PER_CHUNK = 16 * 1024 * 1024;
 
 function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const inputs = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-  const attrs = args.attrs as unknown as Conv2DBackpropInputAttrs;
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   if (inputs.dy.dtype !== "float32" || inputs.filter.dtype !== "float32") {
     throw new Error(`Conv2DBackpropInput: float32 tensors expected, got dy ${inputs.dy.dtype} and filter ${inputs.filter.dtype}`);
   }
@@ -47,15 +36,12 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.
     const filterT = tf.transpose(tf.reshape(filter, [patchSize, outChannels])); // [Co, KH*KW*Ci]
     const dyRows = tf.reshape(dy, [batch * pixels, outChannels]);
     owned.push(filterT, dyRows);
-    const geometry = {
-      height, width, channels, filterHeight: kh, filterWidth: kw, outHeight: info.outHeight, outWidth: info.outWidth,
-      strideHeight: info.strideHeight, strideWidth: info.strideWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left,
-    };
+    const geometry = patchGeometry(info);
     const dxInfo = backend.makeOutput([batch, height, width, channels], "float32");
     (backend.typedArrayFromHeap(dxInfo) as Float32Array).fill(0);
     const dx = tf.engine().makeTensorFromTensorInfo(dxInfo, backend);
     owned.push(dx);
-    const chunk = Math.max(1, Math.min(batch, Math.floor(PATCH_ELEMENTS_PER_CHUNK / Math.max(1, patchSize * pixels))));
+    const chunk = imagesPerChunk(batch, geometry);
     for (let first = 0; first < batch; first += chunk) {
       const count = Math.min(chunk, batch - first);
       const rows = count === batch ? dyRows : tf.slice(dyRows, [first * pixels, 0], [count * pixels, outChannels]);

@@ -25,6 +25,24 @@ export interface PatchGeometry {
   padLeft: number;
 }
 
+/** The patch geometry of a channels-last convolution, from tfjs's own shape computation. */
+export function patchGeometry(info: tf.backend_util.Conv2DInfo): PatchGeometry {
+  return {
+    height: info.inHeight, width: info.inWidth, channels: info.inChannels, filterHeight: info.filterHeight, filterWidth: info.filterWidth,
+    outHeight: info.outHeight, outWidth: info.outWidth, strideHeight: info.strideHeight, strideWidth: info.strideWidth,
+    padTop: info.padInfo.top, padLeft: info.padInfo.left,
+  };
+}
+
+/** Upper bound on patch-matrix elements per chunk of images (64 MB of float32). */
+const PATCH_ELEMENTS_PER_CHUNK = 16 * 1024 * 1024;
+
+/** Images per chunk (at least one) so that a chunk's [KH*KW*C, count*OH*OW] patch matrix stays within the bound. */
+export function imagesPerChunk(batch: number, g: PatchGeometry): number {
+  const perImage = g.filterHeight * g.filterWidth * g.channels * g.outHeight * g.outWidth;
+  return Math.max(1, Math.min(batch, Math.floor(PATCH_ELEMENTS_PER_CHUNK / Math.max(1, perImage))));
+}
+
 /** The geometry as the WASM kernels take it (after the pointers and the image count). */
 export function geometryArguments(g: PatchGeometry) {
   return [g.height, g.width, g.channels, g.filterHeight, g.filterWidth, g.outHeight, g.outWidth, g.strideHeight, g.strideWidth, g.padTop, g.padLeft] as const;
