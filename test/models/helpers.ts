@@ -1,5 +1,10 @@
-// Shared by the models tests: seeded random arrays, relative error, and a cpu-backend oracle.
+// Shared by the models tests: seeded random arrays, relative error, a cpu-backend oracle, expected
+// rejections and temporary directories.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import * as assert from "uvu/assert";
 import { initBackend } from "../../src/models/backend.js";
 import { createRandom } from "../../src/models/random.js";
 
@@ -52,4 +57,30 @@ export async function onWasm(f: () => tf.Tensor): Promise<Float32Array> {
 export function memorySnapshot(): { tensors: number; bytes: number; dataIds: number } {
   const m = tf.memory();
   return { tensors: m.numTensors, bytes: m.numBytes, dataIds: tf.engine().backend.numDataIds() };
+}
+
+/** Asserts that `promise` rejects with a message matching `pattern`. */
+export async function rejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.match((err as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`expected a rejection matching ${pattern}`);
+}
+
+/** `make()` creates a fresh temporary directory; `removeAll()` (for test.after) deletes every one made. */
+export function tempDirs(prefix: string): { make: () => string; removeAll: () => void } {
+  const dirs: string[] = [];
+  return {
+    make: () => {
+      const dir = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+    removeAll: () => {
+      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -4,7 +4,7 @@ import { initBackend } from "../../src/models/backend.js";
 import { Proxy } from "../../src/models/proxy.js";
 import type { InputBatch } from "../../src/models/types.js";
 import { buildModel, type ModelSpec } from "../../src/models/zoo.js";
-import { randomArray, relativeError } from "./helpers.js";
+import { randomArray, rejects, relativeError } from "./helpers.js";
 
 const spec: ModelSpec = { arch: "lenet", numClasses: 10, inputShape: [28, 28, 1], seed: 5 };
 const batchOf = (n: number, seed: number): InputBatch => ({ data: randomArray(n * 784, seed).map((v) => (v + 1) / 2), batchSize: n, inputShape: [28, 28, 1] });
@@ -86,23 +86,14 @@ test("layers mode over several layers: a symmetric positive semi-definite Gram",
 test("bad inputs and modes are rejected with the reason", async () => {
   const proxy = Proxy.scratch(spec);
   await assert.not.throws(() => proxy.inputShape);
-  const reject = async (p: Promise<unknown>, pattern: RegExp) => {
-    try {
-      await p;
-    } catch (err) {
-      assert.match((err as Error).message, pattern);
-      return;
-    }
-    assert.unreachable(`expected ${pattern}`);
-  };
-  await reject(proxy.probs({ data: new Float32Array(10), batchSize: 1, inputShape: [28, 28, 1] }), /has 10 values, expected 1 x 784/);
-  await reject(proxy.probs({ data: new Float32Array(784), batchSize: 1, inputShape: [784] }), /inputs of shape \[784\] given, the model takes \[28,28,1\]/);
+  await rejects(proxy.probs({ data: new Float32Array(10), batchSize: 1, inputShape: [28, 28, 1] }), /has 10 values, expected 1 x 784/);
+  await rejects(proxy.probs({ data: new Float32Array(784), batchSize: 1, inputShape: [784] }), /inputs of shape \[784\] given, the model takes \[28,28,1\]/);
   const nan = new Float32Array(784);
   nan[3] = Number.NaN;
-  await reject(proxy.probs({ data: nan, batchSize: 1, inputShape: [28, 28, 1] }), /input value NaN at index 3/);
-  await reject(proxy.jacobian(batchOf(1, 1), "layers", ["nope"]), /no layer "nope"/);
-  await reject(proxy.jacobian(batchOf(1, 1), "layers", ["logits/gamma"]), /no trainable weight "gamma"/);
-  await reject(proxy.jacobian(batchOf(1, 1), "fancy" as never), /unknown Jacobian mode "fancy"/);
+  await rejects(proxy.probs({ data: nan, batchSize: 1, inputShape: [28, 28, 1] }), /input value NaN at index 3/);
+  await rejects(proxy.jacobian(batchOf(1, 1), "layers", ["nope"]), /no layer "nope"/);
+  await rejects(proxy.jacobian(batchOf(1, 1), "layers", ["logits/gamma"]), /no trainable weight "gamma"/);
+  await rejects(proxy.jacobian(batchOf(1, 1), "fancy" as never), /unknown Jacobian mode "fancy"/);
   proxy.dispose();
 });
 

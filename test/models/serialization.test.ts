@@ -1,38 +1,20 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, truncateSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync, readFileSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { initBackend } from "../../src/models/backend.js";
 import { isGraphModelArtifacts } from "../../src/models/serialization.js";
 import { TfjsClassifier } from "../../src/models/tfjs-model.js";
 import { buildModel } from "../../src/models/zoo.js";
 import { fileSystemHandler, loadModelFromDir, saveModelToDir } from "../../src/node/model-files.js";
-import { randomArray, tf } from "./helpers.js";
+import { randomArray, rejects, tempDirs, tf } from "./helpers.js";
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "pp-models-"));
-  dirs.push(d);
-  return d;
-};
+const { make: tempDir, removeAll } = tempDirs("pp-models-");
 
 test.before(async () => {
   await initBackend();
 });
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-async function reject(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (err) {
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected ${pattern}`);
-}
+test.after(removeAll);
 
 const input = { data: randomArray(2 * 784, 1).map((v) => (v + 1) / 2), batchSize: 2, inputShape: [28, 28, 1] };
 
@@ -55,16 +37,16 @@ test("a LeNet saved in tfjs format loads back as a LayersModel with identical an
 
 test("missing, truncated and invalid model files are reported", async () => {
   const dir = tempDir();
-  await reject(loadModelFromDir(join(dir, "absent")), /no tfjs model at .*absent/);
+  await rejects(loadModelFromDir(join(dir, "absent")), /no tfjs model at .*absent/);
   const model = buildModel({ arch: "mlp", numClasses: 3, inputShape: [4, 4, 1], seed: 0 });
   await saveModelToDir(model, dir);
   model.dispose();
   truncateSync(join(dir, "weights.bin"), 100);
-  await reject(loadModelFromDir(dir), /have 100 bytes, the manifest describes/);
+  await rejects(loadModelFromDir(dir), /have 100 bytes, the manifest describes/);
   rmSync(join(dir, "weights.bin"));
-  await reject(loadModelFromDir(dir), /weights file .*weights.bin .* is missing/);
+  await rejects(loadModelFromDir(dir), /weights file .*weights.bin .* is missing/);
   writeFileSync(join(dir, "model.json"), "{ not json");
-  await reject(loadModelFromDir(dir), /model.json is not valid JSON/);
+  await rejects(loadModelFromDir(dir), /model.json is not valid JSON/);
 });
 
 /** A tiny converted-TensorFlow graph: x[?,4] -> MatMul(w[4,3]) -> Softmax. */
@@ -113,10 +95,10 @@ test("a user's GraphModel loads from files and serves as a victim (probability o
 test("TfjsClassifier rejects what it cannot answer", async () => {
   const model = buildModel({ arch: "mlp", numClasses: 3, inputShape: [4, 4, 1], seed: 0 });
   const logitsModel = new TfjsClassifier(model);
-  await reject(logitsModel.predict({ data: new Float32Array(15), batchSize: 1, inputShape: [4, 4, 1] }), /has 15 values, expected 1 x 16/);
-  await reject(logitsModel.predict({ data: new Float32Array(16).fill(Number.POSITIVE_INFINITY), batchSize: 1, inputShape: [4, 4, 1] }), /input value Infinity/);
+  await rejects(logitsModel.predict({ data: new Float32Array(15), batchSize: 1, inputShape: [4, 4, 1] }), /has 15 values, expected 1 x 16/);
+  await rejects(logitsModel.predict({ data: new Float32Array(16).fill(Number.POSITIVE_INFINITY), batchSize: 1, inputShape: [4, 4, 1] }), /input value Infinity/);
   // a logits model declared as "probabilities" is caught when its rows are not distributions
-  await reject(new TfjsClassifier(model, { outputs: "probabilities" }).predict({ data: randomArray(16, 4).map((v) => v * 50), batchSize: 1, inputShape: [4, 4, 1] }), /negative probability|sums to/);
+  await rejects(new TfjsClassifier(model, { outputs: "probabilities" }).predict({ data: randomArray(16, 4).map((v) => v * 50), batchSize: 1, inputShape: [4, 4, 1] }), /negative probability|sums to/);
   assert.throws(() => new TfjsClassifier(model, { inputShape: [5, 5, 1] }), /disagrees with the model's input \[4,4,1\]/);
   model.dispose();
 });

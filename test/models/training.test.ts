@@ -4,20 +4,11 @@ import { initBackend } from "../../src/models/backend.js";
 import { loadMnist, subset } from "../../src/models/datasets.js";
 import { accuracy, oneHot, softCrossEntropy, softLabels, trainModel, type TrainOptions } from "../../src/models/training.js";
 import { buildModel } from "../../src/models/zoo.js";
-import { memorySnapshot, tf } from "./helpers.js";
+import { memorySnapshot, rejects, tf } from "./helpers.js";
 
 const mnist = loadMnist({ seed: 0 });
 const small = subset(mnist.train, Array.from({ length: 512 }, (_, i) => i));
 const testSmall = subset(mnist.test, Array.from({ length: 500 }, (_, i) => i));
-async function rejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected a rejection matching ${pattern}`);
-}
 
 const sgd: TrainOptions = { epochs: 1, batchSize: 32, optimizer: "sgd", learningRate: 0.05, momentum: 0.5, seed: 0 };
 

@@ -1,25 +1,18 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { initBackend } from "../../src/models/backend.js";
 import { loadOrTrainVictim, readVictimMetadata } from "../../src/node/victim-files.js";
+import { tempDirs } from "./helpers.js";
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "pp-victim-"));
-  dirs.push(d);
-  return d;
-};
+const { make: tempDir, removeAll } = tempDirs("pp-victim-");
 
 test.before(async () => {
   await initBackend();
 });
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+test.after(removeAll);
 
 test("loadOrTrainVictim trains on first use, then loads the cached model; other options retrain", async () => {
   const dir = tempDir();
