@@ -48,6 +48,15 @@ test.before(async () => {
   await initBackend();
 });
 
+/** `run` on wasm matches the cpu kernel (relative error <= TOLERANCE) and leaves no tensor or buffer behind. */
+async function assertMatchesCpu(run: () => tf.Tensor, label: string): Promise<void> {
+  const expected = await onCpu(run);
+  const before = memorySnapshot();
+  const actual = await onWasm(run);
+  assert.equal(memorySnapshot(), before, `no leak: ${label}`);
+  assert.ok(relativeError(actual, expected) <= TOLERANCE, `${label}: rel err ${relativeError(actual, expected)}`);
+}
+
 test("initBackend runs on wasm, registers every added kernel", () => {
   assert.is(tf.getBackend(), "wasm");
   for (const name of trainingKernelNames) assert.ok(tf.getKernel(name, "wasm"), `${name} registered for wasm`);
@@ -61,11 +70,7 @@ test("Conv2DBackpropFilter matches the cpu kernel on random shapes, strides and 
     const run = () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.tensor(xv, c.x), dy: tf.tensor(dyv, out) }, {
       strides: c.strides, pad: c.pad, dataFormat: "NHWC", filterShape: c.filter,
     } as unknown as tf.NamedAttrMap) as tf.Tensor;
-    const expected = await onCpu(() => tf.tidy(run));
-    const before = memorySnapshot();
-    const actual = await onWasm(() => tf.tidy(run));
-    assert.equal(memorySnapshot(), before, `no leak: ${describe(c)}`);
-    assert.ok(relativeError(actual, expected) <= TOLERANCE, `${describe(c)}: rel err ${relativeError(actual, expected)}`);
+    await assertMatchesCpu(() => tf.tidy(run), describe(c));
   }
 });
 
@@ -77,11 +82,7 @@ test("Conv2DBackpropInput matches the cpu kernel on random shapes, strides and p
     const run = () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: tf.tensor(dyv, out), filter: tf.tensor(wv, c.filter) }, {
       strides: c.strides, pad: c.pad, dataFormat: "NHWC", inputShape: c.x,
     } as unknown as tf.NamedAttrMap) as tf.Tensor;
-    const expected = await onCpu(() => tf.tidy(run));
-    const before = memorySnapshot();
-    const actual = await onWasm(() => tf.tidy(run));
-    assert.equal(memorySnapshot(), before, `no leak: ${describe(c)}`);
-    assert.ok(relativeError(actual, expected) <= TOLERANCE, `${describe(c)}: rel err ${relativeError(actual, expected)}`);
+    await assertMatchesCpu(() => tf.tidy(run), describe(c));
   }
 });
 
@@ -138,11 +139,7 @@ test("MaxPoolGrad matches the cpu kernel, ties included", async () => {
       const y = tf.maxPool(x, f, s, pad);
       return tf.engine().runKernel(tf.MaxPoolGrad, { dy: tf.tensor(dyv, outShape), input: x, output: y }, { filterSize: f, strides: s, pad } as unknown as tf.NamedAttrMap) as tf.Tensor;
     });
-    const expected = await onCpu(run);
-    const before = memorySnapshot();
-    const actual = await onWasm(run);
-    assert.equal(memorySnapshot(), before);
-    assert.ok(relativeError(actual, expected) <= TOLERANCE, `shape [${shape}] filter [${f}] strides [${s}] ${pad}: rel err ${relativeError(actual, expected)}`);
+    await assertMatchesCpu(run, `shape [${shape}] filter [${f}] strides [${s}] ${pad}`);
   }
 });
 
@@ -157,11 +154,7 @@ test("BatchMatMul with transposed operands and broadcast batch dims matches the 
     const bShape = [...batchB, ...(tb ? [n, k] : [k, n])];
     const av = randomArray(size(aShape), 300 + i), bv = randomArray(size(bShape), 400 + i);
     const run = () => tf.tidy(() => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), ta, tb));
-    const expected = await onCpu(run);
-    const before = memorySnapshot();
-    const actual = await onWasm(run);
-    assert.equal(memorySnapshot(), before);
-    assert.ok(relativeError(actual, expected) <= TOLERANCE, `a [${aShape}]${ta ? "^T" : ""} b [${bShape}]${tb ? "^T" : ""}: rel err ${relativeError(actual, expected)}`);
+    await assertMatchesCpu(run, `a [${aShape}]${ta ? "^T" : ""} b [${bShape}]${tb ? "^T" : ""}`);
   }
 });
 
@@ -177,11 +170,7 @@ test("BatchMatMul a·bᵀ with a large b (taken as (b·aᵀ)ᵀ) matches the cpu
   for (const [i, [aShape, bShape]] of cases.entries()) {
     const av = randomArray(size(aShape), 700 + i), bv = randomArray(size(bShape), 800 + i);
     const run = () => tf.tidy(() => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), false, true));
-    const expected = await onCpu(run);
-    const before = memorySnapshot();
-    const actual = await onWasm(run);
-    assert.equal(memorySnapshot(), before);
-    assert.ok(relativeError(actual, expected) <= TOLERANCE, `a [${aShape}] b [${bShape}]^T: rel err ${relativeError(actual, expected)}`);
+    await assertMatchesCpu(run, `a [${aShape}] b [${bShape}]^T`);
   }
 });
 
