@@ -5,10 +5,10 @@
 import * as tf from "@tensorflow/tfjs";
 import * as v from "valibot";
 import { trainModel as defaultTrain } from "../models/training.js";
-import { positiveInteger, positiveNumber, trainingEntries } from "./parameters.js";
+import { positiveInteger, positiveNumber, trainingEntries, trainingOptions } from "./parameters.js";
 import { BudgetedQuerier } from "./query.js";
 import { createRandom, deriveSeed, permutation } from "./random.js";
-import type { BlackBox, StealOptions, StealResult, Thief, ThiefDeps, ThiefTrainOptions } from "./thief.js";
+import type { BlackBox, StealOptions, StealResult, Thief, ThiefDeps } from "./thief.js";
 import { argmaxRow, checkImageSet, checkStealOptions, concatRows, gatherRows } from "./thief.js";
 
 export const jacobianParamsEntries = {
@@ -140,14 +140,7 @@ export class JacobianThief implements Thief {
     const train = this.deps.train ?? defaultTrain;
     const random = createRandom(deriveSeed(seed, 1));
     const querier = new BudgetedQuerier(this.name, blackBox, budget, p.queryBatchSize, onProgress);
-    const trainOptions: ThiefTrainOptions = {
-      epochs: p.epochs,
-      batchSize: p.batchSize,
-      optimizer: p.optimizer,
-      learningRate: p.learningRate,
-      momentum: p.momentum,
-      weightDecay: p.weightDecay,
-    };
+    const trainOptions = trainingOptions(p);
 
     const seedIndices = permutation(seedPool.count, seed).subarray(0, Math.min(p.seedSize, seedPool.count, budget));
     let images = gatherRows(seedPool.images, rowSize, seedIndices);

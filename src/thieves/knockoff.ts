@@ -3,7 +3,7 @@
 // thief trains on one-hot argmax labels, which a label-preserving defense cannot poison.
 import * as v from "valibot";
 import { trainModel as defaultTrain } from "../models/training.js";
-import { parseParams, trainingEntries } from "./parameters.js";
+import { parseParams, trainingEntries, trainingOptions } from "./parameters.js";
 import { BudgetedQuerier } from "./query.js";
 import { permutation } from "./random.js";
 import type { BlackBox, ImageSet, StealOptions, StealResult, Thief, ThiefDeps } from "./thief.js";
@@ -53,12 +53,7 @@ export class KnockoffThief implements Thief {
     const model = this.deps.buildSubstitute(seed);
     const train = this.deps.train ?? defaultTrain;
     await train(model, transferSet, {
-      epochs: p.epochs,
-      batchSize: p.batchSize,
-      optimizer: p.optimizer,
-      learningRate: p.learningRate,
-      momentum: p.momentum,
-      weightDecay: p.weightDecay,
+      ...trainingOptions(p),
       seed,
       progress: onProgress
         ? (e) => onProgress({ phase: "train", queriesUsed: querier.queriesUsed, budget, epoch: e.epoch, epochs: e.epochs, loss: e.loss })

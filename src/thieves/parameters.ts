@@ -1,6 +1,7 @@
 // Thief parameters are validated with valibot: unknown keys and bad values fail with a message naming
 // the thief and the parameter, and the validated object (defaults filled in) is what reports record.
 import * as v from "valibot";
+import type { ThiefTrainOptions } from "./thief.js";
 
 export class ThiefConfigError extends Error {
   constructor(message: string) {
@@ -25,6 +26,11 @@ export const trainingEntries = (defaults: { epochs: number; learningRate: number
   /** Rows per black-box request. */
   queryBatchSize: positiveInteger(128),
 });
+
+/** The trainer's options out of parsed parameters that include the trainingEntries. */
+export function trainingOptions(p: ThiefTrainOptions): ThiefTrainOptions {
+  return { epochs: p.epochs, batchSize: p.batchSize, optimizer: p.optimizer, learningRate: p.learningRate, momentum: p.momentum, weightDecay: p.weightDecay };
+}
 
 export function parseParams<TSchema extends v.GenericSchema>(thief: string, schema: TSchema, raw: unknown): v.InferOutput<TSchema> {
   const result = v.safeParse(schema, raw ?? {});
