@@ -2,7 +2,6 @@
 export * from "./thief.js";
 export { BudgetedQuerier } from "./query.js";
 export { ThiefConfigError } from "./parameters.js";
-export { createRandom, permutation, deriveSeed } from "./random.js";
 export { KnockoffThief, knockoffQueryIndices, knockoffParamsSchema, type KnockoffParams } from "./knockoff.js";
 export { JacobianThief, jacobianStep, targetedPgd, periodicStep, type AugmentContext, type AugmentStrategy } from "./jacobian.js";
 export { jacobianAugment } from "./jbda.js";

@@ -1,4 +1,4 @@
-// The app must run in edge runtimes: nothing it loads (transitively, within this package) imports
+// The app and the package's main entry must run in edge runtimes and browsers: nothing they load (transitively, within this package) imports
 // `node:` modules, Node-only packages or the Node host in src/service/node/.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -12,9 +12,10 @@ function importsOf(file: string): string[] {
   return [...text.matchAll(/^\s*(?:import|export)[^;]*?from\s+"([^"]+)"/gms), ...text.matchAll(/import\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1]);
 }
 
-test("src/service/index.ts and everything it reaches import nothing Node-only", () => {
+for (const entry of ["src/index.ts", "src/service/index.ts"])
+test(`${entry} and everything it reaches import nothing Node-only`, () => {
   const seen = new Set<string>();
-  const queue = [resolve("src/service/index.ts")];
+  const queue = [resolve(entry)];
   while (queue.length) {
     const file = queue.pop()!;
     if (seen.has(file)) continue;

@@ -1,0 +1,9 @@
+// "prediction-poisoning/node": the Node-only adapters (file system, Debian data, worker threads,
+// the HTTP server and Redis budgets). Everything else is in the edge-safe main entry.
+export { loadModelFromDir, loadLayersModelFromDir, saveModelToDir, fileSystemHandler, modelExists } from "./model-files.js";
+export { loadOrTrainVictim, trainVictimToDir, readVictimMetadata, victimData, victimDatasets, type VictimDataset } from "./victim-files.js";
+export { loadFashionMnist, fashionMnistAvailable, fashionMnistDir, FASHION_MNIST_DEFAULT_DIR, FASHION_MNIST_CLASSES } from "./fashion-mnist.js";
+export { startServer, type ServerOptions, type RunningServer } from "../service/node/server.js";
+export { RedisBudgetStore, type RedisBudgetOptions } from "../service/node/redis-budgets.js";
+export { WorkerPool, type WorkerPoolOptions } from "../service/node/worker-pool.js";
+export { ensureDemoModel, demoModelDir } from "../service/node/demo-model.js";
