@@ -1,7 +1,11 @@
 // Checks and small helpers shared by every defense: a defense validates its batch before reading it,
 // so a NaN or a wrong shape is reported with its row instead of turning into a wrong answer.
+import { rowArgmax } from "../models/argmax.js";
 import type { DefenseBatch } from "./defense.js";
 import { DefenseInputError } from "./errors.js";
+
+// The defenses' top-class helpers are the models layer's (one implementation).
+export { argmaxRows, rowArgmax } from "../models/argmax.js";
 
 /** How far a row's sum may drift from 1 (float32 softmax is exact to ~1e-6; be lenient with victims). */
 export const SIMPLEX_TOLERANCE = 1e-3;
@@ -39,26 +43,6 @@ export function checkProbabilityRows(field: string, probs: Float32Array, B: numb
       throw new DefenseInputError(field, i, `sums to ${sum}, not 1 (probabilities expected, not logits)`);
     }
   }
-}
-
-/** Index of the first largest entry of row i (ties: the lowest index, as everywhere in the project). */
-export function rowArgmax(probs: ArrayLike<number>, i: number, K: number): number {
-  let best = 0;
-  let bestValue = probs[i * K];
-  for (let k = 1; k < K; k++) {
-    const p = probs[i * K + k];
-    if (p > bestValue) {
-      bestValue = p;
-      best = k;
-    }
-  }
-  return best;
-}
-
-export function argmaxRows(probs: ArrayLike<number>, B: number, K: number): Int32Array {
-  const out = new Int32Array(B);
-  for (let i = 0; i < B; i++) out[i] = rowArgmax(probs, i, K);
-  return out;
 }
 
 /**

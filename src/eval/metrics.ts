@@ -2,7 +2,7 @@
 // perturbation size of the answers. Distances and their running statistics come from the defenses
 // layer (DefendedModel.stats()), so each formula has one implementation.
 import type { DefenseStats } from "../defenses/index.js";
-import { argmaxRow } from "../thieves/thief.js";
+import { rowArgmax } from "../models/argmax.js";
 
 /** Fraction of rows whose argmax equals the label. */
 export function accuracyFromProbs(probs: Float32Array, labels: Int32Array, numClasses: number): number {
@@ -11,15 +11,8 @@ export function accuracyFromProbs(probs: Float32Array, labels: Int32Array, numCl
     throw new RangeError(`accuracyFromProbs: ${probs.length} values for ${labels.length} labels of ${numClasses} classes`);
   }
   let correct = 0;
-  for (let r = 0; r < labels.length; r++) if (argmaxRow(probs, r, numClasses) === labels[r]) correct++;
+  for (let r = 0; r < labels.length; r++) if (rowArgmax(probs, r, numClasses) === labels[r]) correct++;
   return correct / labels.length;
-}
-
-export function argmaxLabels(probs: Float32Array, numClasses: number): Int32Array {
-  const rows = probs.length / numClasses;
-  const labels = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) labels[r] = argmaxRow(probs, r, numClasses);
-  return labels;
 }
 
 export interface PerturbationSummary {

@@ -13,4 +13,5 @@ export { Proxy, gramOfLogProbGradients, jacobianModes, type JacobianMode, type P
 export { saveModel, loadModel, loadLayersModel, isGraphModelArtifacts, type ModelLocation } from "./serialization.js";
 export { trainVictim, VICTIM_DEFAULTS, type VictimOptions, type VictimMetadata } from "./victim.js";
 export { createRandom, permutation, deriveSeed } from "./random.js";
+export { rowArgmax, argmaxRows } from "./argmax.js";
 export type { InputBatch, ProbabilityModel } from "./types.js";

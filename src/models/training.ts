@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assertWasmBackend } from "./backend.js";
 import { exampleSize, type LabeledImages } from "./datasets.js";
+import { rowArgmax } from "./argmax.js";
 import { deriveSeed, permutation } from "./random.js";
 import type { ProbabilityModel } from "./types.js";
 
@@ -128,12 +129,6 @@ function gatherRows(src: Float32Array, rowSize: number, order: Int32Array, from:
   return out;
 }
 
-function argmaxRow(a: Float32Array, row: number, k: number): number {
-  let best = 0;
-  for (let j = 1; j < k; j++) if (a[row * k + j] > a[row * k + best]) best = j;
-  return best;
-}
-
 /** Logits (count x K) of `model` on row-major images, in batches. */
 export function predictLogits(model: tf.LayersModel, images: Float32Array, count: number, inputShape: readonly number[], batchSize = 256): Float32Array {
   assertWasmBackend();
@@ -164,7 +159,7 @@ export async function accuracy(model: ProbabilityModel | tf.LayersModel, data: L
     const scores = model instanceof tf.LayersModel
       ? predictLogits(model, slice, n, data.inputShape, batchSize)
       : await model.predict({ data: slice, batchSize: n, inputShape: data.inputShape });
-    for (let i = 0; i < n; i++) if (argmaxRow(scores, i, k) === data.labels[from + i]) correct++;
+    for (let i = 0; i < n; i++) if (rowArgmax(scores, i, k) === data.labels[from + i]) correct++;
   }
   return correct / data.count;
 }
@@ -219,7 +214,7 @@ export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, o
   const trainIdx = order.subarray(0, trainCount);
   const valIdx = order.subarray(trainCount);
   const valImages = valCount ? gatherRows(data.images, size, valIdx, 0, valCount) : null;
-  const valLabels = valCount ? Int32Array.from(valIdx, (i) => argmaxRow(data.targets, i, k)) : null;
+  const valLabels = valCount ? Int32Array.from(valIdx, (i) => rowArgmax(data.targets, i, k)) : null;
   const keepBest = valCount > 0 && (options.keepBest ?? true);
   const report =
     options.progress === true
@@ -263,7 +258,7 @@ export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, o
       if (valImages && valLabels) {
         const logits = predictLogits(model, valImages, valCount, data.inputShape);
         let correct = 0;
-        for (let i = 0; i < valCount; i++) if (argmaxRow(logits, i, k) === valLabels[i]) correct++;
+        for (let i = 0; i < valCount; i++) if (rowArgmax(logits, i, k) === valLabels[i]) correct++;
         entry.valAccuracy = correct / valCount;
         if (keepBest && (!best || entry.valAccuracy > best.accuracy)) {
           best?.weights.forEach((w) => w.dispose());

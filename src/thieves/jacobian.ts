@@ -9,7 +9,8 @@ import { positiveInteger, positiveNumber, trainingEntries, trainingOptions } fro
 import { BudgetedQuerier } from "./query.js";
 import { createRandom, deriveSeed, permutation } from "./random.js";
 import type { BlackBox, StealOptions, StealResult, Thief, ThiefDeps } from "./thief.js";
-import { argmaxRow, checkImageSet, checkStealOptions, concatRows, gatherRows } from "./thief.js";
+import { rowArgmax } from "../models/argmax.js";
+import { checkImageSet, checkStealOptions, concatRows, gatherRows } from "./thief.js";
 
 export const jacobianParamsEntries = {
   // The reference: 100 seeds; substitutes 20 epochs of SGD lr 0.1, momentum 0.9, weight decay 5e-4;
@@ -189,7 +190,7 @@ export class JacobianThief implements Thief {
 /** Argmax labels of the black box's answers for the chosen rows. */
 export function answerLabels(answers: Float32Array, numClasses: number, rows: ArrayLike<number>): Int32Array {
   const labels = new Int32Array(rows.length);
-  for (let i = 0; i < rows.length; i++) labels[i] = argmaxRow(answers, rows[i], numClasses);
+  for (let i = 0; i < rows.length; i++) labels[i] = rowArgmax(answers, rows[i], numClasses);
   return labels;
 }
 

@@ -6,7 +6,8 @@ import * as v from "valibot";
 import type { AugmentContext } from "./jacobian.js";
 import { JacobianThief, chooseRows, jacobianParamsEntries, targetedPgd } from "./jacobian.js";
 import { parseParams, positiveInteger, positiveNumber } from "./parameters.js";
-import { argmaxRow, gatherRows, type ThiefDeps } from "./thief.js";
+import { rowArgmax } from "../models/argmax.js";
+import { gatherRows, type ThiefDeps } from "./thief.js";
 
 export const jbtopkParamsSchema = v.strictObject({
   ...jacobianParamsEntries,
@@ -38,7 +39,7 @@ export function topkAugment(params: JbtopkParams) {
     const starts = new Float32Array(total * rowSize);
     const targets = new Int32Array(total);
     for (let i = 0, n = 0; i < rows.length && n < total; i++) {
-      const label = argmaxRow(c.answers, rows[i], c.numClasses);
+      const label = rowArgmax(c.answers, rows[i], c.numClasses);
       for (const target of topClassesExcept(logitValues, i, c.numClasses, k, label)) {
         if (n >= total) break;
         starts.set(chosen.subarray(i * rowSize, (i + 1) * rowSize), n * rowSize);

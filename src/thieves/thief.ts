@@ -2,6 +2,7 @@
 // within a budget and returns a trained copy. Thieves see only probabilities (or whatever the defense
 // answers); they never see the victim's weights or the defense.
 import type * as tf from "@tensorflow/tfjs";
+import { rowArgmax } from "../models/argmax.js";
 import type { InputBatch, ProbabilityModel } from "../models/types.js";
 import type { SoftLabeledData, TrainOptions, trainModel } from "../models/training.js";
 
@@ -119,19 +120,7 @@ export function concatRows(a: Float32Array, b: Float32Array): Float32Array {
 export function argmaxOneHot(probs: Float32Array, numClasses: number): Float32Array {
   const rows = probs.length / numClasses;
   const out = new Float32Array(probs.length);
-  for (let r = 0; r < rows; r++) out[r * numClasses + argmaxRow(probs, r, numClasses)] = 1;
+  for (let r = 0; r < rows; r++) out[r * numClasses + rowArgmax(probs, r, numClasses)] = 1;
   return out;
 }
 
-export function argmaxRow(probs: ArrayLike<number>, row: number, numClasses: number): number {
-  let best = 0;
-  let bestValue = probs[row * numClasses];
-  for (let k = 1; k < numClasses; k++) {
-    const value = probs[row * numClasses + k];
-    if (value > bestValue) {
-      best = k;
-      bestValue = value;
-    }
-  }
-  return best;
-}

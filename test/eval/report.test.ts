@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { accuracyFromProbs, argmaxLabels } from "../../src/eval/metrics.js";
+import { accuracyFromProbs } from "../../src/eval/metrics.js";
+import { argmaxRows } from "../../src/models/argmax.js";
 import { plotSpec, renderPlots } from "../../src/eval/plot.js";
 import type { EvalPoint } from "../../src/eval/point.js";
 import { pointKey, settingLabel } from "../../src/eval/point.js";
@@ -96,7 +97,7 @@ test("pointKey ignores measurements and key order; accuracy helpers validate sha
   assert.is.not(pointKey(a), pointKey({ ...a, budget: 101 }));
   const probs = new Float32Array([0.1, 0.9, 0.8, 0.2, 0.5, 0.5]);
   assert.is(accuracyFromProbs(probs, new Int32Array([1, 0, 1]), 2), 2 / 3);
-  assert.equal(Array.from(argmaxLabels(probs, 2)), [1, 0, 0]);
+  assert.equal(Array.from(argmaxRows(probs, 3, 2)), [1, 0, 0]);
   assert.throws(() => accuracyFromProbs(probs, new Int32Array([1, 0]), 2), /6 values for 2 labels/);
   assert.throws(() => accuracyFromProbs(new Float32Array(0), new Int32Array(0), 2), /no rows/);
 });

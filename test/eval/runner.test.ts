@@ -13,7 +13,7 @@ import { initBackend } from "../../src/models/backend.js";
 import type { LabeledImages } from "../../src/models/datasets.js";
 import type { InputBatch } from "../../src/models/types.js";
 import { createThief } from "../../src/thieves/registry.js";
-import { argmaxRow } from "../../src/thieves/thief.js";
+import { rowArgmax } from "../../src/models/argmax.js";
 import { RecordingBlackBox, inputShape, numClasses, randomImages, tinyModel } from "../thieves/helpers.js";
 
 await initBackend();
@@ -67,7 +67,7 @@ async function world() {
   const sets = { train: labeled("train", 40, 1), heldOut: labeled("heldout", 60, 2), test: labeled("test", 80, 3) };
   for (const set of Object.values(sets)) {
     const probs = await victim.predict({ data: set.images, batchSize: set.count, inputShape });
-    for (let r = 0; r < set.count; r++) set.labels[r] = argmaxRow(probs, r, numClasses);
+    for (let r = 0; r < set.count; r++) set.labels[r] = rowArgmax(probs, r, numClasses);
   }
   const data: EvalData = { dataset: "tiny", numClasses, inputShape, victimTrain: sets.train, heldOut: sets.heldOut, test: sets.test, pool: sets.heldOut, poolName: "tiny-heldout" };
   return data;
