@@ -3,7 +3,7 @@ export type { Defense, DefenseBatch, DefenseResult, DefenseTraits } from "./defe
 export type { DefenseDeps, DefenseProxy } from "./deps.js";
 export { DefenseConfigError, DefenseInputError } from "./errors.js";
 export type { ParameterSpec, ParameterType } from "./parameters.js";
-export { createDefense, describeDefense, listDefenses, parseParameterStrings, type DefenseInfo, type DefenseName } from "./registry.js";
+export { createDefense, describeDefense, listDefenses, parseParameterStrings, publicParameters, type DefenseInfo, type DefenseName } from "./registry.js";
 export {
   DefendedModel, type DefendedAnswer, type DefendedModelOptions, type DefenseStats, type QueryContext, type VictimFunction,
 } from "./defended-model.js";

@@ -35,7 +35,7 @@ const madParameters = defineParameters("mad", {
   distance: param.choice(["l1", "l2", "kl"], { description: "Distance of the budget ball: l1, l2 or kl (KL(y||ỹ)).", default: "l1" }),
   epsilon: epsilonParameter,
   step: stepParameter,
-  seed: param.integer({ description: "Seed of the random oracle.", default: 0, min: 0, max: 4294967295 }),
+  seed: param.integer({ description: "Seed of the random oracle.", default: 0, min: 0, max: 4294967295, secret: true }),
   jacobian: jacobianParameter,
   layers: layersParameter,
 });

@@ -19,6 +19,8 @@ export interface ParameterSpec {
   readonly choices?: readonly string[];
   /** Absent and no default: the parameter may be left out (e.g. a layer list). */
   readonly optional?: boolean;
+  /** A secret of the deployment (a seed, a key): never shown to clients, never known to a thief. */
+  readonly secret?: boolean;
 }
 
 /** One declared parameter: its public spec, and the valibot schema of a present value. */
@@ -35,6 +37,7 @@ interface NumberOptions<D> {
   min?: number;
   max?: number;
   exclusiveMin?: boolean;
+  secret?: boolean;
 }
 
 function rangeText(o: { min?: number; max?: number; exclusiveMin?: boolean }): string {

@@ -21,7 +21,7 @@ const parameters = defineParameters("random-noise", {
   epsilon: param.number({ description: "Radius ε of the logit-space noise ball (logit modes).", default: 1, min: 0 }),
   norm: param.choice(["l1", "l2"], { description: "Norm of the logit-space noise ball (logit modes).", default: "l1" }),
   sigma: param.number({ description: "Standard deviation of the probability-space noise (prob-gaussian).", default: 0.1, min: 0 }),
-  seed: param.integer({ description: "Seed of the noise stream.", default: 0, min: 0, max: 4294967295 }),
+  seed: param.integer({ description: "Seed of the noise stream.", default: 0, min: 0, max: 4294967295, secret: true }),
 });
 
 export const randomNoiseDefense = defineDefense({

@@ -65,6 +65,17 @@ function describe(d: DefenseDefinition): DefenseInfo {
   return { name: d.name, description: d.description, needsCore: d.needsCore, parameters: d.parameters.specs };
 }
 
+/**
+ * The parameters a thief may know (Kerckhoffs): every declared parameter but the secret ones (seeds,
+ * keys), defaults filled in.
+ */
+export function publicParameters(name: string, params?: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const definition = definitionOf(name);
+  const filled: Record<string, unknown> = { ...definition.parameters.parse(params) };
+  for (const spec of definition.parameters.specs) if (spec.secret) delete filled[spec.name];
+  return filled;
+}
+
 /** For CLIs and query strings: parameter values given as strings, coerced to each parameter's type. */
 export function parseParameterStrings(
   name: string,

@@ -35,3 +35,33 @@ export function deriveSeed(seed: number, stream: number): number {
   const random = createRandom(Math.trunc(seed) * 1000003 + stream);
   return Math.floor(random() * 2147483647);
 }
+
+/**
+ * The seed of one named random role (e.g. "victim-init", "thief-queries") of a run, with optional
+ * integer ids (a round, a copy): distinct roles get unrelated 32-bit seeds for every run seed, so that
+ * no two roles ever start from the same stream. The role name and ids are hashed with FNV-1a, mixed
+ * with the run seed by the murmur3 finaliser.
+ */
+export function roleSeed(seed: number, role: string, ...ids: number[]): number {
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`run seed must be an integer in [0, 2^32 - 1], got ${seed}`);
+  let h = 0x811c9dc5;
+  const mixIn = (byte: number) => {
+    h = Math.imul(h ^ (byte & 0xff), 0x01000193) >>> 0;
+  };
+  for (let i = 0; i < role.length; i++) {
+    const c = role.charCodeAt(i);
+    mixIn(c);
+    mixIn(c >>> 8);
+  }
+  for (const id of [seed, ...ids]) {
+    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new RangeError(`seed id must be an integer in [0, 2^32 - 1], got ${id}`);
+    mixIn(0x2f); // a separator, so ("a", 12) and ("a1", 2) differ
+    for (let s = 0; s < 32; s += 8) mixIn(id >>> s);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 0;
+}

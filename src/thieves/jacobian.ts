@@ -7,7 +7,8 @@ import * as v from "valibot";
 import { trainModel as defaultTrain } from "../models/training.js";
 import { positiveInteger, positiveNumber, trainingEntries, trainingOptions } from "./parameters.js";
 import { BudgetedQuerier } from "./query.js";
-import { createRandom, deriveSeed, permutation } from "./random.js";
+import { roleSeed } from "../models/random.js";
+import { createRandom, permutation } from "./random.js";
 import type { BlackBox, StealOptions, StealResult, Thief, ThiefDeps } from "./thief.js";
 import { rowArgmax } from "../models/argmax.js";
 import { checkImageSet, checkStealOptions, concatRows, gatherRows } from "./thief.js";
@@ -139,22 +140,22 @@ export class JacobianThief implements Thief {
     const inputShape = seedPool.inputShape;
     const rowSize = inputShape.reduce((a, b) => a * b, 1);
     const train = this.deps.train ?? defaultTrain;
-    const random = createRandom(deriveSeed(seed, 1));
+    const random = createRandom(roleSeed(seed, "augment"));
     const querier = new BudgetedQuerier(this.name, blackBox, budget, p.queryBatchSize, onProgress);
     const trainOptions = trainingOptions(p);
 
-    const seedIndices = permutation(seedPool.count, seed).subarray(0, Math.min(p.seedSize, seedPool.count, budget));
+    const seedIndices = permutation(seedPool.count, roleSeed(seed, "seed-set")).subarray(0, Math.min(p.seedSize, seedPool.count, budget));
     let images = gatherRows(seedPool.images, rowSize, seedIndices);
     let answers = await querier.query(images, seedIndices.length, 0);
     let count = seedIndices.length;
 
     let round = 0;
     while (querier.remaining > 0) {
-      const substitute = this.deps.buildSubstitute(deriveSeed(seed, 2, round));
+      const substitute = this.deps.buildSubstitute(roleSeed(seed, "substitute-init", round));
       try {
         await train(substitute, { images, targets: answers, count, inputShape, numClasses: K }, {
           ...trainOptions,
-          seed: deriveSeed(seed, 3, round),
+          seed: roleSeed(seed, "substitute-shuffles", round),
           progress: onProgress
             ? (e) => onProgress({ phase: "train", queriesUsed: querier.queriesUsed, budget, round, epoch: e.epoch, epochs: e.epochs, loss: e.loss })
             : false,
@@ -173,12 +174,12 @@ export class JacobianThief implements Thief {
       round++;
     }
 
-    const model = this.deps.buildSubstitute(seed);
+    const model = this.deps.buildSubstitute(roleSeed(seed, "init"));
     const transferSet = { images, answers, targets: answers, count, inputShape, numClasses: K };
     await train(model, transferSet, {
       ...trainOptions,
       epochs: p.finalEpochs,
-      seed,
+      seed: roleSeed(seed, "shuffles"),
       progress: onProgress
         ? (e) => onProgress({ phase: "train", queriesUsed: querier.queriesUsed, budget, round, epoch: e.epoch, epochs: e.epochs, loss: e.loss })
         : false,

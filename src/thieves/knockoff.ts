@@ -5,6 +5,7 @@ import * as v from "valibot";
 import { trainModel as defaultTrain } from "../models/training.js";
 import { parseParams, trainingEntries, trainingOptions } from "./parameters.js";
 import { BudgetedQuerier } from "./query.js";
+import { roleSeed } from "../models/random.js";
 import { permutation } from "./random.js";
 import type { BlackBox, ImageSet, StealOptions, StealResult, Thief, ThiefDeps } from "./thief.js";
 import { argmaxOneHot, checkImageSet, checkStealOptions, gatherRows } from "./thief.js";
@@ -17,9 +18,13 @@ export const knockoffParamsSchema = v.strictObject({
 });
 export type KnockoffParams = v.InferOutput<typeof knockoffParamsSchema>;
 
-/** The pool indices a Knockoff thief queries for (budget, seed): the first `budget` of a seeded shuffle. */
+/**
+ * The pool indices a Knockoff-style thief queries for (budget, seed): the first `budget` of a seeded
+ * shuffle. Every thief whose registry entry says queries "fixed-sample" asks exactly these, so the
+ * evaluation can answer them once for all such thieves.
+ */
 export function knockoffQueryIndices(poolSize: number, budget: number, seed: number): Int32Array {
-  return permutation(poolSize, seed).subarray(0, Math.min(budget, poolSize));
+  return permutation(poolSize, roleSeed(seed, "queries")).subarray(0, Math.min(budget, poolSize));
 }
 
 export class KnockoffThief implements Thief {
@@ -50,11 +55,11 @@ export class KnockoffThief implements Thief {
     const targets = p.labels === "top1" ? argmaxOneHot(answers, K) : answers;
 
     const transferSet = { images, answers, targets, count: indices.length, inputShape: pool.inputShape, numClasses: K };
-    const model = this.deps.buildSubstitute(seed);
+    const model = this.deps.buildSubstitute(roleSeed(seed, "init"));
     const train = this.deps.train ?? defaultTrain;
     await train(model, transferSet, {
       ...trainingOptions(p),
-      seed,
+      seed: roleSeed(seed, "shuffles"),
       progress: onProgress
         ? (e) => onProgress({ phase: "train", queriesUsed: querier.queriesUsed, budget, epoch: e.epoch, epochs: e.epochs, loss: e.loss })
         : false,

@@ -12,6 +12,13 @@ export interface ThiefInfo {
   readonly description: string;
   /** "pool": queries a transfer pool (Knockoff); "seeds": grows synthetic queries from a seed set. */
   readonly data: "pool" | "seeds";
+  /**
+   * "fixed-sample": queries exactly knockoffQueryIndices(pool, budget, seed), so an evaluation may answer
+   * that sample once and replay it; "adaptive": chooses its queries as it goes (needs the live black box).
+   */
+  readonly queries: "fixed-sample" | "adaptive";
+  /** Uses what it knows of the defense (StealOptions.defense). */
+  readonly knowsDefense: boolean;
 }
 
 interface ThiefEntry extends ThiefInfo {
@@ -19,14 +26,16 @@ interface ThiefEntry extends ThiefInfo {
 }
 
 const thieves: readonly ThiefEntry[] = [
-  { name: "knockoff", description: "Knockoff Nets (random): a seeded sample of a transfer pool, soft labels", data: "pool", create: createKnockoff },
-  { name: "top1", description: "Knockoff trained on one-hot argmax labels (beats label-preserving defenses)", data: "pool", create: createTop1 },
-  { name: "jbda", description: "Jacobian-based dataset augmentation (Papernot et al. 2017)", data: "seeds", create: createJbda },
-  { name: "jbself", description: "JBDA stepping towards the black box's label", data: "seeds", create: createJbself },
+  { name: "knockoff", description: "Knockoff Nets (random): a seeded sample of a transfer pool, soft labels", data: "pool", queries: "fixed-sample", knowsDefense: false, create: createKnockoff },
+  { name: "top1", description: "Knockoff trained on one-hot argmax labels (beats label-preserving defenses)", data: "pool", queries: "fixed-sample", knowsDefense: false, create: createTop1 },
+  { name: "jbda", description: "Jacobian-based dataset augmentation (Papernot et al. 2017)", data: "seeds", queries: "adaptive", knowsDefense: false, create: createJbda },
+  { name: "jbself", description: "JBDA stepping towards the black box's label", data: "seeds", queries: "adaptive", knowsDefense: false, create: createJbself },
   {
     name: "jbtopk",
     description: "Targeted PGD towards the substitute's top-k other classes (k = 3)",
     data: "seeds",
+    queries: "adaptive",
+    knowsDefense: false,
     create: (params, deps) => createJbtopk(params, deps),
   },
 ];
@@ -52,7 +61,7 @@ function lookup(name: string): { key: string; entry: ThiefEntry; fixed: Record<s
 
 export function describeThief(name: string): ThiefInfo {
   const { entry } = lookup(name);
-  return { name, description: entry.description, data: entry.data };
+  return { name, description: entry.description, data: entry.data, queries: entry.queries, knowsDefense: entry.knowsDefense };
 }
 
 export function createThief(name: string, params: Record<string, unknown> = {}, deps: ThiefDeps): Thief {

@@ -4,6 +4,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import { rowArgmax } from "../models/argmax.js";
 import type { InputBatch, ProbabilityModel } from "../models/types.js";
+import type { Core } from "../core/index.js";
 import type { SoftLabeledData, TrainOptions, trainModel } from "../models/training.js";
 
 /** The only view of the victim a thief gets: inputs in, probability rows out. */
@@ -27,11 +28,22 @@ export interface StealProgress {
   readonly loss?: number;
 }
 
+/**
+ * What a thief knows of the defense in front of the black box (Kerckhoffs): its registry name and its
+ * public parameters, defaults filled in. Never its secrets (seeds, keys), the victim or the proxy's weights.
+ */
+export interface DefenseKnowledge {
+  readonly name: string;
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
 export interface StealOptions {
   /** Maximum number of black-box queries (rows). */
   readonly budget: number;
-  /** Every random choice and the substitutes' initialisation derive from it. */
+  /** Every random choice and the substitutes' initialisation derive from it (each under its own role name). */
   readonly seed: number;
+  /** The defense the thief faces, as far as it is public; defense-aware thieves need it. */
+  readonly defense?: DefenseKnowledge;
   readonly onProgress?: (event: StealProgress) => void;
 }
 
@@ -68,6 +80,8 @@ export interface ThiefDeps {
   readonly seeds?: ImageSet;
   /** Defaults to the models layer's trainModel. */
   readonly train?: typeof trainModel;
+  /** The WASM core, for thieves that run the public defense themselves (invert, recover). */
+  readonly core?: Core;
 }
 
 export type ThiefTrainOptions = Pick<TrainOptions, "epochs" | "batchSize" | "learningRate" | "momentum" | "weightDecay" | "optimizer">;

@@ -1,0 +1,78 @@
+// A defense-aware thief runs the public defense itself (Kerckhoffs): the registry's own implementation,
+// built from the public parameters it knows, with its own guesses for the secret ones (a seed it draws
+// itself) and, for a defense with a proxy, either the uniform distribution as the proxy's softmax (a
+// scratch LeNet's softmax on digits is within 0.03-0.04 of uniform) or a scratch model of its own.
+import type { Defense, DefenseTraits } from "../defenses/defense.js";
+import type { DefenseDeps } from "../defenses/deps.js";
+import { createDefense, describeDefense } from "../defenses/registry.js";
+import { Proxy } from "../models/proxy.js";
+import { roleSeed } from "../models/random.js";
+import type { InputBatch } from "../models/types.js";
+import type { DefenseKnowledge, ThiefDeps } from "./thief.js";
+import { ThiefInputError } from "./thief.js";
+
+/** What the thief believes the defender's proxy is: the uniform softmax, or a scratch model of its own. */
+export type ProxyGuess = "uniform" | "scratch";
+
+export interface SimulatedDefense {
+  readonly knowledge: DefenseKnowledge;
+  readonly traits: DefenseTraits;
+  /** The public defense applied to `probs` (B x K); `inputs` are needed only with a scratch proxy guess. */
+  apply(probs: Float32Array, numClasses: number, inputs?: InputBatch): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export function requireKnowledge(thief: string, knowledge: DefenseKnowledge | undefined): DefenseKnowledge {
+  if (!knowledge) {
+    throw new ThiefInputError(`thief "${thief}": needs options.defense (the defense's name and public parameters) to undo it`);
+  }
+  return knowledge;
+}
+
+/**
+ * Builds the public defense as the thief can: `seed` draws the thief's guesses for secret parameters
+ * (so the thief never reuses the defender's default seed by accident) and its scratch proxy.
+ */
+export function simulateDefense(
+  thief: string,
+  knowledge: DefenseKnowledge,
+  deps: ThiefDeps,
+  options: { seed: number; proxy: ProxyGuess },
+): SimulatedDefense {
+  const info = describeDefense(knowledge.name);
+  if (info.needsCore && !deps.core) {
+    throw new ThiefInputError(`thief "${thief}": simulating defense "${knowledge.name}" needs deps.core (the WASM core from loadCore())`);
+  }
+  const params: Record<string, unknown> = { ...knowledge.params };
+  for (const spec of info.parameters) {
+    if (!spec.secret) continue;
+    if (spec.type !== "integer") throw new ThiefInputError(`thief "${thief}": cannot guess secret parameter "${spec.name}" of "${knowledge.name}"`);
+    params[spec.name] = roleSeed(options.seed, `guess-${spec.name}`);
+  }
+  const layersJacobian = params.jacobian === "layers";
+  let proxy: Proxy | undefined;
+  const defenseDeps: DefenseDeps = { core: deps.core };
+  if (options.proxy === "scratch" || layersJacobian) {
+    proxy = new Proxy(deps.buildSubstitute(roleSeed(options.seed, "scratch-proxy")));
+    (defenseDeps as { proxy?: Proxy }).proxy = proxy;
+  }
+  const defense: Defense = createDefense(knowledge.name, params, defenseDeps);
+  const uniformProxy = options.proxy === "uniform" && !layersJacobian;
+  return {
+    knowledge,
+    traits: defense.traits,
+    async apply(probs, numClasses, inputs) {
+      const batchSize = probs.length / numClasses;
+      if (defense.traits.needsInput && !uniformProxy && !inputs) {
+        throw new ThiefInputError(`thief "${thief}": simulating "${knowledge.name}" with a scratch proxy needs the inputs`);
+      }
+      const proxyProbs = uniformProxy ? new Float32Array(probs.length).fill(1 / numClasses) : undefined;
+      const result = await defense.apply({ probs, batchSize, numClasses, inputs: uniformProxy ? undefined : inputs, proxyProbs });
+      return result.probs;
+    },
+    dispose() {
+      defense.dispose?.();
+      proxy?.dispose();
+    },
+  };
+}
