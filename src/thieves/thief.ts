@@ -60,6 +60,8 @@ export interface StealResult {
   /** Jacobian-style thieves: augmentation rounds run. */
   readonly rounds: number;
   readonly seconds: number;
+  /** Thief-specific counts for reports, e.g. { inverted: 812, fallback: 188 } (JSON numbers). */
+  readonly diagnostics?: Readonly<Record<string, number>>;
 }
 
 export interface Thief {
