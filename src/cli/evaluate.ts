@@ -27,7 +27,7 @@ export function parseThiefParams(entries: readonly string[]): Record<string, Rec
 
 export const evaluateCommand = new Command("evaluate")
   .description("Run thieves against defenses along parameter sweeps and report thief vs defender accuracy (tables, CSV, JSON, SVG plots).")
-  .addOption(new Option("--preset <name>", "base configuration (flags below override it)").choices(["quick", "paper"]).default("quick"))
+  .addOption(new Option("--preset <name>", "base configuration (flags below override it)").choices(["quick", "protection", "paper"]).default("quick"))
   .addOption(new Option("--dataset <name>", "victim dataset").choices(["mnist", "fashion-mnist"]))
   .option("--attacks <list>", "thieves, comma-separated: knockoff,top1,jbda,jbself,jbtop3", list)
   .option("--defenses <list>", "defenses, comma-separated: none,mad,mad-argmax,reverse-sigmoid,random-noise,modelguard-w", list)
@@ -46,7 +46,8 @@ export const evaluateCommand = new Command("evaluate")
     budget?: number; seed?: number; transfer?: "auto" | "fashion-mnist" | "heldout" | "mnist"; heldOut?: number; victimEpochs?: number;
     workers: number; out?: string; cacheDir: string;
   }) => {
-    const { presets, expandGrid, parseGridEntry } = await import("../eval/config.js");
+    const { presets, expandGrid, parseGridEntry, threatConfigs } = await import("../eval/config.js");
+    const { writeCombinedReport } = await import("../eval/combined.js");
     const { describeDefense, parseParameterStrings } = await import("../defenses/index.js");
     const { describeThief } = await import("../thieves/registry.js");
     const { prepareSetup } = await import("../eval/setup.js");
@@ -81,6 +82,8 @@ export const evaluateCommand = new Command("evaluate")
       thiefParams[attack] = { ...(base.thiefParams[attack] ?? {}), ...(thiefOverrides[attack] ?? {}) };
     }
     const { grid: _g, defenses: _d, ...rest } = base;
+    // An explicit --transfer (or --attacks, --budget) asks for one run, not the preset's threat settings.
+    const threats = opts.transfer || opts.attacks || opts.budget ? undefined : presets[opts.preset].threats;
     const config = {
       ...rest,
       dataset: opts.dataset ?? base.dataset,
@@ -96,31 +99,55 @@ export const evaluateCommand = new Command("evaluate")
     };
     const out = resolve(opts.out ?? `${opts.cacheDir}/results/${config.dataset}-${opts.preset}`);
     const log = (message: string) => console.log(`[${formatDuration((performance.now() - started) / 1000).padStart(6)}] ${message}`);
-    log(`evaluate: preset ${opts.preset}, ${config.attacks.length} thieves x ${config.settings.length} defense settings, budget ${config.budget}, ${opts.workers} worker(s); output ${out}`);
+    const runs = threatConfigs(config, threats);
+    const command = `prediction-poisoning ${process.argv.slice(2).join(" ")}`;
+    log(
+      `evaluate: preset ${opts.preset}, ${runs.map((r) => `${r.threat ?? r.transfer}: ${r.attacks.length} thieves x ${r.settings.length} defense settings, budget ${r.budget}`).join("; ")}, ` +
+        `${opts.workers} worker(s); output ${out}`,
+    );
 
     const env = await createNodeEvalEnvironment({ cacheDir: resolve(opts.cacheDir), log });
-    const setup = await prepareSetup(config, env, { trainVictim: true });
-    const execute =
-      opts.workers > 1
-        ? workerExecutor({ config, cacheDir: resolve(opts.cacheDir) }, opts.workers)
-        : async (jobs: readonly import("../eval/jobs.js").ThiefJob[], onResult: (r: import("../eval/jobs.js").ThiefJobResult) => Promise<void>) => {
-            for (const job of jobs) await onResult(await runThiefJob(job, setup));
-          };
-    const summary = await runEvaluation({
-      setup,
-      store: new FileEvalStore(out),
-      execute,
-      log,
-      command: `prediction-poisoning ${process.argv.slice(2).join(" ")}`,
-      workers: opts.workers,
-      startedAt: started,
-    });
-    // The compact table (one row per defense setting); every point is in results.md.
+    const finished: { folder: string; summary: Awaited<ReturnType<typeof runEvaluation>> }[] = [];
+    for (const runConfig of runs) {
+      const folder = runs.length > 1 ? runConfig.threat! : ".";
+      if (runs.length > 1) log(`threat setting ${runConfig.threat}: pool ${runConfig.transfer}, budget ${runConfig.budget}, thieves ${runConfig.attacks.join(", ")}`);
+      const setup = await prepareSetup(runConfig, env, { trainVictim: true });
+      const execute =
+        opts.workers > 1
+          ? workerExecutor({ config: runConfig, cacheDir: resolve(opts.cacheDir) }, opts.workers)
+          : async (jobs: readonly import("../eval/jobs.js").ThiefJob[], onResult: (r: import("../eval/jobs.js").ThiefJobResult) => Promise<void>) => {
+              for (const job of jobs) await onResult(await runThiefJob(job, setup));
+            };
+      const summary = await runEvaluation({
+        setup,
+        store: new FileEvalStore(resolve(out, folder)),
+        execute,
+        log,
+        command,
+        workers: opts.workers,
+        startedAt: started,
+      });
+      finished.push({ folder, summary });
+    }
+    const seconds = (performance.now() - started) / 1000;
+    let markdown: string;
+    let plots: number;
+    if (finished.length > 1) {
+      const combined = await writeCombinedReport(new FileEvalStore(out), finished, { preset: opts.preset, command, totalSeconds: seconds });
+      markdown = combined.markdown;
+      plots = combined.plots.length;
+    } else {
+      const { summary } = finished[0];
+      markdown = summary.markdown.slice(0, summary.markdown.indexOf("All points:"));
+      plots = summary.plots.length;
+    }
+    // The headline and the compact table (one row per defense setting); every point is in results.md.
     console.log("");
-    console.log(summary.markdown.slice(0, summary.markdown.indexOf("All points:")).trimEnd());
+    console.log(markdown.trimEnd());
     console.log("");
-    console.log(`Trained ${summary.trained} thieves, reused ${summary.reused} identical runs, resumed ${summary.resumed} finished points.`);
-    console.log(`Results: ${out}/results.json, results.csv, results.md (every point)`);
-    console.log(`Plots:   ${out}/plots/ (${summary.plots.length} SVG files)`);
-    console.log(`Wall time: ${formatDuration((performance.now() - started) / 1000)}`);
+    const total = (key: "trained" | "reused" | "resumed") => finished.reduce((n, f) => n + f.summary[key], 0);
+    console.log(`Trained ${total("trained")} thieves, reused ${total("reused")} identical runs, resumed ${total("resumed")} finished points.`);
+    console.log(`Results: ${out}/results.json, results.csv, results.md (every point${finished.length > 1 ? ": in each threat setting's folder" : ""})`);
+    console.log(`Plots:   ${out}/plots/ (${plots} SVG files)`);
+    console.log(`Wall time: ${formatDuration(seconds)}`);
   });

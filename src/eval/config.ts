@@ -16,7 +16,6 @@ export interface VictimConfig {
   readonly batchSize: number;
   readonly learningRate: number;
   readonly momentum: number;
-  readonly seed: number;
 }
 
 export type TransferChoice = "auto" | "fashion-mnist" | "heldout" | "mnist";
@@ -26,19 +25,23 @@ export interface EvalConfig {
   readonly attacks: readonly string[];
   readonly settings: readonly DefenseSetting[];
   readonly budget: number;
+  /** The run seed: every random role (split, victim, proxy, thieves) derives its own from it (seeds.ts). */
   readonly seed: number;
   /** Knockoff's query pool: "auto" = Fashion-MNIST for an MNIST victim when installed, else held-out digits. */
   readonly transfer: TransferChoice;
   /** Training images withheld from the victim: the JB seed pool and the in-distribution transfer pool. */
   readonly heldOutSize: number;
-  /** Seed of the dataset's train/test split. */
-  readonly splitSeed: number;
   readonly victim: VictimConfig;
   /** Per-thief parameter overrides (e.g. fewer epochs in the quick preset). */
   readonly thiefParams: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
-  /** Seed of the MAD proxy (a randomly initialised model of the victim's architecture). */
-  readonly proxySeed: number;
   readonly preset?: string;
+  /** Names the threat setting in reports; default: from the query pool (held-out data: "in-distribution"). */
+  readonly threat?: string;
+}
+
+/** The threat setting of a run: the thief's queries look like honest traffic (held-out data) or do not. */
+export function threatOf(config: Pick<EvalConfig, "threat">, poolName: string): string {
+  return config.threat ?? (poolName.endsWith("heldout") ? "in-distribution" : "out-of-distribution");
 }
 
 /** A defense grid: per defense, each parameter's list of values (the cartesian product is swept). */
@@ -71,11 +74,29 @@ export function parseGridEntry(text: string): { defense: string; params: Record<
   return { defense, params };
 }
 
-const defaultVictim: VictimConfig = { arch: "lenet", epochs: 8, batchSize: 64, learningRate: 0.01, momentum: 0.5, seed: 1 };
+const defaultVictim: VictimConfig = { arch: "lenet", epochs: 8, batchSize: 64, learningRate: 0.01, momentum: 0.5 };
+
+/** One threat setting of a preset: where the thief's queries come from, and which thieves and budget apply. */
+export interface ThreatSetting {
+  readonly name: string;
+  readonly transfer: TransferChoice;
+  /** Default: the preset's attacks. */
+  readonly attacks?: readonly string[];
+  /** Default: the preset's budget. */
+  readonly budget?: number;
+}
 
 export interface Preset {
   readonly description: string;
   readonly config: Omit<EvalConfig, "settings"> & { readonly defenses: readonly string[]; readonly grid: DefenseGrid };
+  /** Several threat settings, each run into its own folder and reported together (default: one, from `transfer`). */
+  readonly threats?: readonly ThreatSetting[];
+}
+
+/** The run of each threat setting: the base configuration with that setting's pool, thieves and budget. */
+export function threatConfigs(config: EvalConfig, threats: readonly ThreatSetting[] | undefined): EvalConfig[] {
+  if (!threats || threats.length === 0) return [config];
+  return threats.map((t) => ({ ...config, threat: t.name, transfer: t.transfer, attacks: t.attacks ?? config.attacks, budget: t.budget ?? config.budget }));
 }
 
 /** The paper's sweeps at this project's scale (MAD.md sections 5-7, EVAL.md). */
@@ -87,12 +108,21 @@ const paperGrid: DefenseGrid = {
   "modelguard-w": { epsilon: [0.25, 0.5, 1.0, 2.0] },
 };
 
+/** Three settings per defense, from harmless to costly, for the worst-case matrix. */
+const protectionGrid: DefenseGrid = {
+  mad: { epsilon: [0.25, 0.5, 0.9] },
+  "mad-argmax": { epsilon: [0.5, 1.0, 2.0] },
+  "reverse-sigmoid": { beta: [0.2, 0.5, 1.0], gamma: [0.2] },
+  "random-noise": { epsilon: [15, 40, 100] },
+  "modelguard-w": { epsilon: [0.5, 1.0, 2.0] },
+};
+
 export const presets: Readonly<Record<string, Preset>> = {
   quick: {
     description: "npm start: MNIST, knockoff/jbtop3/top1 against 4 defenses at 3 settings each, a small budget (< 10 min on 2 cores)",
     config: {
       dataset: "mnist",
-      attacks: ["knockoff", "top1", "jbtop3"],
+      attacks: ["knockoff", "top1", "invert", "recover", "jbtop3"],
       defenses: ["none", "mad", "mad-argmax", "reverse-sigmoid", "random-noise"],
       grid: {
         mad: { epsilon: [0.25, 0.5, 0.9] },
@@ -105,17 +135,46 @@ export const presets: Readonly<Record<string, Preset>> = {
       // An in-distribution pool keeps the quick thief strong (EVAL.md); the paper preset uses "auto".
       transfer: "heldout",
       heldOutSize: 2000,
-      splitSeed: 0,
       victim: defaultVictim,
-      // Fewer epochs than the reference (30 and 20/100) so 33 thief trainings fit in minutes.
+      // Fewer epochs than the reference (30 and 20/100) so the thief trainings fit in minutes.
       thiefParams: {
         knockoff: { epochs: 8 },
         top1: { epochs: 8 },
-        jbtop3: { epochs: 2, finalEpochs: 8 },
+        invert: { epochs: 8 },
+        recover: { epochs: 8 },
+        jbtop3: { epochs: 6, finalEpochs: 8 },
       },
-      proxySeed: 12345,
       preset: "quick",
     },
+  },
+  protection: {
+    description:
+      "the worst-case matrix: every thief (naive and defense-aware) against 6 defenses at 3 settings each, in-distribution and out-of-distribution queries (< 90 min on 2 cores)",
+    config: {
+      dataset: "mnist",
+      attacks: ["knockoff", "top1", "invert", "recover", "smooth", "jbtop3"],
+      defenses: ["none", "mad", "mad-argmax", "reverse-sigmoid", "random-noise", "modelguard-w"],
+      grid: protectionGrid,
+      budget: 1000,
+      seed: 0,
+      transfer: "heldout",
+      heldOutSize: 2000,
+      victim: defaultVictim,
+      thiefParams: {
+        knockoff: { epochs: 8 },
+        top1: { epochs: 8 },
+        invert: { epochs: 8 },
+        recover: { epochs: 8 },
+        smooth: { epochs: 8 },
+        jbtop3: { epochs: 10, finalEpochs: 10 },
+      },
+      preset: "protection",
+    },
+    threats: [
+      { name: "in-distribution", transfer: "heldout" },
+      // Knockoff Nets' setting: natural images of another domain; the JB thieves need in-distribution seeds.
+      { name: "out-of-distribution", transfer: "fashion-mnist", attacks: ["knockoff", "top1", "invert", "recover", "smooth"], budget: 2000 },
+    ],
   },
   paper: {
     description: "all five thieves against every defense along the paper's sweeps, 5,000 queries (the paper: 50,000); many hours on 2 cores",
@@ -128,7 +187,6 @@ export const presets: Readonly<Record<string, Preset>> = {
       seed: 0,
       transfer: "auto",
       heldOutSize: 2000,
-      splitSeed: 0,
       victim: defaultVictim,
       thiefParams: {
         knockoff: { epochs: 30 },
@@ -137,7 +195,6 @@ export const presets: Readonly<Record<string, Preset>> = {
         jbself: { epochs: 10, finalEpochs: 30 },
         jbtop3: { epochs: 10, finalEpochs: 30 },
       },
-      proxySeed: 12345,
       preset: "paper",
     },
   },

@@ -4,6 +4,7 @@ import type { LabeledImages } from "../models/datasets.js";
 import { subset } from "../models/datasets.js";
 import type { ImageSet } from "../thieves/thief.js";
 import type { EvalConfig } from "./config.js";
+import { runSeeds } from "./seeds.js";
 
 export interface EvalData {
   readonly dataset: string;
@@ -36,9 +37,10 @@ function split(train: LabeledImages, heldOutSize: number): { victimTrain: Labele
   return { victimTrain: subset(train, range(0, cut)), heldOut: subset(train, range(cut, train.count)) };
 }
 
-export function prepareData(config: Pick<EvalConfig, "dataset" | "transfer" | "heldOutSize" | "splitSeed">, sources: DataSources): EvalData {
+export function prepareData(config: Pick<EvalConfig, "dataset" | "transfer" | "heldOutSize" | "seed">, sources: DataSources): EvalData {
+  const splitSeed = runSeeds(config.seed).split;
   if (config.dataset === "mnist") {
-    const { train, test } = sources.mnist(config.splitSeed);
+    const { train, test } = sources.mnist(splitSeed);
     const { victimTrain, heldOut } = split(train, config.heldOutSize);
     let pool: ImageSet = heldOut;
     let poolName = "mnist-heldout";
@@ -63,7 +65,7 @@ export function prepareData(config: Pick<EvalConfig, "dataset" | "transfer" | "h
     let poolName = "fashion-mnist-heldout";
     if (config.transfer === "auto" || config.transfer === "mnist") {
       // MNIST digits are the out-of-distribution pool for a Fashion-MNIST victim.
-      const mnist = sources.mnist(config.splitSeed);
+      const mnist = sources.mnist(splitSeed);
       const images = new Float32Array(mnist.train.images.length + mnist.test.images.length);
       images.set(mnist.train.images);
       images.set(mnist.test.images, mnist.train.images.length);

@@ -5,6 +5,7 @@
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { EvalPoint } from "./point.js";
+import { worstCases } from "./report.js";
 
 export type PlotAxis = "defenderAccuracy" | "l1Mean";
 
@@ -13,10 +14,16 @@ const axisTitle: Record<PlotAxis, string> = {
   l1Mean: "mean L1 distance between the victim's and the defended answers",
 };
 
-export function plotSpec(points: readonly EvalPoint[], attack: string, x: PlotAxis, title?: string): TopLevelSpec {
-  const rows = points
-    .filter((p) => p.attack === attack)
-    .map((p) => ({ defense: p.defense, setting: p.setting, order: p.order, x: p[x], thief: p.thiefAccuracy }));
+interface CurvePoint {
+  readonly defense: string;
+  readonly setting: string;
+  readonly order: number;
+  readonly x: number;
+  readonly thief: number;
+}
+
+/** Lines of thief accuracy against `x`, one per defense along its sweep, each starting at the undefended point. */
+function curvesSpec(rows: CurvePoint[], xTitle: string, yTitle: string, title: string): TopLevelSpec {
   const undefended = rows.find((r) => r.defense === "none");
   // As in the paper's figures, every defense's curve starts at the undefended point (epsilon = 0).
   if (undefended) {
@@ -26,7 +33,7 @@ export function plotSpec(points: readonly EvalPoint[], attack: string, x: PlotAx
   }
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: title ?? `${attack} thief`,
+    title,
     width: 420,
     height: 300,
     data: { values: rows },
@@ -34,8 +41,8 @@ export function plotSpec(points: readonly EvalPoint[], attack: string, x: PlotAx
       {
         mark: { type: "line", point: { filled: true, size: 50 }, strokeWidth: 2 },
         encoding: {
-          x: { field: "x", type: "quantitative", title: axisTitle[x], scale: { zero: false } },
-          y: { field: "thief", type: "quantitative", title: `${attack} thief's test accuracy`, scale: { domain: [0, 1] } },
+          x: { field: "x", type: "quantitative", title: xTitle, scale: { zero: false } },
+          y: { field: "thief", type: "quantitative", title: yTitle, scale: { domain: [0, 1] } },
           color: { field: "defense", type: "nominal", title: "defense" },
           order: { field: "order", type: "quantitative" },
         },
@@ -53,6 +60,19 @@ export function plotSpec(points: readonly EvalPoint[], attack: string, x: PlotAx
   } as TopLevelSpec;
 }
 
+export function plotSpec(points: readonly EvalPoint[], attack: string, x: PlotAxis, title?: string): TopLevelSpec {
+  const rows = points
+    .filter((p) => p.attack === attack)
+    .map((p) => ({ defense: p.defense, setting: p.setting, order: p.order, x: p[x], thief: p.thiefAccuracy }));
+  return curvesSpec(rows, axisTitle[x], `${attack} thief's test accuracy`, title ?? `${attack} thief`);
+}
+
+/** The worst case against defender accuracy: per defense setting, the best thief's accuracy. */
+export function worstCasePlotSpec(points: readonly EvalPoint[], title: string): TopLevelSpec {
+  const rows = worstCases(points).map((c) => ({ defense: c.defense, setting: c.setting, order: c.order, x: c.defenderAccuracy, thief: c.thiefAccuracy }));
+  return curvesSpec(rows, axisTitle.defenderAccuracy, "worst-case thief's test accuracy (the best of all thieves)", title);
+}
+
 /** Renders a vega-lite spec to an SVG string without a browser or canvas. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
@@ -63,15 +83,20 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-/** One file name and SVG per (thief, x axis). */
+/** One file name and SVG per (threat, thief, x axis), and the worst case per threat; threat folders when there are several. */
 export async function renderPlots(points: readonly EvalPoint[], dataset: string): Promise<{ name: string; svg: string }[]> {
-  const attacks = [...new Set(points.map((p) => p.attack))];
+  const threats = [...new Set(points.map((p) => p.threat))];
   const out: { name: string; svg: string }[] = [];
-  for (const attack of attacks) {
-    for (const [x, suffix] of [["defenderAccuracy", "vs-defender"], ["l1Mean", "vs-l1"]] as const) {
-      const budget = points.find((p) => p.attack === attack)?.budget;
-      const svg = await renderSvg(plotSpec(points, attack, x, `${dataset}: ${attack} thief (${budget} queries)`));
-      out.push({ name: `${attack}-${suffix}.svg`, svg });
+  for (const threat of threats) {
+    const here = points.filter((p) => p.threat === threat);
+    const dir = threats.length > 1 ? `${threat}/` : "";
+    const budget = here[0]?.budget;
+    out.push({ name: `${dir}worst-case-vs-defender.svg`, svg: await renderSvg(worstCasePlotSpec(here, `${dataset}, ${threat}: worst-case thief (${budget} queries)`)) });
+    for (const attack of new Set(here.map((p) => p.attack))) {
+      for (const [x, suffix] of [["defenderAccuracy", "vs-defender"], ["l1Mean", "vs-l1"]] as const) {
+        const svg = await renderSvg(plotSpec(here, attack, x, `${dataset}, ${threat}: ${attack} thief (${budget} queries)`));
+        out.push({ name: `${dir}${attack}-${suffix}.svg`, svg });
+      }
     }
   }
   return out;

@@ -1,8 +1,13 @@
 // One evaluation point: a thief against one defense setting, and what it measured.
 import { stableStringify } from "./hash.js";
 
+/** Bumped when a point's fields or their meaning change: a results.json of another version is not resumed. */
+export const POINT_SCHEMA = 2;
+
 export interface EvalPoint {
   readonly dataset: string;
+  /** The threat setting: "in-distribution" (held-out data: queries look like honest traffic), "out-of-distribution", ... */
+  readonly threat: string;
   readonly attack: string;
   readonly defense: string;
   /** The swept parameters of this setting, e.g. { epsilon: 0.5 } ({} for "none"). */
@@ -15,6 +20,8 @@ export interface EvalPoint {
   readonly seed: number;
   /** Fractions in [0, 1]. */
   readonly thiefAccuracy: number;
+  /** Share of test inputs on which the stolen copy's top-1 equals the victim's top-1. */
+  readonly fidelity: number;
   readonly defenderAccuracy: number;
   readonly victimAccuracy: number;
   /** Perturbation of the answers the thief received: L1, L2, KL(y || y~), mean and population std. */
@@ -26,6 +33,14 @@ export interface EvalPoint {
   readonly klStd: number;
   /** Fraction of the thief's answers whose top class is the victim's. */
   readonly top1Agreement: number;
+  /** The defended test-set answers' lead of the top class over the runner-up: mean, and share below 0.01. */
+  readonly top1MarginMean: number;
+  readonly top1MarginBelow001: number;
+  /** The thief's training targets against the victim's true answers on the same images: mean L1, share within 0.05. */
+  readonly targetL1Mean: number;
+  readonly targetsRecovered: number;
+  /** Thief-specific counts (e.g. rows inverted), when the thief reports them. */
+  readonly diagnostics: Readonly<Record<string, number>> | null;
   readonly queriesUsed: number;
   /** Wall time of this point (answering + the thief's training + scoring), seconds. */
   readonly seconds: number;
@@ -40,9 +55,10 @@ export interface EvalPoint {
 }
 
 /** Identity of a point for resuming: what was asked, not what was measured. */
-export function pointKey(p: Pick<EvalPoint, "dataset" | "attack" | "defense" | "params" | "budget" | "seed" | "thiefParams" | "transferSet">): string {
+export function pointKey(p: Pick<EvalPoint, "dataset" | "threat" | "attack" | "defense" | "params" | "budget" | "seed" | "thiefParams" | "transferSet">): string {
   return stableStringify({
     dataset: p.dataset,
+    threat: p.threat,
     attack: p.attack,
     defense: p.defense,
     params: p.params,

@@ -2,16 +2,18 @@
 // query set once (cached in the output directory), each defense setting answers it once for every
 // pool thief, a thief whose training targets are identical to an earlier run's is not retrained (the
 // top-1 thief against every label-preserving defense), and finished points are never recomputed.
-import { DefendedModel } from "../defenses/index.js";
+import { DefendedModel, listDefenses } from "../defenses/index.js";
 import { describeThief } from "../thieves/registry.js";
 import { argmaxOneHot } from "../thieves/thief.js";
+import { argmaxRows } from "../models/argmax.js";
 import { AnswerTable, predictAll } from "./black-box.js";
-import type { DefenseSetting } from "./config.js";
+import { threatOf, type DefenseSetting } from "./config.js";
 import { hashBytes, hashString, stableStringify } from "./hash.js";
 import { poolQueryImages, type ThiefJob, type ThiefJobResult } from "./jobs.js";
-import { accuracyFromProbs, summarizeStats, type PerturbationSummary } from "./metrics.js";
+import { accuracyFromProbs, summarizeStats, top1Margins, type MarginSummary, type PerturbationSummary } from "./metrics.js";
 import { renderPlots } from "./plot.js";
-import { pointKey, settingLabel, type EvalPoint } from "./point.js";
+import { POINT_SCHEMA, pointKey, settingLabel, type EvalPoint } from "./point.js";
+import { runSeeds } from "./seeds.js";
 import { sortPoints, toCsv, toJson, toMarkdown, undefendedSummary, type ReportMeta } from "./report.js";
 import type { EvalSetup } from "./setup.js";
 
@@ -60,12 +62,18 @@ async function cachedFloats(store: EvalStore, name: string, compute: () => Promi
   return data;
 }
 
-interface SettingAnswers {
+/** One defense setting's answers to the test set (the defender's side): cached per setting. */
+interface SettingTest {
   readonly defenderAccuracy: number;
   readonly defenseParams: Record<string, unknown>;
-  /** Pool thieves' fixed query set, answered by this setting. */
-  readonly answers?: Float32Array;
-  readonly perturbation?: PerturbationSummary;
+  readonly margin: MarginSummary;
+  readonly seconds: number;
+}
+
+/** One defense setting's answers to the fixed query set, and their perturbation: cached per setting and query set. */
+interface SettingQueries {
+  readonly answers: Float32Array;
+  readonly perturbation: PerturbationSummary;
   readonly seconds: number;
 }
 
@@ -74,82 +82,111 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
   const { config, data } = setup;
   const K = data.numClasses;
   const started = options.startedAt ?? performance.now();
+  const threat = threatOf(config, data.poolName);
+  const seeds = runSeeds(config.seed);
   const order = { attacks: [...config.attacks], defenses: [...new Set(config.settings.map((s) => s.defense))] };
-  // Fail early on an unknown name or a bad parameter, before any answering or training.
+  // Fail early on an unknown name or a bad parameter, before any answering or training; keep the filled-in parameters.
   for (const attack of config.attacks) describeThief(attack);
-  for (const setting of config.settings) setup.createDefense(setting).dispose?.();
+  const filledParams = new Map<DefenseSetting, Record<string, unknown>>();
+  for (const setting of config.settings) {
+    const defense = setup.createDefense(setting);
+    filledParams.set(setting, { ...defense.params });
+    defense.dispose?.();
+  }
 
   const previousText = await store.readText("results.json");
-  const previous: EvalPoint[] = previousText ? (JSON.parse(previousText) as { points: EvalPoint[] }).points : [];
+  const previousReport = previousText ? (JSON.parse(previousText) as { meta?: { schema?: number }; points: EvalPoint[] }) : null;
+  const resumable = previousReport?.meta?.schema === POINT_SCHEMA;
+  if (previousReport && !resumable) log(`${store.where("results.json")} is from another report version: not resumed, every point runs again`);
+  const previous: EvalPoint[] = resumable ? previousReport!.points : [];
   const done = new Map(previous.map((p) => [pointKey(p), p]));
 
-  // The victim's answers on the test set and on the pool thieves' query set, each computed once.
+  // The victim's answers on the test set and on the fixed query set, each computed once.
   const victimTest = await cachedFloats(store, `cache/victim-${setup.victimKey}-test.f32`, () =>
     predictAll(setup.victim, data.test.images, data.test.count, data.inputShape),
   );
   const victimAccuracy = accuracyFromProbs(victimTest, data.test.labels, K);
-  const poolAttacks = config.attacks.filter((a) => describeThief(a).data === "pool");
-  const queries = poolAttacks.length > 0 ? poolQueryImages(setup, config.budget, config.seed) : null;
-  const queryTag = `${data.poolName}-${config.budget}-${config.seed}`;
+  const victimTestLabels = argmaxRows(victimTest, data.test.count, K);
+  const fixedSample = (attack: string) => describeThief(attack).queries === "fixed-sample";
+  const queries = config.attacks.some(fixedSample) ? poolQueryImages(setup, config.budget, seeds.thief) : null;
+  // The query set is named by its content: pool, budget, seeds and split all change it.
+  const queryTag = queries ? hashBytes(queries.images) : "none";
   const victimQueries = queries
-    ? await cachedFloats(store, `cache/victim-${setup.victimKey}-${queryTag}.f32`, () => predictAll(setup.victim, queries.images, queries.count, data.inputShape))
+    ? await cachedFloats(store, `cache/victim-${setup.victimKey}-queries-${queryTag}.f32`, () => predictAll(setup.victim, queries.images, queries.count, data.inputShape))
     : null;
   log(
-    `victim ${setup.victimKey}: test accuracy ${(victimAccuracy * 100).toFixed(1)} %; ` +
-      (queries ? `Knockoff transfer set: ${data.poolName} (${queries.count} of ${data.pool.count} images)` : "no pool thief"),
+    `victim ${setup.victimKey}: test accuracy ${(victimAccuracy * 100).toFixed(1)} %; threat ${threat}; ` +
+      (queries ? `fixed query sample: ${queries.count} of ${data.pool.count} ${data.poolName} images` : "no fixed-sample thief"),
   );
 
-  // One defense setting's answers: the test set (defender accuracy) and the fixed query set, cached.
-  const settingKey = (s: DefenseSetting) => hashString(stableStringify({ defense: s.defense, params: s.params, proxySeed: config.proxySeed, victim: setup.victimKey }));
-  const settingCache = new Map<string, Promise<SettingAnswers>>();
-  const answersFor = (setting: DefenseSetting): Promise<SettingAnswers> => {
+  // Every input of a setting's answers is in its key: filled-in parameters, proxy seed, victim, core build.
+  const settingKey = (s: DefenseSetting) =>
+    hashString(stableStringify({ defense: s.defense, params: filledParams.get(s), proxySeed: seeds.proxy, victim: setup.victimKey, core: setup.coreHash }));
+  const answerWith = async (setting: DefenseSetting, images: Float32Array, count: number, victimProbs: Float32Array) => {
+    const defense = setup.createDefense(setting);
+    const defended = new DefendedModel(new AnswerTable(images, victimProbs, data.inputShape, K), defense, { numClasses: K, inputShape: [...data.inputShape] });
+    try {
+      const answers = await predictAll(defended, images, count, data.inputShape);
+      return { answers, stats: defended.stats(), defenseParams: { ...defense.params } };
+    } finally {
+      defended.dispose();
+    }
+  };
+  const testCache = new Map<string, Promise<SettingTest>>();
+  const testFor = (setting: DefenseSetting): Promise<SettingTest> => {
     const key = settingKey(setting);
-    let pending = settingCache.get(key);
+    let pending = testCache.get(key);
     if (!pending) {
       pending = (async () => {
+        const name = `cache/defense-${setting.defense}-${key}-test.json`;
+        const cached = await store.readText(name);
+        if (cached) return JSON.parse(cached) as SettingTest;
         const t0 = performance.now();
-        const infoName = `cache/defense-${setting.defense}-${key}.json`;
-        const answersName = `cache/answers-${setting.defense}-${key}-${queryTag}.f32`;
-        const infoText = await store.readText(infoName);
-        const info = infoText ? (JSON.parse(infoText) as Omit<SettingAnswers, "answers">) : null;
-        const cachedAnswers = queries ? await store.readFloats(answersName) : null;
-        if (info && (!queries || cachedAnswers)) return { ...info, answers: cachedAnswers ?? undefined };
-
-        // Replay the victim's cached answers through the defense: the defense sees the same inputs and y.
-        const answerWith = async (images: Float32Array, count: number, victimProbs: Float32Array) => {
-          const defense = setup.createDefense(setting);
-          const defended = new DefendedModel(new AnswerTable(images, victimProbs, data.inputShape, K), defense, { numClasses: K, inputShape: [...data.inputShape] });
-          try {
-            const answers = await predictAll(defended, images, count, data.inputShape);
-            return { answers, stats: defended.stats(), defenseParams: { ...defense.params } };
-          } finally {
-            defended.dispose();
-          }
+        const test = await answerWith(setting, data.test.images, data.test.count, victimTest);
+        const result: SettingTest = {
+          defenderAccuracy: accuracyFromProbs(test.answers, data.test.labels, K),
+          defenseParams: test.defenseParams,
+          margin: top1Margins(test.answers, K),
+          seconds: (performance.now() - t0) / 1000,
         };
-        const test = await answerWith(data.test.images, data.test.count, victimTest);
-        const defenderAccuracy = accuracyFromProbs(test.answers, data.test.labels, K);
-        let answers: Float32Array | undefined;
-        let perturbation: PerturbationSummary | undefined;
-        if (queries && victimQueries) {
-          const q = await answerWith(queries.images, queries.count, victimQueries);
-          answers = q.answers;
-          perturbation = summarizeStats(q.stats);
-          await store.writeFloats(answersName, answers);
-        }
-        const result = { defenderAccuracy, defenseParams: test.defenseParams, perturbation, seconds: (performance.now() - t0) / 1000 };
-        await store.writeText(infoName, JSON.stringify(result, null, 2));
-        log(`  ${setting.defense} ${settingLabel(setting.params)}: defender accuracy ${(defenderAccuracy * 100).toFixed(1)} %` +
-          (perturbation ? `, mean L1 ${perturbation.l1Mean.toFixed(3)} on the transfer set` : ""));
-        return { ...result, answers };
+        await store.writeText(name, JSON.stringify(result, null, 2));
+        log(`  ${setting.defense} ${settingLabel(setting.params)}: defender accuracy ${(result.defenderAccuracy * 100).toFixed(1)} %, ` +
+          `top-1 margin ${result.margin.mean.toFixed(3)} (${(result.margin.below001 * 100).toFixed(1)} % of answers below 0.01)`);
+        return result;
       })();
-      settingCache.set(key, pending);
+      testCache.set(key, pending);
+    }
+    return pending;
+  };
+  const queryCache = new Map<string, Promise<SettingQueries>>();
+  const queriesFor = (setting: DefenseSetting): Promise<SettingQueries> => {
+    if (!queries || !victimQueries) throw new Error("queriesFor: no fixed query set");
+    const key = `${settingKey(setting)}-${queryTag}`;
+    let pending = queryCache.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const answersName = `cache/answers-${setting.defense}-${key}.f32`;
+        const infoName = `cache/answers-${setting.defense}-${key}.json`;
+        const cachedAnswers = await store.readFloats(answersName);
+        const cachedInfo = await store.readText(infoName);
+        if (cachedAnswers && cachedInfo) return { answers: cachedAnswers, ...(JSON.parse(cachedInfo) as Omit<SettingQueries, "answers">) };
+        const t0 = performance.now();
+        const q = await answerWith(setting, queries.images, queries.count, victimQueries);
+        const info = { perturbation: summarizeStats(q.stats), seconds: (performance.now() - t0) / 1000 };
+        await store.writeFloats(answersName, q.answers);
+        await store.writeText(infoName, JSON.stringify(info, null, 2));
+        return { answers: q.answers, ...info };
+      })();
+      queryCache.set(key, pending);
     }
     return pending;
   };
 
-  // Plan: every (attack, setting) point not finished yet; pool thieves with identical targets train once.
+  // Plan: every (attack, setting) point not finished yet; thieves with identical training data train once.
+  type Measured = "thiefAccuracy" | "fidelity" | "queriesUsed" | "seconds" | "reusedFrom" | "l1Mean" | "l1Std" | "l2Mean" | "l2Std" | "klMean" | "klStd" |
+    "top1Agreement" | "targetL1Mean" | "targetsRecovered" | "diagnostics";
   interface Pending {
-    readonly base: Omit<EvalPoint, "thiefAccuracy" | "queriesUsed" | "seconds" | "reusedFrom" | "l1Mean" | "l1Std" | "l2Mean" | "l2Std" | "klMean" | "klStd" | "top1Agreement">;
+    readonly base: Omit<EvalPoint, Measured>;
     readonly perturbation?: PerturbationSummary;
     readonly answerSeconds: number;
   }
@@ -161,12 +198,14 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
   let resumed = 0;
   let reused = 0;
 
-  const finish = (pending: Pending, result: { thiefAccuracy: number; queriesUsed: number; seconds: number; perturbation: PerturbationSummary | null }, reusedFrom: string | null): EvalPoint => {
+  type Outcome = Pick<ThiefJobResult, "thiefAccuracy" | "fidelity" | "queriesUsed" | "seconds" | "perturbation" | "recovery" | "diagnostics">;
+  const finish = (pending: Pending, result: Outcome, reusedFrom: string | null): EvalPoint => {
     const m = pending.perturbation ?? result.perturbation;
     if (!m) throw new Error(`point ${pending.base.attack}/${pending.base.defense}: no perturbation statistics`);
     return {
       ...pending.base,
       thiefAccuracy: result.thiefAccuracy,
+      fidelity: result.fidelity,
       queriesUsed: result.queriesUsed,
       seconds: reusedFrom ? pending.answerSeconds : result.seconds + pending.answerSeconds,
       reusedFrom,
@@ -177,23 +216,33 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
       klMean: m.klMean,
       klStd: m.klStd,
       top1Agreement: m.top1Agreement,
+      targetL1Mean: result.recovery.l1Mean,
+      targetsRecovered: result.recovery.within005,
+      diagnostics: result.diagnostics,
     };
   };
+  const outcomeOf = (p: EvalPoint): Outcome => ({
+    ...p,
+    perturbation: null,
+    recovery: { rows: p.queriesUsed, l1Mean: p.targetL1Mean, within005: p.targetsRecovered },
+  });
   const describe = (p: Pick<EvalPoint, "attack" | "defense" | "setting">) => `${p.attack} vs ${p.defense} ${p.setting}`;
 
   for (const attack of config.attacks) {
-    const isPool = describeThief(attack).data === "pool";
+    const info = describeThief(attack);
+    const replayed = info.queries === "fixed-sample";
     const thiefParams = setup.createThief(attack).params as Record<string, unknown>;
     for (const setting of config.settings) {
       const identity = {
         dataset: data.dataset,
+        threat,
         attack,
         defense: setting.defense,
         params: setting.params,
         budget: config.budget,
         seed: config.seed,
         thiefParams,
-        transferSet: isPool ? data.poolName : `${data.dataset}-heldout seeds`,
+        transferSet: info.data === "pool" ? data.poolName : `${data.dataset}-heldout seeds`,
       };
       const finished = done.get(pointKey(identity));
       if (finished) {
@@ -201,28 +250,32 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
         resumed++;
         continue;
       }
-      const answers = await answersFor(setting);
+      const test = await testFor(setting);
+      const fixed = replayed ? await queriesFor(setting) : undefined;
       let trainingDataHash = "";
-      if (isPool && answers.answers) {
-        const targets = attack === "top1" || thiefParams.labels === "top1" ? argmaxOneHot(answers.answers, K) : answers.answers;
-        trainingDataHash = hashString(`${attack}|${stableStringify(thiefParams)}|${config.budget}|${config.seed}|${data.poolName}|${setup.victimKey}|${hashBytes(targets)}`);
+      // Only thieves that train on the answers as given (or their argmax) can be matched before training.
+      if (fixed && !info.knowsDefense) {
+        const targets = thiefParams.labels === "top1" ? argmaxOneHot(fixed.answers, K) : fixed.answers;
+        trainingDataHash = hashString(`${attack}|${stableStringify(thiefParams)}|${config.budget}|${seeds.thief}|${queryTag}|${setup.victimKey}|${hashBytes(targets)}`);
       }
       const pending: Pending = {
         base: {
           ...identity,
           setting: settingLabel(setting.params),
           order: setting.order,
-          defenderAccuracy: answers.defenderAccuracy,
+          defenderAccuracy: test.defenderAccuracy,
           victimAccuracy,
+          top1MarginMean: test.margin.mean,
+          top1MarginBelow001: test.margin.below001,
           trainingDataHash,
-          defenseParams: answers.defenseParams,
+          defenseParams: test.defenseParams,
         },
-        perturbation: isPool ? answers.perturbation : undefined,
-        answerSeconds: isPool ? answers.seconds : 0,
+        perturbation: fixed?.perturbation,
+        answerSeconds: fixed?.seconds ?? 0,
       };
       const same = trainingDataHash ? byTraining.get(trainingDataHash) : undefined;
       if (same?.point) {
-        points.push(finish(pending, { ...same.point, perturbation: null }, describe(same.point)));
+        points.push(finish(pending, outcomeOf(same.point), describe(same.point)));
         reused++;
         continue;
       }
@@ -231,16 +284,23 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
         continue;
       }
       const id = jobs.length;
-      jobs.push({ id, attack, budget: config.budget, seed: config.seed, setting, answers: isPool ? answers.answers : undefined });
+      const knowledge = { name: setting.defense, params: publicOf(setting.defense, filledParams.get(setting)!) };
+      jobs.push({
+        id, attack, budget: config.budget, seed: seeds.thief, setting, knowledge, answers: fixed?.answers,
+        victimAnswers: fixed ? victimQueries! : undefined, victimTestLabels,
+      });
       waiting.set(id, [pending]);
       if (trainingDataHash) byTraining.set(trainingDataHash, { jobId: id });
     }
   }
 
   const meta = (): ReportMeta => ({
+    schema: POINT_SCHEMA,
     dataset: data.dataset,
     preset: config.preset,
+    threat,
     budget: config.budget,
+    seed: config.seed,
     transferSet: data.poolName,
     victimAccuracy,
     victim: { key: setup.victimKey, ...config.victim, trainImages: data.victimTrain.count, testImages: data.test.count },
@@ -263,7 +323,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
   };
 
   // Longest jobs first (adaptive thieves retrain every round) so the workers finish together.
-  const queue = [...jobs].sort((a, b) => Number(describeThief(a.attack).data === "pool") - Number(describeThief(b.attack).data === "pool") || a.id - b.id);
+  const queue = [...jobs].sort((a, b) => Number(fixedSample(a.attack)) - Number(fixedSample(b.attack)) || a.id - b.id);
   log(`${points.length} points finished or reused, ${jobs.length} thief trainings to run (${[...waiting.values()].reduce((n, w) => n + w.length, 0)} points)`);
   let trained = 0;
   const runStart = performance.now();
@@ -281,8 +341,8 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
     const elapsed = (performance.now() - runStart) / 1000;
     const eta = (elapsed / trained) * (jobs.length - trained);
     log(
-      `[${trained}/${jobs.length}] ${describe(point)}: thief ${(point.thiefAccuracy * 100).toFixed(1)} %, defender ` +
-        `${(point.defenderAccuracy * 100).toFixed(1)} %, L1 ${point.l1Mean.toFixed(3)} (${result.seconds.toFixed(0)} s)` +
+      `[${trained}/${jobs.length}] ${describe(point)}: thief ${(point.thiefAccuracy * 100).toFixed(1)} % (fidelity ${(point.fidelity * 100).toFixed(1)} %), defender ` +
+        `${(point.defenderAccuracy * 100).toFixed(1)} %, L1 ${point.l1Mean.toFixed(3)}, targets recovered ${(point.targetsRecovered * 100).toFixed(0)} % (${result.seconds.toFixed(0)} s)` +
         (rest.length ? `; reused for ${rest.length} identical run(s)` : "") +
         (trained < jobs.length ? `; ETA ${formatDuration(eta)}` : ""),
     );
@@ -301,6 +361,12 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
   await store.writeText("results.json", toJson(sorted, m));
   await store.writeText("results.md", markdown);
   return { points: sorted, meta: m, trained, reused, resumed, markdown, plots };
+}
+
+/** The parameters a thief is told: all but those the registry declares secret (a defense outside the registry declares none). */
+function publicOf(defense: string, params: Record<string, unknown>): Record<string, unknown> {
+  const secret = new Set(listDefenses().find((d) => d.name === defense)?.parameters.filter((p) => p.secret).map((p) => p.name));
+  return Object.fromEntries(Object.entries(params).filter(([name]) => !secret.has(name)));
 }
 
 export function formatDuration(seconds: number): string {

@@ -13,6 +13,7 @@ import type { Thief } from "../thieves/thief.js";
 import type { DefenseSetting, EvalConfig } from "./config.js";
 import { prepareData, type DataSources, type EvalData } from "./data.js";
 import { hashString, stableStringify } from "./hash.js";
+import { runSeeds } from "./seeds.js";
 
 /** Where trained victims are kept between runs (Node: a directory per key under .cache/). */
 export interface VictimStore {
@@ -36,18 +37,22 @@ export interface EvalSetup {
   /** Names the victim in cache files: equal keys mean the same trained victim. */
   readonly victimKey: string;
   readonly victim: ProbabilityModel;
+  /** Hash of the WASM core's build: answers computed by another build are not reused. */
+  readonly coreHash: string;
   createDefense(setting: DefenseSetting): Defense;
   createThief(attack: string): Thief;
 }
 
 export function victimKey(config: EvalConfig): string {
-  const { dataset, heldOutSize, splitSeed, victim } = config;
-  return `${dataset}-${victim.arch}-${hashString(stableStringify({ dataset, heldOutSize, splitSeed, victim }))}`;
+  const { dataset, heldOutSize, victim } = config;
+  const { split, victim: seed } = runSeeds(config.seed);
+  return `${dataset}-${victim.arch}-${hashString(stableStringify({ dataset, heldOutSize, split, victim: { ...victim, seed } }))}`;
 }
 
 export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, options: { trainVictim: boolean }): Promise<EvalSetup> {
   const data = prepareData(config, env.sources);
-  const spec: ModelSpec = { arch: config.victim.arch, numClasses: data.numClasses, inputShape: data.inputShape, seed: config.victim.seed };
+  const seeds = runSeeds(config.seed);
+  const spec: ModelSpec = { arch: config.victim.arch, numClasses: data.numClasses, inputShape: data.inputShape, seed: seeds.victim };
   const key = victimKey(config);
   let victimModel = await env.victims.load(key);
   if (!victimModel) {
@@ -60,7 +65,7 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
         arch: v.arch,
         dataset: data.dataset,
         epochs: v.epochs,
-        seed: v.seed,
+        seed: seeds.victim,
         batchSize: v.batchSize,
         learningRate: v.learningRate,
         momentum: v.momentum,
@@ -72,6 +77,7 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
   }
   const victim = new TfjsClassifier(victimModel, { outputs: "logits" });
   const core = await env.loadCore();
+  const { coreWasmBase64 } = await import("../core/generated/core-wasm.js");
   const thiefSpec = spec;
   return {
     config,
@@ -79,9 +85,10 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
     spec,
     victimKey: key,
     victim,
+    coreHash: hashString(coreWasmBase64),
     createDefense(setting) {
       // A fresh scratch proxy per defense instance: a randomly initialised model of the victim's architecture.
-      const proxy = Proxy.scratch({ ...spec, seed: config.proxySeed });
+      const proxy = Proxy.scratch({ ...spec, seed: seeds.proxy });
       return createDefense(setting.defense, { ...setting.params }, { core, proxy });
     },
     createThief(attack) {
@@ -89,6 +96,7 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
         buildSubstitute: (seed) => buildModel({ ...thiefSpec, seed }),
         pool: data.pool,
         seeds: data.heldOut,
+        core,
       });
     },
   };

@@ -23,10 +23,10 @@ test("parseGridEntry reads DEFENSE:PARAM=V1,V2 and rejects malformed entries", (
   assert.throws(() => parseGridEntry("mad:=1"), /not PARAM=V1,V2/);
 });
 
-test("the quick preset is the issue's: MNIST, knockoff/top1/jbtop3, none + 4 defenses x 3 settings", () => {
+test("the quick preset: MNIST, naive and defense-aware thieves (top1 and recover among them), none + 4 defenses x 3 settings", () => {
   const quick = presetConfig("quick");
   assert.is(quick.dataset, "mnist");
-  assert.equal([...quick.attacks].sort(), ["jbtop3", "knockoff", "top1"]);
+  assert.equal([...quick.attacks].sort(), ["invert", "jbtop3", "knockoff", "recover", "top1"]);
   const count = (d: string) => quick.settings.filter((s) => s.defense === d).length;
   assert.is(count("none"), 1);
   for (const d of ["mad", "mad-argmax", "reverse-sigmoid", "random-noise"]) assert.is(count(d), 3, d);

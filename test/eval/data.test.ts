@@ -11,7 +11,7 @@ function images(name: string, count: number, fill: number): LabeledImages {
 const mnist = () => ({ train: images("mnist-train", 10, 0.1), test: images("mnist-test", 4, 0.2) });
 const withFashion: DataSources = { mnist, fashionMnist: () => ({ train: images("fashion-train", 12, 0.5), test: images("fashion-test", 3, 0.6) }) };
 const withoutFashion: DataSources = { mnist, fashionMnist: () => null };
-const base = { dataset: "mnist" as const, heldOutSize: 3, splitSeed: 0 };
+const base = { dataset: "mnist" as const, heldOutSize: 3, seed: 0 };
 
 test("MNIST: the victim trains on all but the held-out images; auto picks Fashion-MNIST when installed, held-out digits otherwise", () => {
   const a = prepareData({ ...base, transfer: "auto" }, withFashion);

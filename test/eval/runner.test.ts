@@ -84,8 +84,8 @@ function settings(): DefenseSetting[] {
 function makeSetup(data: EvalData, counters: { victimRows: number; steals: number }): EvalSetup {
   const config: EvalConfig = {
     dataset: "mnist", attacks: ["knockoff", "top1", "jbda"], settings: settings(), budget: 30, seed: 4, transfer: "heldout", heldOutSize: 60,
-    splitSeed: 0, victim: { arch: "mlp", epochs: 1, batchSize: 16, learningRate: 0.01, momentum: 0.5, seed: 1 },
-    thiefParams: {}, proxySeed: 1,
+    victim: { arch: "mlp", epochs: 1, batchSize: 16, learningRate: 0.01, momentum: 0.5 },
+    thiefParams: {},
   };
   const countingVictim = {
     inputShape, numClasses,
@@ -100,7 +100,7 @@ function makeSetup(data: EvalData, counters: { victimRows: number; steals: numbe
     jbda: { epochs: 1, finalEpochs: 1, seedSize: 10, queryBatchSize: 16 },
   };
   return {
-    config, data, spec: { arch: "mlp", numClasses, inputShape, seed: 1 }, victimKey: "tiny-victim", victim: countingVictim,
+    config, data, spec: { arch: "mlp", numClasses, inputShape, seed: 1 }, victimKey: "tiny-victim", victim: countingVictim, coreHash: "test-core",
     createDefense: (s) => (s.defense === "swap" ? swapDefense() : createDefense(s.defense, { ...s.params })),
     createThief(attack) {
       const thief = createThief(attack, params[attack], { buildSubstitute: tinyModel, pool: data.pool, seeds: data.heldOut });
@@ -161,9 +161,9 @@ test("a second run recomputes nothing: no victim query, no steal, identical poin
 });
 
 test("a run with one point removed retrains exactly that point, from cached answers", async () => {
-  const parsed = JSON.parse(store.files.get("results.json") as string) as { points: EvalPoint[] };
+  const parsed = JSON.parse(store.files.get("results.json") as string) as { meta: unknown; points: EvalPoint[] };
   const dropped = parsed.points.filter((p) => !(p.attack === "knockoff" && p.defense === "swap"));
-  store.files.set("results.json", JSON.stringify({ points: dropped }));
+  store.files.set("results.json", JSON.stringify({ meta: parsed.meta, points: dropped }));
   const counters = { victimRows: 0, steals: 0 };
   const jobs = { jobs: 0 };
   const setup = makeSetup(data, counters);
@@ -173,6 +173,33 @@ test("a run with one point removed retrains exactly that point, from cached answ
   const redone = again.points.find((p) => p.attack === "knockoff" && p.defense === "swap")!;
   const before = first.points.find((p) => p.attack === "knockoff" && p.defense === "swap")!;
   assert.is(redone.thiefAccuracy, before.thiefAccuracy, "deterministic for the seed");
+});
+
+test("a results.json of another report version is not resumed", async () => {
+  const saved = store.files.get("results.json") as string;
+  const parsed = JSON.parse(saved) as { meta: Record<string, unknown>; points: EvalPoint[] };
+  store.files.set("results.json", JSON.stringify({ meta: { ...parsed.meta, schema: 1 }, points: parsed.points }));
+  const counters = { victimRows: 0, steals: 0 };
+  const jobs = { jobs: 0 };
+  const setup = makeSetup(data, counters);
+  const again = await runEvaluation({ setup, store, execute: inProcess(setup, jobs), log: () => {} });
+  assert.is(again.resumed, 0);
+  assert.ok(jobs.jobs > 0);
+});
+
+test("cached answers are keyed on the budget and the seed: another budget or seed never reuses them", async () => {
+  for (const change of [{ budget: 25 }, { seed: 5 }]) {
+    const counters = { victimRows: 0, steals: 0 };
+    const base = makeSetup(data, counters);
+    const setup = { ...base, config: { ...base.config, ...change } };
+    const before = new Set(store.files.keys());
+    const run = await runEvaluation({ setup, store: store, execute: inProcess(setup, { jobs: 0 }), log: () => {} });
+    assert.is(run.resumed, 0, JSON.stringify(change));
+    assert.ok(counters.victimRows > 0, `the victim answers the new query set (${JSON.stringify(change)})`);
+    const fresh = [...store.files.keys()].filter((k) => !before.has(k) && k.startsWith("cache/answers-"));
+    assert.ok(fresh.length >= 3, `new answer caches for every setting (${JSON.stringify(change)})`);
+    assert.ok(run.points.every((p) => p.queriesUsed <= setup.config.budget));
+  }
 });
 
 test.run();

@@ -22,13 +22,11 @@ const config: EvalConfig = {
   seed: 3,
   transfer: "heldout",
   heldOutSize: 7000,
-  splitSeed: 0,
-  victim: { arch: "mlp", epochs: 1, batchSize: 64, learningRate: 0.05, momentum: 0.5, seed: 1 },
+  victim: { arch: "mlp", epochs: 1, batchSize: 64, learningRate: 0.05, momentum: 0.5 },
   thiefParams: {
     knockoff: { epochs: 1 },
     jbda: { epochs: 1, finalEpochs: 1, seedSize: 20 },
   },
-  proxySeed: 7,
 };
 
 test("worker threads compute the same points as the in-process executor, and write the reports", async () => {
