@@ -25,6 +25,11 @@ export function parseThiefParams(entries: readonly string[]): Record<string, Rec
   return out;
 }
 
+/** The attacks with `top1` added when missing. */
+export function withTop1(attacks: readonly string[]): string[] {
+  return attacks.includes("top1") ? [...attacks] : [...attacks, "top1"];
+}
+
 export const evaluateCommand = new Command("evaluate")
   .description("Run thieves against defenses along parameter sweeps and report thief vs defender accuracy (tables, CSV, JSON, SVG plots).")
   .addOption(new Option("--preset <name>", "base configuration (flags below override it)").choices(["quick", "protection", "paper"]).default("quick"))
@@ -87,7 +92,8 @@ export const evaluateCommand = new Command("evaluate")
     const config = {
       ...rest,
       dataset: opts.dataset ?? base.dataset,
-      attacks: opts.attacks ?? [...base.attacks],
+      // Every evaluation reports the label-only thief: no label-preserving defense can touch it.
+      attacks: withTop1(opts.attacks ?? [...base.attacks]),
       settings: expandGrid(defenses, grid),
       budget: opts.budget ?? base.budget,
       seed: opts.seed ?? base.seed,

@@ -6,4 +6,7 @@ export { KnockoffThief, knockoffQueryIndices, knockoffParamsSchema, type Knockof
 export { JacobianThief, jacobianStep, targetedPgd, periodicStep, type AugmentContext, type AugmentStrategy } from "./jacobian.js";
 export { jacobianAugment } from "./jbda.js";
 export { topClassesExcept, topkAugment } from "./jbtopk.js";
+export { RecoverThief, recoverParamsSchema, recoveryFeatures, enforceTop1, type RecoverParams } from "./recover.js";
+export { SmoothThief, smoothParamsSchema, jitterImages, type SmoothParams } from "./smooth.js";
+export { InvertThief, invertAnswers, inversionPlan, invertParamsSchema, type Inversion, type InversionPlan, type InvertParams } from "./invert.js";
 export { createThief, describeThief, thiefNames, type ThiefInfo } from "./registry.js";

@@ -2,12 +2,13 @@
 // pool, then train a fresh model on the answers with soft cross-entropy. With labels "top1" the same
 // thief trains on one-hot argmax labels, which a label-preserving defense cannot poison.
 import * as v from "valibot";
-import { trainModel as defaultTrain } from "../models/training.js";
+import type * as tf from "@tensorflow/tfjs";
+import { trainModel as defaultTrain, type SoftLabeledData } from "../models/training.js";
 import { parseParams, trainingEntries, trainingOptions } from "./parameters.js";
 import { BudgetedQuerier } from "./query.js";
 import { roleSeed } from "../models/random.js";
 import { permutation } from "./random.js";
-import type { BlackBox, ImageSet, StealOptions, StealResult, Thief, ThiefDeps } from "./thief.js";
+import type { BlackBox, ImageSet, StealOptions, StealResult, Thief, ThiefDeps, ThiefTrainOptions } from "./thief.js";
 import { argmaxOneHot, checkImageSet, checkStealOptions, gatherRows } from "./thief.js";
 
 export const knockoffParamsSchema = v.strictObject({
@@ -55,17 +56,31 @@ export class KnockoffThief implements Thief {
     const targets = p.labels === "top1" ? argmaxOneHot(answers, K) : answers;
 
     const transferSet = { images, answers, targets, count: indices.length, inputShape: pool.inputShape, numClasses: K };
-    const model = this.deps.buildSubstitute(roleSeed(seed, "init"));
-    const train = this.deps.train ?? defaultTrain;
-    await train(model, transferSet, {
-      ...trainingOptions(p),
-      seed: roleSeed(seed, "shuffles"),
-      progress: onProgress
-        ? (e) => onProgress({ phase: "train", queriesUsed: querier.queriesUsed, budget, epoch: e.epoch, epochs: e.epochs, loss: e.loss })
-        : false,
-    });
+    const model = await trainKnockoffCopy(this.deps, transferSet, p, options, querier.queriesUsed);
     return { model, queriesUsed: querier.queriesUsed, transferSet, rounds: 0, seconds: (performance.now() - started) / 1000 };
   }
+}
+
+/**
+ * Trains a fresh substitute on `data` the way Knockoff does (init and shuffles from the run seed's
+ * "init" and "shuffles" roles), for the thieves that differ from Knockoff only in their targets.
+ */
+export async function trainKnockoffCopy(
+  deps: ThiefDeps,
+  data: SoftLabeledData,
+  params: ThiefTrainOptions,
+  options: Pick<StealOptions, "budget" | "seed" | "onProgress">,
+  queriesUsed: number,
+): Promise<tf.LayersModel> {
+  const { budget, seed, onProgress } = options;
+  const model = deps.buildSubstitute(roleSeed(seed, "init"));
+  const train = deps.train ?? defaultTrain;
+  await train(model, data, {
+    ...trainingOptions(params),
+    seed: roleSeed(seed, "shuffles"),
+    progress: onProgress ? (e) => onProgress({ phase: "train", queriesUsed, budget, epoch: e.epoch, epochs: e.epochs, loss: e.loss }) : false,
+  });
+  return model;
 }
 
 export function createKnockoff(params: Record<string, unknown>, deps: ThiefDeps): KnockoffThief {

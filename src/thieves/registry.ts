@@ -2,7 +2,10 @@
 import { createJbda } from "./jbda.js";
 import { createJbself } from "./jbself.js";
 import { createJbtopk } from "./jbtopk.js";
+import { createInvert } from "./invert.js";
 import { createKnockoff } from "./knockoff.js";
+import { createRecover } from "./recover.js";
+import { createSmooth } from "./smooth.js";
 import { ThiefConfigError } from "./parameters.js";
 import type { Thief, ThiefDeps } from "./thief.js";
 import { createTop1 } from "./top1.js";
@@ -38,6 +41,9 @@ const thieves: readonly ThiefEntry[] = [
     knowsDefense: false,
     create: (params, deps) => createJbtopk(params, deps),
   },
+  { name: "invert", description: "Kerckhoffs thief: undoes each answer with the defense's public algorithm and parameters, then trains Knockoff's copy", data: "pool", queries: "fixed-sample", knowsDefense: true, create: createInvert },
+  { name: "recover", description: "D-DAE-style recovery: an MLP learns to undo the public defense on a shadow model's simulated answers", data: "pool", queries: "fixed-sample", knowsDefense: true, create: createRecover },
+  { name: "smooth", description: "Averages the answers to jittered copies of each image (every copy costs a query) to beat randomised defenses", data: "pool", queries: "adaptive", knowsDefense: false, create: createSmooth },
 ];
 
 /** `jbtop3`, `jbtop5`, ... are `jbtopk` with k fixed by the name. */
