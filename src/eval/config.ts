@@ -173,7 +173,7 @@ export const presets: Readonly<Record<string, Preset>> = {
     threats: [
       { name: "in-distribution", transfer: "heldout" },
       // Knockoff Nets' setting: natural images of another domain; the JB thieves need in-distribution seeds.
-      { name: "out-of-distribution", transfer: "fashion-mnist", attacks: ["knockoff", "top1", "invert", "recover", "smooth"], budget: 2000 },
+      { name: "out-of-distribution", transfer: "fashion-mnist", attacks: ["knockoff", "top1", "invert", "recover", "smooth"], budget: 5000 },
     ],
   },
   paper: {
