@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { expandGrid, parseGridEntry, presetConfig, presets } from "../../src/eval/config.js";
+import { expandGrid, parseGridEntry, presetConfig, presets, threatConfigs, threatOf } from "../../src/eval/config.js";
+import { describeThief } from "../../src/thieves/registry.js";
 import { hashBytes, stableStringify } from "../../src/eval/hash.js";
 
 test("expandGrid sweeps the cartesian product per defense, in order, and a defense without a grid once", () => {
@@ -36,6 +37,25 @@ test("the quick preset: MNIST, naive and defense-aware thieves (top1 and recover
   assert.ok(paper.budget > quick.budget);
   assert.throws(() => presetConfig("nope"), /unknown preset "nope"/);
   assert.ok(Object.keys(presets).includes("paper"));
+});
+
+test("the protection preset: every thief (naive and defense-aware) against 6 defenses x 3 settings, in both threat settings", () => {
+  const protection = presetConfig("protection");
+  assert.equal([...protection.attacks].sort(), ["invert", "jbtop3", "knockoff", "recover", "smooth", "top1"]);
+  const defenses = [...new Set(protection.settings.map((s) => s.defense))];
+  assert.equal(defenses, ["none", "mad", "mad-argmax", "reverse-sigmoid", "random-noise", "modelguard-w"]);
+  for (const d of defenses.slice(1)) assert.is(protection.settings.filter((s) => s.defense === d).length, 3, d);
+  const runs = threatConfigs(protection, presets.protection.threats);
+  assert.equal(runs.map((r) => [r.threat, r.transfer]), [["in-distribution", "heldout"], ["out-of-distribution", "fashion-mnist"]]);
+  // Out of distribution the thief has no digits at all: only pool thieves, each with top1 among them.
+  assert.ok(runs[1].attacks.every((a) => describeThief(a).data === "pool"));
+  assert.ok(runs.every((r) => r.attacks.includes("top1") && r.attacks.includes("recover") && r.attacks.includes("invert")));
+  assert.equal(threatConfigs(protection, undefined), [protection]);
+  assert.is(threatOf({}, "mnist-heldout"), "in-distribution");
+  assert.is(threatOf({}, "fashion-mnist"), "out-of-distribution");
+  assert.is(threatOf({ threat: "mine" }, "fashion-mnist"), "mine");
+  // Every thief of every preset is registered, so a preset never fails after training the victim.
+  for (const name of Object.keys(presets)) for (const a of presetConfig(name).attacks) describeThief(a);
 });
 
 test("stableStringify ignores key order; hashBytes is deterministic and content-sensitive", () => {

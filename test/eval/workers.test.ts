@@ -48,9 +48,10 @@ test("worker threads compute the same points as the in-process executor, and wri
       execute: workerExecutor({ config, cacheDir }, 2),
     });
     assert.is(threaded.trained, 4);
-    const view = (s: typeof local) => s.points.map((p) => [p.attack, p.defense, p.thiefAccuracy, p.queriesUsed, p.l1Mean]);
+    const view = (s: typeof local) => s.points.map((p) => [p.attack, p.defense, p.thiefAccuracy, p.fidelity, p.queriesUsed, p.l1Mean, p.targetL1Mean]);
     assert.equal(view(threaded), view(local));
-    assert.ok(threaded.plots.length === 4);
+    // Per thief against defender accuracy and L1, and the worst case.
+    assert.is(threaded.plots.length, 2 * 2 + 1);
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
   }
