@@ -26,8 +26,8 @@ interface DemoConfig {
   inputShape: number[];
   numClasses: number;
   labels?: string[];
-  /** The defense in effect on the server's POST /v1/predict. */
-  defense: { name: string; params: Record<string, unknown> };
+  /** The defense in effect on the server's POST /v1/predict (params: what the server publishes; keyed: a secret key changes its answers). */
+  defense: { name: string; keyed?: boolean; params: Record<string, unknown> };
   /** The scratch proxy the page builds: same architecture family and seed as the server's. */
   proxy: { arch: Architecture; seed: number };
   /** Initial L1 budget of the page's MAD-argmax. */
@@ -160,16 +160,18 @@ class Demo {
       if (!res.ok || !body.probabilities?.[0]) throw new Error(`HTTP ${res.status}${body.error?.message ? `: ${body.error.message}` : ""}`);
       const served = body.probabilities[0];
       renderBarChart($("server-chart"), { probs: served, labels: this.config.labels, caption: "The server's answer" });
-      const { name, params } = this.config.defense;
-      const same = name === "mad-argmax" && params.epsilon === this.epsilon;
+      const { name, params, keyed } = this.config.defense;
+      const same = name === "mad-argmax" && params.epsilon === this.epsilon && !keyed;
       const gap = l1(served, pagePoisoned);
       summary.dataset.l1ToPage = String(gap);
       summary.textContent =
-        `Server defense: ${name} (${Object.entries(params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ")}). ` +
+        `Server defense: ${name}${keyed ? ", keyed" : ""} (${Object.entries(params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ") || "parameters not published"}). ` +
         `Top-1 ${body.labels?.[0] ?? argmax(served)}. ` +
         (same
           ? `L1 between the server's answer and this page's: ${gap.toExponential(2)} (same defense, same budget, same proxy seed).`
-          : `The page's budget differs from the server's, so the answers differ.`);
+          : keyed
+            ? `The server mixes in a choice made with its secret key, which this page does not have, so the answers differ.`
+            : `The page's budget differs from the server's, so the answers differ.`);
     } catch (err) {
       summary.textContent = `The server did not answer: ${err instanceof Error ? err.message : String(err)}`;
       $("server-chart").replaceChildren();

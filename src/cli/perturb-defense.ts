@@ -4,15 +4,16 @@
 import { Option, type Command } from "commander";
 import { CoreInputError, type Core } from "../core/index.js";
 import { createDefense, DefenseConfigError, DefenseInputError, listDefenses, parseParameterStrings } from "../defenses/index.js";
+import { readKeyFile } from "../node/key-file.js";
 import type { BatchTransform } from "./perturb.js";
 
 /** Flags `perturb` already has for MAD; --defense reuses them for every defense that takes that parameter. */
 const SHARED_FLAGS = new Set(["oracle", "objective", "distance", "epsilon", "step", "seed"]);
 
-/** Every parameter name any defense declares (also the flag names). */
+/** Every parameter name any defense declares (also the flag names), but secret strings: a key comes from --key-file. */
 function parameterNames(): string[] {
   const names = new Set<string>();
-  for (const d of listDefenses()) for (const p of d.parameters) names.add(p.name);
+  for (const d of listDefenses()) for (const p of d.parameters) if (!(p.secret && p.type === "string")) names.add(p.name);
   return [...names];
 }
 
@@ -26,6 +27,7 @@ export function addDefenseOptions(command: Command): Command {
     const flag = spec.type === "boolean" ? `--${name} [true|false]` : `--${name} <${spec.type === "choice" ? "name" : "value"}>`;
     command.option(flag, `${users.map((d) => d.name).join(", ")}: ${spec.description}`);
   }
+  command.option("--key-file <path>", "the secret key (hex) of a keyed defense (--keyMix or --keyJitter > 0)");
   return command;
 }
 
@@ -44,10 +46,19 @@ export function defenseTransform(core: Core, flags: Record<string, unknown>, giv
   }
   let defense;
   try {
-    defense = createDefense(name, parseParameterStrings(name, raw), { core });
+    const params = parseParameterStrings(name, raw);
+    if (given("keyFile")) {
+      try {
+        params.key = readKeyFile(String(flags.keyFile));
+      } catch (error) {
+        throw new CoreInputError("key-file", null, (error as Error).message);
+      }
+    }
+    defense = createDefense(name, params, { core });
   } catch (error) {
     if (error instanceof DefenseConfigError) {
-      const field = error.parameter ?? "defense";
+      // The key is read from --key-file, never a flag of its own.
+      const field = error.parameter === "key" ? "key-file" : (error.parameter ?? "defense");
       const detail = error.message.replace(/^defense "[^"]*": (parameter "[^"]*": )?/, "");
       throw new CoreInputError(field, null, error.parameter && /unknown parameter/.test(detail) ? `does not apply to --defense ${name}` : detail);
     }

@@ -231,7 +231,7 @@ export const perturbCommand = addDefenseOptions(new Command("perturb")
       transform = await buildTransform(flags, (flag) => command.getOptionValueSource(flag) === "cli");
     } catch (error) {
       if (error instanceof CoreInputError) {
-        process.stderr.write(`error: --${error.field}: ${error.message.replace(/^\w+: /, "")}\n`);
+        process.stderr.write(`error: --${error.field}: ${error.message.replace(/^[\w-]+: /, "")}\n`);
         process.exitCode = 2;
         return;
       }

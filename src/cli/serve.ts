@@ -1,9 +1,11 @@
 // `prediction-poisoning serve`: the HTTP prediction API with a defense built in (src/service/).
 // Every defense parameter is a flag (--epsilon, --oracle, --k, ...), generated from the defense registry;
-// a flag that the chosen defense does not take is an error, not silently ignored.
+// a flag that the chosen defense does not take is an error, not silently ignored. A secret key is never a
+// flag (it would show in `ps`): a keyed defense reads it from --key-file, created on first start.
 import { availableParallelism } from "node:os";
 import { Command, Option } from "commander";
-import { listDefenses, parseParameterStrings, createDefense, describeDefense, DefenseConfigError } from "../defenses/index.js";
+import { listDefenses, parseParameterStrings, createDefense, describeDefense, DefenseConfigError, publicParameters } from "../defenses/index.js";
+import { isKeyed } from "../defenses/keyed.js";
 import type { Architecture } from "../models/zoo.js";
 import { bytesArg, integerArg, rangeArg } from "./config.js";
 
@@ -34,13 +36,16 @@ export const serveCommand = new Command("serve")
   .option("--cache-dir <dir>", "where the demo model is cached (default $PREDICTION_POISONING_CACHE or ~/.cache/prediction-poisoning)")
   .option("--demo", "also serve the browser demo page at /demo/")
   .option("--plots <dir>", "evaluation plots (SVG) shown by the demo page (default docs/results)")
-  .option("--access-log", "print one JSON line per request (never inputs or probabilities)");
+  .option("--access-log", "print one JSON line per request (never inputs or probabilities)")
+  .option("--key-file <path>", "secret key of a keyed defense (--key-mix/--key-jitter > 0), created with mode 0600 on first start; every replica needs the same file (default <cache dir>/defense.key)")
+  .option("--public-params", "publish the defense's public parameters (ε, β, ...) in GET /v1/model; by default only its name and whether it is keyed");
 
 // One flag per defense parameter name (shared names such as epsilon serve every defense that has them).
 const reserved = new Set(serveCommand.options.map((o) => o.attributeName()));
 const parameterFlags = new Map<string, string>(); // option attribute -> parameter name
 for (const defense of listDefenses()) {
   for (const p of defense.parameters) {
+    if (p.secret && p.type === "string") continue; // keys come from --key-file
     const flag = kebab(p.name);
     const attribute = camel(flag);
     if (reserved.has(attribute) || parameterFlags.has(attribute)) continue;
@@ -77,11 +82,24 @@ interface ServeFlags {
   demo?: boolean;
   plots?: string;
   accessLog?: boolean;
+  keyFile?: string;
+  publicParams?: boolean;
   [parameter: string]: unknown;
 }
 
-/** The defense's parameters from the flags, validated by building the defense once here (fail before any worker starts). */
-async function defenseParameters(flags: ServeFlags): Promise<Record<string, unknown>> {
+/** Whether the defense with these parameters needs the deployment's key. */
+function needsKey(defense: string, params: Record<string, unknown>): boolean {
+  const takesKey = describeDefense(defense).parameters.some((p) => p.name === "key" && p.secret);
+  if (!takesKey) return false;
+  const filled = publicParameters(defense, params);
+  return isKeyed({ keyMix: Number(filled.keyMix), keyJitter: Number(filled.keyJitter) });
+}
+
+/**
+ * The defense's parameters from the flags, validated by building the defense once here (fail before any
+ * worker starts), and the key file when it is keyed. The key itself stays out of the returned parameters.
+ */
+async function defenseParameters(flags: ServeFlags, log: (line: string) => void): Promise<{ params: Record<string, unknown>; keyFile?: string }> {
   const info = describeDefense(flags.defense);
   const raw: Record<string, string> = {};
   for (const [attribute, name] of parameterFlags) {
@@ -94,6 +112,19 @@ async function defenseParameters(flags: ServeFlags): Promise<Record<string, unkn
     raw[name] = String(value);
   }
   const params = parseParameterStrings(flags.defense, raw);
+  let keyFile: string | undefined;
+  let key: string | undefined;
+  if (needsKey(flags.defense, params)) {
+    const { defaultKeyFile, ensureKeyFile, readKeyFile } = await import("../node/key-file.js");
+    const { defaultCacheDir } = await import("../service/node/demo-model.js");
+    const file = ensureKeyFile(flags.keyFile ?? defaultKeyFile(flags.cacheDir ?? defaultCacheDir()));
+    log(`defense key: ${file.created ? "created" : "read"} ${file.path}${file.created ? " (mode 0600; give every replica this file)" : ""}`);
+    if (file.warning) log(`warning: ${file.warning}`);
+    keyFile = file.path;
+    key = readKeyFile(file.path);
+  } else if (flags.keyFile) {
+    log(`note: --key-file is not used: defense ${flags.defense} is not keyed (set --key-mix or --key-jitter > 0)`);
+  }
   const { loadCore } = await import("../core/index.js");
   // Only jacobian "layers" insists on a proxy at construction; tfjs is loaded (slowly) just for that case.
   // A scratch proxy builds its network lazily, so this one never runs.
@@ -101,21 +132,22 @@ async function defenseParameters(flags: ServeFlags): Promise<Record<string, unkn
     params.jacobian === "layers"
       ? (await import("../models/proxy.js")).Proxy.scratch({ arch: flags.proxyArch, seed: flags.proxySeed, numClasses: 2, inputShape: [1] })
       : undefined;
-  const probe = createDefense(flags.defense, params, { core: info.needsCore ? await loadCore() : undefined, proxy });
+  const probe = createDefense(flags.defense, key ? { ...params, key } : params, { core: info.needsCore ? await loadCore() : undefined, proxy });
   const validated = { ...probe.params };
   probe.dispose?.();
-  return validated;
+  return { params: validated, keyFile };
 }
 
 serveCommand.action(async (flags: ServeFlags, command: Command) => {
+  const log = (line: string) => console.error(line);
   let params: Record<string, unknown>;
+  let keyFile: string | undefined;
   try {
-    params = await defenseParameters(flags);
+    ({ params, keyFile } = await defenseParameters(flags, log));
   } catch (e) {
     if (e instanceof DefenseConfigError) command.error(`error: ${e.message}`, { exitCode: 2, code: "prediction-poisoning.defense" });
     throw e;
   }
-  const log = (line: string) => console.error(line);
   const { architectures } = await import("../models/zoo.js");
   if (!architectures.includes(flags.proxyArch)) {
     command.error(`error: option '--proxy-arch <arch>' argument '${flags.proxyArch}' is invalid. Allowed choices are ${architectures.join(", ")}.`, { exitCode: 2 });
@@ -148,6 +180,8 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
       defense: flags.defense,
       params,
       proxy,
+      keyFile,
+      publishParams: flags.publicParams === true,
     },
     host: flags.host,
     port: flags.port,
@@ -172,6 +206,7 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
         }
       : undefined,
   });
+  if (flags.demo && !flags.publicParams) log("note: the demo page does not see the defense's parameters (it starts at ε = 1): add --public-params to publish them");
   if (flags.budget === undefined && (flags.budgetWindow !== undefined || flags.apiKeys)) {
     log("note: --budget-window and --api-keys take effect only with --budget");
   }

@@ -36,12 +36,15 @@ export interface DefenseTraits {
   readonly randomized: boolean;
   /** Outputs are on the probability simplex. */
   readonly onSimplex: boolean;
+  /** Answers depend on a secret key of the deployment (absent: false). */
+  readonly keyed?: boolean;
 }
 
 export interface Defense {
   /** Registry name, e.g. "mad", "reverse-sigmoid". */
   readonly name: string;
-  /** The validated parameters it was built with (JSON-serialisable), for reports and /v1/model. */
+  /** The validated parameters it was built with (JSON-serialisable), for reports; never a key (traits.keyed
+   * says there is one). Other secrets (seeds) are in: publish publicParameters(name, params). */
   readonly params: Readonly<Record<string, unknown>>;
   readonly traits: DefenseTraits;
   apply(batch: DefenseBatch): Promise<DefenseResult>;

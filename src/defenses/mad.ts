@@ -1,9 +1,11 @@
 // MAD (Orekondy et al. 2020) and its top-1-preserving preset MAD-argmax, on the WASM core. The defense
-// only decides where the thief-gradient information comes from for each batch:
+// decides where the thief-gradient information comes from for each batch:
 //   jacobian "identity"   -> G = I (the paper's ablation);
-//   jacobian "last-layer" -> batch.proxyProbs if the caller has them, else the proxy run on batch.inputs,
-//                            else (no proxy configured at all) G = I;
+//   jacobian "last-layer" -> batch.proxyProbs if the caller has them, else the proxy run on batch.inputs;
+//                            neither is an error (never a silent G = I);
 //   jacobian "layers"     -> the proxy's Gram matrix over the chosen layers (needs a proxy and inputs).
+// With keyMix or keyJitter > 0 the answer is keyed (keyed.ts): a secret `key` drives a choice per answer
+// that a thief who knows every public parameter cannot reproduce, so it cannot undo the line search.
 // The core is deterministic for every oracle but "random", so a repeated query gets the same answer.
 import { CoreInputError } from "../core/errors.js";
 import type { Jacobian, Perturber, PerturbOptions } from "../core/types.js";
@@ -12,6 +14,7 @@ import type { Defense } from "./defense.js";
 import { defineDefense } from "./definition.js";
 import type { DefenseDeps, DefenseProxy, JacobianMode } from "./deps.js";
 import { DefenseConfigError, DefenseInputError } from "./errors.js";
+import { createKeyedMix, isKeyed, KEY_PATTERN, MIN_KEY_BYTES, type KeyedMix, type KeyedSettings } from "./keyed.js";
 import { defineParameters, param } from "./parameters.js";
 
 const jacobianParameter = param.choice(["last-layer", "layers", "identity"], {
@@ -21,6 +24,28 @@ const jacobianParameter = param.choice(["last-layer", "layers", "identity"], {
 });
 const layersParameter = param.stringList({ description: "Proxy layer names for jacobian=layers (default: the proxy's choice)." });
 const epsilonParameter = param.number({ description: "Perturbation budget ε in the chosen distance (ε = 0 returns y).", default: 1, min: 0 });
+// Public (Kerckhoffs) but for the key: the thief knows how much is keyed, not how.
+const keyedParameters = {
+  keyMix: param.number({
+    description: "β: share of the answer moved to a keyed random point of the ε-ball (0: unkeyed MAD; needs key).",
+    default: 0,
+    min: 0,
+    max: 1,
+  }),
+  keyJitter: param.number({ description: "δ: MAD's step is scaled by a keyed s in [1 − δ, 1] (0: none; needs key).", default: 0, min: 0, max: 1 }),
+  keyCell: param.number({
+    description: "Width of the cells of y on which the keyed choice is constant (larger: jittered copies of a query share it more often, and so do more queries).",
+    default: 0.1,
+    min: 0.001,
+    max: 1,
+  }),
+  key: param.secretString({
+    description: `Secret key of the deployment, hex (at least ${MIN_KEY_BYTES} bytes); used when keyMix or keyJitter > 0. Never reported.`,
+    pattern: KEY_PATTERN,
+    expected: `hex of at least ${MIN_KEY_BYTES} bytes`,
+  }),
+};
+
 const stepParameter = param.choice(["linesearch", "projections", "reachable"], {
   description: "How ỹ is reached from the target vertex: linesearch (the paper), projections (l1/l2), reachable (candidates scored where the line search lands).",
   default: "linesearch",
@@ -38,6 +63,7 @@ const madParameters = defineParameters("mad", {
   seed: param.integer({ description: "Seed of the random oracle.", default: 0, min: 0, max: 4294967295, secret: true }),
   jacobian: jacobianParameter,
   layers: layersParameter,
+  ...keyedParameters,
 });
 
 const madArgmaxParameters = defineParameters("mad-argmax", {
@@ -45,12 +71,15 @@ const madArgmaxParameters = defineParameters("mad-argmax", {
   step: stepParameter,
   jacobian: jacobianParameter,
   layers: layersParameter,
+  ...keyedParameters,
 });
 
 interface MadSettings {
   options: PerturbOptions;
   jacobian: JacobianMode;
   layers?: string[];
+  keyed: Pick<KeyedSettings, "keyMix" | "keyJitter" | "keyCell">;
+  key?: string;
 }
 
 function createMad(name: string, params: Readonly<Record<string, unknown>>, settings: MadSettings, deps: DefenseDeps): Defense {
@@ -70,32 +99,51 @@ function createMad(name: string, params: Readonly<Record<string, unknown>>, sett
     throw new DefenseConfigError(name, "jacobian", `"layers" needs a proxy model (deps.proxy)`);
   }
   const usesProxy = proxy !== undefined && settings.jacobian !== "identity";
+  let keyedMix: KeyedMix | undefined;
+  if (isKeyed(settings.keyed)) {
+    if (!settings.key) {
+      throw new DefenseConfigError(name, "key", "keyMix and keyJitter need the deployment's secret key (hex; `serve` keeps one in --key-file)");
+    }
+    const { distance, epsilon, oracle } = settings.options;
+    keyedMix = createKeyedMix(name, settings.key, { ...settings.keyed, distance, epsilon, keepTop1: oracle === "argmax" });
+  }
 
   async function jacobianFor(batch: Parameters<Defense["apply"]>[0]): Promise<Jacobian> {
     if (settings.jacobian === "identity") return { kind: "identity" };
     if (settings.jacobian === "last-layer" && batch.proxyProbs) return { kind: "probs", proxyProbs: batch.proxyProbs };
-    if (!proxy) return { kind: "identity" };
+    if (!proxy) {
+      throw new DefenseInputError(
+        "proxyProbs",
+        undefined,
+        `${name} with jacobian "last-layer" needs the thief-gradient view: pass a proxy (deps.proxy, e.g. Proxy.scratch({ arch, seed, numClasses, inputShape })) ` +
+          `or the batch's proxyProbs, or choose jacobian "identity" (G = I, the paper's ablation)`,
+      );
+    }
     if (!batch.inputs) {
       throw new DefenseInputError("inputs", undefined, `${name} has a proxy and jacobian "${settings.jacobian}": the batch must carry its inputs (or proxyProbs for last-layer)`);
     }
     return proxy.jacobian(batch.inputs, settings.jacobian, settings.layers);
   }
 
+  // The key never travels with the parameters (reports, /v1/model); traits.keyed says there is one.
+  const { key: _key, ...reported } = params;
   return {
     name,
-    params,
+    params: reported,
     traits: {
       keepsTop1: settings.options.oracle === "argmax",
       needsInput: usesProxy,
       stateful: false,
       randomized: settings.options.oracle === "random",
       onSimplex: true,
+      keyed: keyedMix !== undefined,
     },
     async apply(batch) {
       validateDefenseBatch(batch);
       if (batch.batchSize === 0) return { probs: new Float32Array(0) };
       const jacobian = await jacobianFor(batch);
-      return { probs: perturber.perturb(batch.probs, batch.numClasses, jacobian) };
+      const answers = perturber.perturb(batch.probs, batch.numClasses, jacobian);
+      return { probs: keyedMix ? await keyedMix.apply(batch.probs, answers, batch.numClasses) : answers };
     },
     reset() {
       // The random oracle counts rows; a fresh perturber restarts its stream.
@@ -110,8 +158,8 @@ export const madDefense = defineDefense({
   needsCore: true,
   parameters: madParameters,
   create(params, deps) {
-    const { oracle, objective, distance, epsilon, step, seed, jacobian, layers } = params;
-    return createMad("mad", params, { options: { oracle, objective, distance, epsilon, step, seed }, jacobian, layers }, deps);
+    const { oracle, objective, distance, epsilon, step, seed, jacobian, layers, keyMix, keyJitter, keyCell, key } = params;
+    return createMad("mad", params, { options: { oracle, objective, distance, epsilon, step, seed }, jacobian, layers, keyed: { keyMix, keyJitter, keyCell }, key }, deps);
   },
 });
 
@@ -121,11 +169,11 @@ export const madArgmaxDefense = defineDefense({
   needsCore: true,
   parameters: madArgmaxParameters,
   create(params, deps) {
-    const { epsilon, step, jacobian, layers } = params;
+    const { epsilon, step, jacobian, layers, keyMix, keyJitter, keyCell, key } = params;
     return createMad(
       "mad-argmax",
       params,
-      { options: { oracle: "argmax", objective: "angular", distance: "l1", epsilon, step, seed: 0 }, jacobian, layers },
+      { options: { oracle: "argmax", objective: "angular", distance: "l1", epsilon, step, seed: 0 }, jacobian, layers, keyed: { keyMix, keyJitter, keyCell }, key },
       deps,
     );
   },

@@ -19,6 +19,8 @@ export interface ParameterSpec {
   readonly choices?: readonly string[];
   /** Absent and no default: the parameter may be left out (e.g. a layer list). */
   readonly optional?: boolean;
+  /** A comma-separated list on the command line (a layer list). */
+  readonly list?: boolean;
   /** A secret of the deployment (a seed, a key): never shown to clients, never known to a thief. */
   readonly secret?: boolean;
 }
@@ -75,8 +77,18 @@ export const param = {
   stringList(o: { description: string }): Parameter<string[] | undefined> {
     const msg = "must be a list of non-empty strings";
     return {
-      spec: { type: "string", optional: true, ...o },
+      spec: { type: "string", optional: true, list: true, ...o },
       schema: v.array(v.pipe(v.string(msg), v.minLength(1, msg)), msg) as v.GenericSchema<unknown, string[] | undefined>,
+    };
+  },
+  /** A secret string such as a key: optional, no default (a default key would be a known one). */
+  secretString(o: { description: string; pattern: RegExp; expected: string }): Parameter<string | undefined> {
+    // The message never repeats the value.
+    const msg = (issue: { input: unknown }) =>
+      `must be ${o.expected}, got ${typeof issue.input === "string" ? `a string of ${issue.input.length} characters` : typeof issue.input}`;
+    return {
+      spec: { type: "string", optional: true, secret: true, description: o.description },
+      schema: v.pipe(v.string(msg), v.regex(o.pattern, msg)) as v.GenericSchema<unknown, string | undefined>,
     };
   },
 };
@@ -148,7 +160,7 @@ export function coerceParameterStrings(
     } else if (spec.type === "boolean") {
       if (value !== "true" && value !== "false") throw new DefenseConfigError(defense, key, `must be true or false, got "${value}"`);
       out[key] = value === "true";
-    } else if (spec.type === "string" && spec.optional) {
+    } else if (spec.type === "string" && spec.list) {
       out[key] = value.split(",").map((s) => s.trim()).filter(Boolean);
     } else {
       out[key] = value;

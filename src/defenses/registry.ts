@@ -71,8 +71,11 @@ function describe(d: DefenseDefinition): DefenseInfo {
  */
 export function publicParameters(name: string, params?: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const definition = definitionOf(name);
-  const filled: Record<string, unknown> = { ...definition.parameters.parse(params) };
-  for (const spec of definition.parameters.specs) if (spec.secret) delete filled[spec.name];
+  const secrets = definition.parameters.specs.filter((spec) => spec.secret).map((spec) => spec.name);
+  // Secrets go before parsing, so neither their values nor their validation can reach the result.
+  const given = Object.fromEntries(Object.entries(params ?? {}).filter(([key]) => !secrets.includes(key)));
+  const filled: Record<string, unknown> = { ...definition.parameters.parse(given) };
+  for (const secret of secrets) delete filled[secret];
   return filled;
 }
 

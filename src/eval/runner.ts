@@ -121,7 +121,10 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
 
   // Every input of a setting's answers is in its key: filled-in parameters, proxy seed, victim, core build.
   const settingKey = (s: DefenseSetting) =>
-    hashString(stableStringify({ defense: s.defense, params: filledParams.get(s), proxySeed: seeds.proxy, victim: setup.victimKey, core: setup.coreHash }));
+    hashString(stableStringify({
+      defense: s.defense, params: filledParams.get(s), secrets: secretFingerprint(s.defense, s.params), proxySeed: seeds.proxy, defenseKey: hashString(seeds.defenseKey),
+      victim: setup.victimKey, core: setup.coreHash,
+    }));
   const answerWith = async (setting: DefenseSetting, images: Float32Array, count: number, victimProbs: Float32Array) => {
     const defense = setup.createDefense(setting);
     const defended = new DefendedModel(new AnswerTable(images, victimProbs, data.inputShape, K), defense, { numClasses: K, inputShape: [...data.inputShape] });
@@ -150,7 +153,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
           seconds: (performance.now() - t0) / 1000,
         };
         await store.writeText(name, JSON.stringify(result, null, 2));
-        log(`  ${setting.defense} ${settingLabel(setting.params)}: defender accuracy ${(result.defenderAccuracy * 100).toFixed(1)} %, ` +
+        log(`  ${setting.defense} ${settingLabel(publicOf(setting.defense, setting.params))}: defender accuracy ${(result.defenderAccuracy * 100).toFixed(1)} %, ` +
           `top-1 margin ${result.margin.mean.toFixed(3)} (${(result.margin.below001 * 100).toFixed(1)} % of answers below 0.01)`);
         return result;
       })();
@@ -233,12 +236,13 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
     const replayed = info.queries === "fixed-sample";
     const thiefParams = setup.createThief(attack).params as Record<string, unknown>;
     for (const setting of config.settings) {
+      const shownParams = publicOf(setting.defense, setting.params);
       const identity = {
         dataset: data.dataset,
         threat,
         attack,
         defense: setting.defense,
-        params: setting.params,
+        params: shownParams,
         budget: config.budget,
         seed: config.seed,
         thiefParams,
@@ -261,7 +265,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
       const pending: Pending = {
         base: {
           ...identity,
-          setting: settingLabel(setting.params),
+          setting: settingLabel(shownParams),
           order: setting.order,
           defenderAccuracy: test.defenderAccuracy,
           victimAccuracy,
@@ -363,10 +367,20 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
   return { points: sorted, meta: m, trained, reused, resumed, markdown, plots };
 }
 
-/** The parameters a thief is told: all but those the registry declares secret (a defense outside the registry declares none). */
-function publicOf(defense: string, params: Record<string, unknown>): Record<string, unknown> {
-  const secret = new Set(listDefenses().find((d) => d.name === defense)?.parameters.filter((p) => p.secret).map((p) => p.name));
+function secretNames(defense: string): Set<string> {
+  return new Set(listDefenses().find((d) => d.name === defense)?.parameters.filter((p) => p.secret).map((p) => p.name));
+}
+
+/** The parameters a thief is told and reports show: all but those the registry declares secret (a defense outside the registry declares none). */
+function publicOf(defense: string, params: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const secret = secretNames(defense);
   return Object.fromEntries(Object.entries(params).filter(([name]) => !secret.has(name)));
+}
+
+/** A hash of the secret parameters a grid gives (a key, a seed), so that caches tell them apart without showing them. */
+function secretFingerprint(defense: string, params: Readonly<Record<string, unknown>>): string {
+  const secret = secretNames(defense);
+  return hashString(stableStringify(Object.fromEntries(Object.entries(params).filter(([name]) => secret.has(name)))));
 }
 
 export function formatDuration(seconds: number): string {

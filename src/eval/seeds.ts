@@ -12,6 +12,8 @@ export interface RunSeeds {
   readonly proxy: number;
   /** StealOptions.seed: the thief's query sample, initialisation, shuffles and JB seed set derive from it. */
   readonly thief: number;
+  /** The evaluated deployment's secret key (keyed defenses), 32 bytes of hex; never in a report. */
+  readonly defenseKey: string;
 }
 
 export function runSeeds(seed: number): RunSeeds {
@@ -20,5 +22,6 @@ export function runSeeds(seed: number): RunSeeds {
     victim: roleSeed(seed, "victim"),
     proxy: roleSeed(seed, "proxy"),
     thief: roleSeed(seed, "thief"),
+    defenseKey: Array.from({ length: 8 }, (_, i) => roleSeed(seed, "defense-key", i).toString(16).padStart(8, "0")).join(""),
   };
 }

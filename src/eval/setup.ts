@@ -2,7 +2,7 @@
 // (trained once and cached), the WASM core, and factories for the defenses and thieves.
 import type * as tf from "@tensorflow/tfjs";
 import type { Core } from "../core/index.js";
-import { createDefense, type Defense } from "../defenses/index.js";
+import { createDefense, listDefenses, type Defense } from "../defenses/index.js";
 import { Proxy } from "../models/proxy.js";
 import { trainVictim } from "../models/victim.js";
 import { TfjsClassifier } from "../models/tfjs-model.js";
@@ -41,6 +41,12 @@ export interface EvalSetup {
   readonly coreHash: string;
   createDefense(setting: DefenseSetting): Defense;
   createThief(attack: string): Thief;
+}
+
+/** A defense that takes a secret key gets the run's own (the evaluated deployment's), unless the grid names one. */
+export function withDeploymentKey(defense: string, params: Readonly<Record<string, unknown>>, key: string): Record<string, unknown> {
+  const takesKey = listDefenses().find((d) => d.name === defense)?.parameters.some((p) => p.name === "key" && p.secret);
+  return takesKey && params.key === undefined ? { ...params, key } : { ...params };
 }
 
 export function victimKey(config: EvalConfig): string {
@@ -89,7 +95,7 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
     createDefense(setting) {
       // A fresh scratch proxy per defense instance: a randomly initialised model of the victim's architecture.
       const proxy = Proxy.scratch({ ...spec, seed: seeds.proxy });
-      return createDefense(setting.defense, { ...setting.params }, { core, proxy });
+      return createDefense(setting.defense, withDeploymentKey(setting.defense, setting.params, seeds.defenseKey), { core, proxy });
     },
     createThief(attack) {
       return createThief(attack, { ...(config.thiefParams[attack] ?? {}) }, {

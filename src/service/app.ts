@@ -97,7 +97,13 @@ export function createApp(options: AppOptions): Hono {
       inputShape: info.inputShape,
       numClasses: info.numClasses,
       classes,
-      defense: info.defense,
+      // Rebuilt field by field, so nothing a predictor adds by mistake (a key) reaches clients.
+      defense: {
+        name: info.defense.name,
+        keyed: info.defense.keyed === true,
+        ...(info.defense.params ? { params: info.defense.params } : {}),
+        ...(info.defense.traits ? { traits: info.defense.traits } : {}),
+      },
       limits: { maxBatch: limits.maxBatch, maxBodyBytes: limits.maxBodyBytes, inputRange: limits.inputRange },
       budgets: options.budgets
         ? { header: budgetHeader, limit: options.budgets.limit ?? null, windowSeconds: options.budgets.windowSeconds ?? null }

@@ -2,20 +2,37 @@
 // It reads the victim's y only to measure ||ỹ - y||_1 for metrics; y itself is dropped here.
 import { perturbationDistances } from "../defenses/stats.js";
 import type { DefendedModel } from "../defenses/defended-model.js";
+import { describeDefense, publicParameters } from "../defenses/registry.js";
 import type { InputBatch } from "../models/types.js";
 import type { Prediction, Predictor, ServedModelInfo } from "./predictor.js";
 
-export function defendedPredictor(
-  defended: DefendedModel,
-  details: { model?: string; classes?: readonly string[]; dispose?: () => void } = {},
-): Predictor {
+export interface PredictorDetails {
+  readonly model?: string;
+  readonly classes?: readonly string[];
+  /** Publish the defense's public parameters (ε, β, ...) in `info`; never its secrets. Default: only its name. */
+  readonly publishParams?: boolean;
+  readonly dispose?: () => void;
+}
+
+/** The parameters a client may see: the registry's public ones; none for a defense outside the registry (its secrets are unknown). */
+function publishable(name: string, params: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined {
+  try {
+    describeDefense(name);
+  } catch {
+    return undefined;
+  }
+  return publicParameters(name, params);
+}
+
+export function defendedPredictor(defended: DefendedModel, details: PredictorDetails = {}): Predictor {
   const { defense } = defended;
+  const params = details.publishParams ? publishable(defense.name, defense.params) : undefined;
   const info: ServedModelInfo = {
     inputShape: [...defended.inputShape],
     numClasses: defended.numClasses,
     classes: details.classes,
     model: details.model,
-    defense: { name: defense.name, params: defense.params, traits: { ...defense.traits } },
+    defense: { name: defense.name, keyed: defense.traits.keyed === true, ...(params ? { params } : {}), traits: { ...defense.traits } },
   };
   return {
     info,

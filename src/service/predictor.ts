@@ -13,7 +13,10 @@ export interface ServedModelInfo {
   readonly model?: string;
   readonly defense: {
     readonly name: string;
-    readonly params: Readonly<Record<string, unknown>>;
+    /** Answers depend on a secret key (the key itself is never here). */
+    readonly keyed?: boolean;
+    /** The public parameters, only when the operator publishes them (never secrets). */
+    readonly params?: Readonly<Record<string, unknown>>;
     readonly traits?: Readonly<Record<string, boolean>>;
   };
 }

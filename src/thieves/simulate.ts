@@ -1,6 +1,6 @@
 // A defense-aware thief runs the public defense itself (Kerckhoffs): the registry's own implementation,
-// built from the public parameters it knows, with its own guesses for the secret ones (a seed it draws
-// itself) and, for a defense with a proxy, either the uniform distribution as the proxy's softmax (a
+// built from the public parameters it knows, with its own guesses for the secret ones (a seed or a key it
+// draws itself) and, for a defense with a proxy, either the uniform distribution as the proxy's softmax (a
 // scratch LeNet's softmax on digits is within 0.03-0.04 of uniform) or a scratch model of its own.
 import type { Defense, DefenseTraits } from "../defenses/defense.js";
 import type { DefenseDeps } from "../defenses/deps.js";
@@ -20,6 +20,11 @@ export interface SimulatedDefense {
   /** The public defense applied to `probs` (B x K); `inputs` are needed only with a scratch proxy guess. */
   apply(probs: Float32Array, numClasses: number, inputs?: InputBatch): Promise<Float32Array>;
   dispose(): void;
+}
+
+/** The thief's own stand-in for a secret key: 32 bytes of hex drawn from its seed. */
+function guessKey(seed: number, name: string): string {
+  return Array.from({ length: 8 }, (_, i) => roleSeed(seed, `guess-${name}`, i).toString(16).padStart(8, "0")).join("");
 }
 
 export function requireKnowledge(thief: string, knowledge: DefenseKnowledge | undefined): DefenseKnowledge {
@@ -46,8 +51,9 @@ export function simulateDefense(
   const params: Record<string, unknown> = { ...knowledge.params };
   for (const spec of info.parameters) {
     if (!spec.secret) continue;
-    if (spec.type !== "integer") throw new ThiefInputError(`thief "${thief}": cannot guess secret parameter "${spec.name}" of "${knowledge.name}"`);
-    params[spec.name] = roleSeed(options.seed, `guess-${spec.name}`);
+    if (spec.type === "integer") params[spec.name] = roleSeed(options.seed, `guess-${spec.name}`);
+    else if (spec.type === "string") params[spec.name] = guessKey(options.seed, spec.name);
+    else throw new ThiefInputError(`thief "${thief}": cannot guess secret parameter "${spec.name}" of "${knowledge.name}"`);
   }
   const layersJacobian = params.jacobian === "layers";
   let proxy: Proxy | undefined;

@@ -43,7 +43,7 @@ async function saveTinyModel(): Promise<void> {
 
 /** Starts the CLI's server and resolves with its URL (the first "listening on" line). */
 function startServer(): Promise<string> {
-  const args = ["--import", "tsx", "src/cli/index.ts", "serve", "--model", modelDir, "--defense", "mad-argmax", "--epsilon", String(EPSILON),
+  const args = ["--import", "tsx", "src/cli/index.ts", "serve", "--model", modelDir, "--defense", "mad-argmax", "--epsilon", String(EPSILON), "--public-params",
     "--host", "127.0.0.1", "--port", "0", "--workers", "1", "--demo", "--plots", plotsDir];
   server = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0" } });
   return new Promise((resolve, reject) => {

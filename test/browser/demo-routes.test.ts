@@ -78,7 +78,7 @@ test("config.json tells the page the model, the defense, the test digits and the
   assert.is(config.modelOutputs, "logits");
   assert.equal(config.inputShape, [28, 28, 1]);
   assert.is(config.numClasses, 10);
-  assert.equal(config.defense, { name: "mad-argmax", params: { epsilon: 0.8, seed: 0 } });
+  assert.equal(config.defense, { name: "mad-argmax", keyed: false, params: { epsilon: 0.8, seed: 0 } });
   assert.is(config.epsilon, 0.8, "the page starts at the server's budget");
   assert.equal(config.proxy, { arch: "lenet", seed: 3 });
   assert.is(config.predictUrl, "/v1/predict");
@@ -136,9 +136,16 @@ test("without info, the shape and classes come from model.json; plots are option
   const config = await (await app.request("/demo/config.json")).json();
   assert.equal(config.inputShape, [28, 28, 1]);
   assert.is(config.numClasses, 10);
-  assert.equal(config.defense, { name: "reverse-sigmoid", params: { beta: 0.5 } });
+  assert.equal(config.defense, { name: "reverse-sigmoid", keyed: false, params: { beta: 0.5 } });
   assert.is(config.epsilon, 1, "no server epsilon: the page starts at 1");
   assert.equal(config.plots, []);
+});
+
+test("a keyed server that does not publish its parameters: the page gets the name and keyed, no parameters", async () => {
+  const app = await mounted({ info: { ...info, defense: { name: "mad-argmax", keyed: true } } });
+  const config = await (await app.request("/demo/config.json")).json();
+  assert.equal(config.defense, { name: "mad-argmax", keyed: true, params: {} });
+  assert.is(config.epsilon, 1, "no published epsilon: the page starts at 1");
 });
 
 test("model.json as tfjs itself writes it (topology at modelTopology.config) is read too", async () => {

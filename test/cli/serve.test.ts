@@ -1,11 +1,12 @@
 // End to end with the real stack: a small MLP quickly trained on 512 digits is saved to a temporary
-// directory, then `prediction-poisoning serve` runs it behind mad-argmax (2 worker threads, each with its
-// own WASM backend) and behind `none`, as child processes. Checks the properties the service promises.
+// directory, then `prediction-poisoning serve` runs it behind keyed mad-argmax (2 worker threads, each with
+// its own WASM backend, sharing the key file serve creates) and behind `none`, as child processes. Checks
+// the properties the service promises.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "../../src/models/backend.js";
@@ -65,20 +66,34 @@ test.after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("serve: mad-argmax keeps every top-1 label, stays within epsilon, hides y, is deterministic across workers", async () => {
+test("serve: keyed mad-argmax keeps every top-1 label, stays within epsilon, hides y and the key, is deterministic across workers", async () => {
   // The config file says `none` on port 1; the flags override both (flags win over the file).
   const config = join(dir, "serve.json");
   writeFileSync(config, JSON.stringify({ model: modelDir, defense: "none", port: 1, workers: 2, "proxy-arch": "lenet", budget: 40, "access-log": true }));
   const keys = join(dir, "keys.txt");
   writeFileSync(keys, "# issued keys\ntester\n");
-  const mad = await serve(["--config", config, "--defense", "mad-argmax", "--epsilon", String(EPSILON), "--port", "0", "--api-keys", keys]);
+  const keyFile = join(dir, "keys", "defense.key");
+  const mad = await serve([
+    "--config", config, "--defense", "mad-argmax", "--epsilon", String(EPSILON), "--key-mix", "0.5", "--key-file", keyFile, "--public-params",
+    "--port", "0", "--api-keys", keys,
+  ]);
   const none = await serve(["--model", modelDir, "--defense", "none", "--port", "0", "--workers", "1"]);
 
-  const info = (await (await fetch(`${mad.url}/v1/model`)).json()) as { inputShape: number[]; numClasses: number; defense: { name: string; params: { epsilon: number } } };
+  const infoText = await (await fetch(`${mad.url}/v1/model`)).text();
+  const info = JSON.parse(infoText) as { inputShape: number[]; numClasses: number; defense: { name: string; keyed: boolean; params: Record<string, unknown> } };
   assert.equal(info.inputShape, [28, 28, 1]);
   assert.is(info.numClasses, 10);
   assert.is(info.defense.name, "mad-argmax");
-  assert.is(info.defense.params.epsilon, EPSILON);
+  assert.is(info.defense.keyed, true);
+  assert.is(info.defense.params.epsilon, EPSILON, "--public-params publishes ε");
+  assert.is(info.defense.params.keyMix, 0.5);
+  assert.not.ok("key" in info.defense.params);
+  // serve created the key file (mode 0600) on first start; the key is nowhere the clients or the logs see.
+  assert.is(statSync(keyFile).mode & 0o777, 0o600);
+  const secret = readFileSync(keyFile, "utf8").trim();
+  assert.match(secret, /^[0-9a-f]{64}$/);
+  assert.not.ok(infoText.includes(secret), "the key in /v1/model");
+  assert.match(mad.stderr(), /defense key: created .*defense\.key/);
 
   const truth = await predict(none.url, 12); // `none` answers y itself
   const [a, b, c] = await Promise.all([predict(mad.url, 12), predict(mad.url, 12), predict(mad.url, 12)]);
@@ -126,7 +141,9 @@ test("serve: mad-argmax keeps every top-1 label, stays within epsilon, hides y, 
     s.child.kill("SIGTERM");
     assert.is(await exited, 0, "graceful exit on SIGTERM");
     for (const p of truth.body.probabilities.flat()) if (p > 1e-3) assert.not.ok((s.stderr() + s.stdout()).includes(String(p)), "y in the server's log");
+    assert.not.ok((s.stderr() + s.stdout()).includes(secret), "the key in the server's log");
   }
+  assert.not.ok(metrics.includes(secret), "the key in /metrics");
 });
 
 test.run();

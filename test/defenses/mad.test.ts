@@ -68,9 +68,20 @@ test("jacobian layers asks the proxy for Gram matrices over the given layers", a
   assert.equal(calls, [{ mode: "layers", layers: ["dense1"] }]);
 });
 
-test("no proxy view at all, or jacobian identity: G = I", async () => {
-  assert.equal(await viaDefense({}, {}), direct({ kind: "identity" }));
+test("jacobian identity is G = I; last-layer without any proxy view is an error that names the ways out", async () => {
+  assert.equal(await viaDefense({ jacobian: "identity" }, {}), direct({ kind: "identity" }));
   assert.equal(await viaDefense({ jacobian: "identity" }, { proxyProbs }), direct({ kind: "identity" }));
+  for (const name of ["mad", "mad-argmax"]) {
+    try {
+      await createDefense(name, { epsilon: 0.5 }, { core }).apply(batchOf(y, K));
+      assert.unreachable(`${name} fell back to G = I`);
+    } catch (e) {
+      assert.instance(e, DefenseInputError);
+      assert.match(String(e), /deps\.proxy/);
+      assert.match(String(e), /proxyProbs/);
+      assert.match(String(e), /jacobian "identity"/);
+    }
+  }
 });
 
 test("a proxy without inputs to run on is an error, not a silent identity", async () => {

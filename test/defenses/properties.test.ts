@@ -8,6 +8,7 @@ import { createDefense, listDefenses, type Defense } from "../../src/defenses/in
 import { argmax, batchOf, edgeRows, l1, randomRows, rowOf } from "./helpers.js";
 
 const core = await loadCore();
+const KEY = "000102030405060708090a0b0c0d0e0f";
 
 type Config = { name: string; params: Record<string, unknown>; budget?: (y: Float32Array, t: Float32Array) => number };
 const l1Budget = (eps: number) => (y: Float32Array, t: Float32Array) => l1(y, t) - eps;
@@ -41,6 +42,12 @@ const configs: Config[] = [
   { name: "mad", params: { distance: "kl", epsilon: 0.4 }, budget: klBudget(0.4) },
   { name: "mad-argmax", params: { epsilon: 1 }, budget: l1Budget(1) },
   { name: "mad-argmax", params: { epsilon: 0.6, step: "reachable" }, budget: l1Budget(0.6) },
+  // Keyed (keyed.ts): the same promises with a secret key mixed in.
+  { name: "mad-argmax", params: { epsilon: 1, keyMix: 0.5, key: KEY }, budget: l1Budget(1) },
+  { name: "mad-argmax", params: { epsilon: 0.6, step: "reachable", keyJitter: 0.5, keyMix: 1, key: KEY }, budget: l1Budget(0.6) },
+  { name: "mad", params: { epsilon: 0.5, keyMix: 0.5, keyJitter: 0.2, key: KEY }, budget: l1Budget(0.5) },
+  { name: "mad", params: { objective: "surrogate", distance: "l2", step: "projections", epsilon: 0.3, keyMix: 0.8, key: KEY }, budget: l2Budget(0.3) },
+  { name: "mad", params: { distance: "kl", epsilon: 0.4, keyMix: 0.7, key: KEY }, budget: klBudget(0.4) },
   { name: "modelguard-w", params: { epsilon: 1 }, budget: l1Budget(1) },
   { name: "modelguard-w", params: { epsilon: 0.2 }, budget: l1Budget(0.2) },
 ];
@@ -51,6 +58,18 @@ const K = 10;
 const B = 24;
 const victim = randomRows(B, K, 11);
 const proxy = randomRows(B, K, 12, 1);
+
+const usesJacobian = (c: Config) => listDefenses().find((d) => d.name === c.name)!.parameters.some((p) => p.name === "jacobian");
+
+async function assertRejects(run: () => Promise<unknown>, pattern: RegExp, what: string): Promise<void> {
+  try {
+    await run();
+  } catch (e) {
+    assert.match(String(e), pattern, what);
+    return;
+  }
+  assert.unreachable(`${what}: no error`);
+}
 
 test("every registered defense is exercised here", () => {
   const covered = new Set(configs.map((c) => c.name));
@@ -87,8 +106,9 @@ for (const c of configs) {
       const proxyRow = new Float32Array(k).fill(1 / k);
       const { probs } = await d.apply(batchOf(row, k, { proxyProbs: proxyRow }));
       checkAnswers(c, d, row, probs, k, name);
-      const again = await make(c).apply(batchOf(row, k));
-      checkAnswers(c, d, row, again.probs, k, `${name} (no proxy view)`);
+      // MAD without any proxy view refuses (never a silent G = I); the others need none.
+      if (usesJacobian(c)) await assertRejects(() => make(c).apply(batchOf(row, k)), /jacobian "identity"/, label(c));
+      else checkAnswers(c, d, row, (await make(c).apply(batchOf(row, k))).probs, k, `${name} (no proxy view)`);
     }
   });
 
@@ -110,18 +130,19 @@ for (const c of configs) {
 }
 
 test("randomised defenses: same seed same answers, another seed other answers, reset restarts the stream", async () => {
+  const batch = batchOf(victim, K, { proxyProbs: proxy });
   for (const c of configs.filter((c) => make(c).traits.randomized)) {
-    const a = await make(c).apply(batchOf(victim, K));
-    const b = await make(c).apply(batchOf(victim, K));
+    const a = await make(c).apply(batch);
+    const b = await make(c).apply(batch);
     assert.equal(Array.from(a.probs), Array.from(b.probs), label(c));
-    const other = await createDefense(c.name, { ...c.params, seed: 99 }, { core }).apply(batchOf(victim, K));
+    const other = await createDefense(c.name, { ...c.params, seed: 99 }, { core }).apply(batch);
     assert.not.equal(Array.from(a.probs), Array.from(other.probs), `${label(c)} ignores its seed`);
     const d = make(c);
-    const first = await d.apply(batchOf(victim, K));
-    const second = await d.apply(batchOf(victim, K));
+    const first = await d.apply(batch);
+    const second = await d.apply(batch);
     assert.not.equal(Array.from(first.probs), Array.from(second.probs), `${label(c)}: the stream does not advance`);
     d.reset?.();
-    const afterReset = await d.apply(batchOf(victim, K));
+    const afterReset = await d.apply(batch);
     assert.equal(Array.from(afterReset.probs), Array.from(first.probs), `${label(c)}: reset does not restart`);
   }
 });

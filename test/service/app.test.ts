@@ -143,7 +143,7 @@ test("GET /v1/model describes shape, classes, defense and limits; /healthz follo
   assert.equal(info.inputShape, [2, 2, 1]);
   assert.is(info.numClasses, 3);
   assert.equal(info.classes, ["cat", "dog", "eel"]);
-  assert.equal(info.defense, { name: "fake-shift", params: { epsilon: 0.5 } });
+  assert.equal(info.defense, { name: "fake-shift", keyed: false, params: { epsilon: 0.5 } });
   assert.equal(info.limits, { maxBatch: 4, maxBodyBytes: 4096, inputRange: [0, 1] });
   assert.is((await app.request("/healthz")).status, 200);
   ready = false;

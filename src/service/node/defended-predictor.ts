@@ -7,6 +7,7 @@ import { initBackend } from "../../models/backend.js";
 import { Proxy } from "../../models/proxy.js";
 import { TfjsClassifier } from "../../models/tfjs-model.js";
 import type { Architecture } from "../../models/zoo.js";
+import { readKeyFile } from "../../node/key-file.js";
 import { loadLayersModelFromDir, loadModelFromDir, modelExists } from "../../node/model-files.js";
 import { defendedPredictor } from "../defended.js";
 import type { Predictor } from "../predictor.js";
@@ -25,6 +26,10 @@ export interface DefendedPredictorOptions {
   /** The proxy of the thief's model for defenses with a `jacobian` parameter (MAD): a seeded scratch network
    * (the same in every worker and replica, so answers do not depend on which one serves) or a trained model. */
   readonly proxy?: ProxySource;
+  /** The file holding the defense's secret key (keyed MAD), read by each worker: the key never travels in messages. */
+  readonly keyFile?: string;
+  /** Publish the defense's public parameters in GET /v1/model (default: only its name and whether it is keyed). */
+  readonly publishParams?: boolean;
 }
 
 export const defaultProxy: ProxySource = { arch: "lenet", seed: 0 };
@@ -43,11 +48,13 @@ export async function createPredictor(options: DefendedPredictorOptions): Promis
         ? new Proxy(await loadLayersModelFromDir(source.dir))
         : Proxy.scratch({ arch: source.arch, seed: source.seed, numClasses: victim.numClasses, inputShape: victim.inputShape });
   }
-  const defense = createDefense(options.defense, options.params, { core, proxy });
+  const params = options.keyFile ? { ...options.params, key: readKeyFile(options.keyFile) } : options.params;
+  const defense = createDefense(options.defense, params, { core, proxy });
   const defended = new DefendedModel(victim, defense);
   return defendedPredictor(defended, {
     model: options.modelName ?? options.modelDir,
     classes: options.classes,
+    publishParams: options.publishParams,
     dispose: () => victim.dispose(),
   });
 }

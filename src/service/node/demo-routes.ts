@@ -167,7 +167,9 @@ export async function demoRoutes(options: DemoRoutesOptions): Promise<Hono> {
   if (!existsSync(join(bundleDir, "index.html"))) throw new Error(`demo: ${bundleDir} has no index.html (run npm run build:browser)`);
   const bundleFiles = new Set(readdirSync(bundleDir));
   const plotsDir = resolve(options.plotsDir ?? join(packageRoot, "docs", "results"));
-  const serverEpsilon = defense.params.epsilon;
+  // Only what /v1/model publishes: the server's parameters when the operator made them public, never a key.
+  const serverParams = defense.params ?? {};
+  const serverEpsilon = serverParams.epsilon;
   const epsilon = options.epsilon ?? (typeof serverEpsilon === "number" ? serverEpsilon : 1);
   const digits = testDigits(numClasses);
   const mountPath = (options.mountPath ?? "/demo").replace(/\/+$/, "");
@@ -183,7 +185,7 @@ export async function demoRoutes(options: DemoRoutesOptions): Promise<Hono> {
     inputShape: shape,
     numClasses,
     labels: options.info?.classes ? [...options.info.classes] : undefined,
-    defense: { name: defense.name, params: defense.params },
+    defense: { name: defense.name, keyed: defense.keyed === true, params: serverParams },
     proxy: options.proxy ?? { arch: "lenet", seed: 0 },
     epsilon,
     predictUrl: "/v1/predict",

@@ -134,7 +134,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
   log(
-    `serving ${info.model ?? "model"} with defense ${info.defense.name} ${JSON.stringify(info.defense.params)} on ${pool.size} workers` +
+    `serving ${info.model ?? "model"} with defense ${info.defense.name}${info.defense.keyed ? " (keyed)" : ""}` +
+      `${info.defense.params ? ` ${JSON.stringify(info.defense.params)}` : ""} on ${pool.size} workers` +
       (budgets ? `; budgets of ${options.budget!.limit} inputs per key${options.redis ? ` in ${redactUrl(options.redis)}` : " in memory"}` : ""),
   );
 
