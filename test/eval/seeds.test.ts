@@ -54,4 +54,16 @@ test("role seeds are deterministic, 32-bit, and change with the run seed, the ro
   assert.throws(() => roleSeed(1, "x", -2), /seed id/);
 });
 
+
+
+test("a keyed defense in an evaluation gets the run's own key (64 hex digits, per run seed), never one from the grid's labels", async () => {
+  const { withDeploymentKey } = await import("../../src/eval/setup.js");
+  const a = runSeeds(0).defenseKey;
+  assert.match(a, /^[0-9a-f]{64}$/);
+  assert.is.not(a, runSeeds(1).defenseKey);
+  assert.equal(withDeploymentKey("mad-argmax", { epsilon: 1, keyMix: 0.5 }, a), { epsilon: 1, keyMix: 0.5, key: a });
+  assert.equal(withDeploymentKey("mad-argmax", { key: "ab".repeat(16) }, a), { key: "ab".repeat(16) });
+  // Defenses without a key parameter are left alone.
+  assert.equal(withDeploymentKey("reverse-sigmoid", { beta: 0.5 }, a), { beta: 0.5 });
+});
 test.run();
