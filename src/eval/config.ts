@@ -142,6 +142,8 @@ export const presets: Readonly<Record<string, Preset>> = {
         top1: { epochs: 8 },
         invert: { epochs: 8 },
         recover: { epochs: 8 },
+        // Not in the preset's attacks; the same size when a user adds it.
+        smooth: { epochs: 8 },
         jbtop3: { epochs: 6, finalEpochs: 8 },
       },
       preset: "quick",
