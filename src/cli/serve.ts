@@ -3,11 +3,18 @@
 // a flag that the chosen defense does not take is an error, not silently ignored. A secret key is never a
 // flag (it would show in `ps`): a keyed defense reads it from --key-file, created on first start.
 import { availableParallelism } from "node:os";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { listDefenses, parseParameterStrings, createDefense, describeDefense, DefenseConfigError, publicParameters } from "../defenses/index.js";
 import { isKeyed } from "../defenses/keyed.js";
 import type { Architecture } from "../models/zoo.js";
 import { bytesArg, integerArg, rangeArg } from "./config.js";
+
+/** A watermark rate: a number in [0, 0.5]. */
+function rateArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 0.5) throw new InvalidArgumentError("expected a rate in [0, 0.5], e.g. 0.01");
+  return n;
+}
 
 const camel = (s: string) => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -38,6 +45,8 @@ export const serveCommand = new Command("serve")
   .option("--plots <dir>", "evaluation plots (SVG) shown by the demo page (default docs/results)")
   .option("--access-log", "print one JSON line per request (never inputs or probabilities)")
   .option("--key-file <path>", "secret key of a keyed defense (--key-mix/--key-jitter > 0), created with mode 0600 on first start; every replica needs the same file (default <cache dir>/defense.key)")
+  .option("--watermark <rate>", "DAWN watermark: a keyed ~rate of the queries (any --defense) get a keyed wrong top-1 label, recorded for `verify` (uses --key-file)", rateArg)
+  .option("--watermark-log <dir>", "record watermarked queries in this directory (one append-only file per worker; created if missing); default with --redis: the Redis list pp:watermarks")
   .option("--public-params", "publish the defense's public parameters (ε, β, ...) in GET /v1/model; by default only its name and whether it is keyed");
 
 // One flag per defense parameter name (shared names such as epsilon serve every defense that has them).
@@ -84,6 +93,8 @@ interface ServeFlags {
   accessLog?: boolean;
   keyFile?: string;
   publicParams?: boolean;
+  watermark?: number;
+  watermarkLog?: string;
   [parameter: string]: unknown;
 }
 
@@ -99,7 +110,10 @@ function needsKey(defense: string, params: Record<string, unknown>): boolean {
  * The defense's parameters from the flags, validated by building the defense once here (fail before any
  * worker starts), and the key file when it is keyed. The key itself stays out of the returned parameters.
  */
-async function defenseParameters(flags: ServeFlags, log: (line: string) => void): Promise<{ params: Record<string, unknown>; keyFile?: string }> {
+async function defenseParameters(
+  flags: ServeFlags,
+  log: (line: string) => void,
+): Promise<{ params: Record<string, unknown>; keyFile?: string; keyed: boolean }> {
   const info = describeDefense(flags.defense);
   const raw: Record<string, string> = {};
   for (const [attribute, name] of parameterFlags) {
@@ -114,14 +128,16 @@ async function defenseParameters(flags: ServeFlags, log: (line: string) => void)
   const params = parseParameterStrings(flags.defense, raw);
   let keyFile: string | undefined;
   let key: string | undefined;
-  if (needsKey(flags.defense, params)) {
+  const keyed = needsKey(flags.defense, params);
+  if (keyed || flags.watermark) {
     const { defaultKeyFile, ensureKeyFile, readKeyFile } = await import("../node/key-file.js");
     const { defaultCacheDir } = await import("../service/node/demo-model.js");
     const file = ensureKeyFile(flags.keyFile ?? defaultKeyFile(flags.cacheDir ?? defaultCacheDir()));
     log(`defense key: ${file.created ? "created" : "read"} ${file.path}${file.created ? " (mode 0600; give every replica this file)" : ""}`);
     if (file.warning) log(`warning: ${file.warning}`);
     keyFile = file.path;
-    key = readKeyFile(file.path);
+    if (keyed) key = readKeyFile(file.path);
+    else readKeyFile(file.path);
   } else if (flags.keyFile) {
     log(`note: --key-file is not used: defense ${flags.defense} is not keyed (set --key-mix or --key-jitter > 0)`);
   }
@@ -135,15 +151,20 @@ async function defenseParameters(flags: ServeFlags, log: (line: string) => void)
   const probe = createDefense(flags.defense, key ? { ...params, key } : params, { core: info.needsCore ? await loadCore() : undefined, proxy });
   const validated = { ...probe.params };
   probe.dispose?.();
-  return { params: validated, keyFile };
+  return { params: validated, keyFile, keyed };
 }
 
 serveCommand.action(async (flags: ServeFlags, command: Command) => {
   const log = (line: string) => console.error(line);
   let params: Record<string, unknown>;
   let keyFile: string | undefined;
+  let keyed = false;
   try {
-    ({ params, keyFile } = await defenseParameters(flags, log));
+    if (flags.watermark !== undefined && flags.watermark > 0 && flags.watermarkLog === undefined && flags.redis === undefined) {
+      command.error("error: --watermark needs somewhere to record the watermarked queries: --watermark-log <dir> or --redis <url>", { exitCode: 2 });
+    }
+    if (flags.watermarkLog !== undefined && !flags.watermark) log("note: --watermark-log is not used without --watermark <rate> > 0");
+    ({ params, keyFile, keyed } = await defenseParameters(flags, log));
   } catch (e) {
     if (e instanceof DefenseConfigError) command.error(`error: ${e.message}`, { exitCode: 2, code: "prediction-poisoning.defense" });
     throw e;
@@ -171,6 +192,18 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
   }
 
   const proxy = flags.proxyModel ? { dir: flags.proxyModel } : { arch: flags.proxyArch, seed: flags.proxySeed };
+  let watermark: { rate: number; keyFile: string; log?: { dir: string } | { redis: string } } | undefined;
+  if (flags.watermark && keyFile) {
+    let target: { dir: string } | { redis: string };
+    if (flags.watermarkLog !== undefined) {
+      const { mkdirSync } = await import("node:fs");
+      mkdirSync(flags.watermarkLog, { recursive: true, mode: 0o700 });
+      target = { dir: flags.watermarkLog };
+    } else target = { redis: flags.redis! };
+    watermark = { rate: flags.watermark, keyFile, log: target };
+    const { redactUrl } = await import("../service/node/redis-budgets.js");
+    log(`watermark: about ${flags.watermark} of the queries, recorded in ${"dir" in target ? target.dir : `${redactUrl(target.redis)} (list pp:watermarks)`}`);
+  }
   const server = await startServer({
     predictor: {
       modelDir,
@@ -180,8 +213,9 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
       defense: flags.defense,
       params,
       proxy,
-      keyFile,
+      keyFile: keyed ? keyFile : undefined,
       publishParams: flags.publicParams === true,
+      watermark,
     },
     host: flags.host,
     port: flags.port,
@@ -191,7 +225,8 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
       flags.budget !== undefined
         ? { limit: flags.budget, windowSeconds: flags.budgetWindow, header: flags.apiKeyHeader, keysFile: flags.apiKeys }
         : undefined,
-    redis: flags.redis,
+    // --redis without --budget is only for the watermark log (the workers connect themselves).
+    redis: flags.budget !== undefined || !(watermark?.log && "redis" in watermark.log) ? flags.redis : undefined,
     jobTimeoutMs: flags.jobTimeout,
     log,
     accessLog: flags.accessLog ? (entry) => console.log(JSON.stringify({ time: new Date().toISOString(), ...entry })) : undefined,

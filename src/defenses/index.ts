@@ -8,3 +8,7 @@ export {
   DefendedModel, type DefendedAnswer, type DefendedModelOptions, type DefenseStats, type QueryContext, type VictimFunction,
 } from "./defended-model.js";
 export { KL_FLOOR, perturbationDistances, RunningStats, type DistanceSummary } from "./stats.js";
+export {
+  createWatermarker, watermarkClass, watermarkRow, withWatermark, type WatermarkDraw, type WatermarkOptions, type WatermarkRecord, type Watermarker,
+} from "./watermark.js";
+export { binomialTail, logBinomialTail } from "./binomial.js";

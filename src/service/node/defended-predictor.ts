@@ -9,8 +9,11 @@ import { TfjsClassifier } from "../../models/tfjs-model.js";
 import type { Architecture } from "../../models/zoo.js";
 import { readKeyFile } from "../../node/key-file.js";
 import { loadLayersModelFromDir, loadModelFromDir, modelExists } from "../../node/model-files.js";
+import { withWatermark } from "../../defenses/watermark.js";
 import { defendedPredictor } from "../defended.js";
 import type { Predictor } from "../predictor.js";
+import { openWatermarkLog } from "./watermark-log.js";
+import type { WatermarkLogTarget, WatermarkSink } from "./watermark-log.js";
 
 export type ProxySource = { arch: Architecture; seed: number } | { dir: string };
 
@@ -30,6 +33,9 @@ export interface DefendedPredictorOptions {
   readonly keyFile?: string;
   /** Publish the defense's public parameters in GET /v1/model (default: only its name and whether it is keyed). */
   readonly publishParams?: boolean;
+  /** DAWN watermarking around the defense: a keyed ~rate of the queries get a keyed wrong top-1 label, each
+   * recorded in the log (a directory: one append-only file per worker; or a Redis list shared by replicas). */
+  readonly watermark?: { readonly rate: number; readonly keyFile: string; readonly log?: WatermarkLogTarget };
 }
 
 export const defaultProxy: ProxySource = { arch: "lenet", seed: 0 };
@@ -49,12 +55,21 @@ export async function createPredictor(options: DefendedPredictorOptions): Promis
         : Proxy.scratch({ arch: source.arch, seed: source.seed, numClasses: victim.numClasses, inputShape: victim.inputShape });
   }
   const params = options.keyFile ? { ...options.params, key: readKeyFile(options.keyFile) } : options.params;
-  const defense = createDefense(options.defense, params, { core, proxy });
+  let defense = createDefense(options.defense, params, { core, proxy });
+  let sink: WatermarkSink | undefined;
+  if (options.watermark) {
+    const wm = options.watermark;
+    sink = wm.log ? await openWatermarkLog(wm.log) : undefined;
+    defense = withWatermark(defense, { key: readKeyFile(wm.keyFile), rate: wm.rate, onWatermark: sink ? (records) => sink!.append(records) : undefined });
+  }
   const defended = new DefendedModel(victim, defense);
   return defendedPredictor(defended, {
     model: options.modelName ?? options.modelDir,
     classes: options.classes,
     publishParams: options.publishParams,
-    dispose: () => victim.dispose(),
+    dispose: () => {
+      victim.dispose();
+      void sink?.close();
+    },
   });
 }
