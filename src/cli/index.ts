@@ -10,6 +10,7 @@ import { benchCommand } from "./bench.js";
 import { perturbCommand } from "./perturb.js";
 import { evaluateCommand } from "./evaluate.js";
 import { trainCommand } from "./train.js";
+import { verifyCommand } from "./verify.js";
 
 const program = new Command("prediction-poisoning")
   .description("Protect prediction APIs against model stealing with poisoned probabilities (MAD).")
@@ -17,7 +18,7 @@ const program = new Command("prediction-poisoning")
   .showHelpAfterError("(add --help for usage)")
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
-const subcommands: Command[] = [serveCommand, benchCommand, perturbCommand, evaluateCommand, trainCommand];
+const subcommands: Command[] = [serveCommand, benchCommand, perturbCommand, evaluateCommand, trainCommand, verifyCommand];
 
 for (const sub of subcommands) {
   sub.copyInheritedSettings(program);

@@ -7,3 +7,7 @@ export { startServer, type ServerOptions, type RunningServer } from "../service/
 export { RedisBudgetStore, type RedisBudgetOptions } from "../service/node/redis-budgets.js";
 export { WorkerPool, type WorkerPoolOptions } from "../service/node/worker-pool.js";
 export { ensureDemoModel, demoModelDir } from "../service/node/demo-model.js";
+export {
+  FileWatermarkLog, RedisWatermarkLog, openWatermarkLog, readWatermarkDir, type WatermarkEntry, type WatermarkLogTarget, type WatermarkSink,
+} from "../service/node/watermark-log.js";
+export { verifyWatermark, httpSuspect, modelDirSuspect, type VerifyResult, type SuspectLabels } from "./watermark-verify.js";

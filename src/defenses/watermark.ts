@@ -1,0 +1,139 @@
+// DAWN-style watermarking (Szyller et al., ACM MM 2021) as a wrapper around any defense.
+// A keyed, deterministic selection of about `rate` of the queries gets a keyed wrong top-1 label:
+//   h = HMAC-SHA-256(key, "prediction-poisoning/watermark/v1" ‖ K ‖ input shape ‖ input as float32 LE bytes)
+//   selected  ⇔ u₀ < rate,            u₀ = (first 32-bit word of h + 0.5) / 2³²
+//   label   w = the ⌊u₁·(K − 1)⌋-th class other than c = argmax y (the victim's top-1), u₁ from the second word
+// The answer vector of a selected row is the wrapped defense's answer a with its top entry and entry w
+// swapped: ã = a ∘ (t w), t = argmax a. That is a permutation of a, so it stays on the simplex and ã_w is
+// its largest entry. When the top is not strict (a tie, e.g. a uniform a), ã is moved halfway to the
+// one-hot of w: ã = (ã + e_w) / 2, still on the simplex, and ã_w ≥ 1/2 > every other entry.
+// Rows not selected get a exactly. The same input always gets the same answer (given a deterministic
+// wrapped defense), in every worker and replica with the same key; another key selects other inputs.
+// Web Crypto only (crypto.subtle): no Node import, so browsers and edge runtimes run it too.
+import { rowArgmax } from "./batch.js";
+import type { Defense, DefenseBatch, DefenseResult } from "./defense.js";
+import { DefenseConfigError, DefenseInputError } from "./errors.js";
+import { isKeyHex, keyBytes, MIN_KEY_BYTES } from "./keyed.js";
+
+const DOMAIN = new TextEncoder().encode("prediction-poisoning/watermark/v1");
+
+/** One watermarked answer, for the watermark log. */
+export interface WatermarkRecord {
+  /** The query as given (a copy; `inputShape` per example). */
+  readonly input: Float32Array;
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  /** The watermark class the answer has as its strict top-1. */
+  readonly label: number;
+  /** The victim's own top-1 (≠ label). */
+  readonly victimLabel: number;
+  /** The victim's probability of the watermark class (informational: never used as a null rate by default). */
+  readonly victimProb: number;
+}
+
+export interface WatermarkOptions {
+  /** Hex key of at least MIN_KEY_BYTES bytes (the deployment key file's content). */
+  readonly key: string;
+  /** Fraction of queries watermarked, in [0, 1). */
+  readonly rate: number;
+  /** Called with the watermarked rows of each batch before the answer is returned (awaited). */
+  readonly onWatermark?: (records: WatermarkRecord[]) => void | Promise<void>;
+}
+
+export interface WatermarkDraw {
+  readonly selected: boolean;
+  /** Index among the K − 1 classes other than the victim's top-1. */
+  readonly offset: number;
+}
+
+export interface Watermarker {
+  /** The keyed draw for one input (exported for tests and `verify`). */
+  draw(input: Float32Array, inputShape: readonly number[], numClasses: number): Promise<WatermarkDraw>;
+}
+
+export function createWatermarker(keyHex: string, rate: number): Watermarker {
+  if (!isKeyHex(keyHex)) throw new DefenseConfigError("watermark", "key", `must be hex of at least ${MIN_KEY_BYTES} bytes`);
+  if (!(Number.isFinite(rate) && rate >= 0 && rate < 1)) throw new DefenseConfigError("watermark", "rate", `must be in [0, 1), got ${rate}`);
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) throw new DefenseConfigError("watermark", "key", "needs Web Crypto (crypto.subtle; in a browser, a secure context)");
+  const hmacKey = subtle.importKey("raw", keyBytes(keyHex), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return {
+    async draw(input, inputShape, K) {
+      const header = DOMAIN.length + 2 + 1 + 4 * inputShape.length;
+      const message = new Uint8Array(header + input.byteLength);
+      message.set(DOMAIN);
+      const view = new DataView(message.buffer);
+      view.setUint16(DOMAIN.length, K, true);
+      view.setUint8(DOMAIN.length + 2, inputShape.length);
+      inputShape.forEach((d, i) => view.setUint32(DOMAIN.length + 3 + 4 * i, d, true));
+      for (let i = 0; i < input.length; i++) view.setFloat32(header + 4 * i, input[i], true);
+      const h = new DataView(await subtle.sign("HMAC", await hmacKey, message));
+      const u0 = (h.getUint32(0, true) + 0.5) / 4294967296;
+      const u1 = (h.getUint32(4, true) + 0.5) / 4294967296;
+      return { selected: u0 < rate, offset: Math.min(K - 2, Math.floor(u1 * (K - 1))) };
+    },
+  };
+}
+
+/** The watermark class for a draw: the offset-th class other than the victim's top-1 `victimTop`. */
+export function watermarkClass(victimTop: number, offset: number): number {
+  return offset < victimTop ? offset : offset + 1;
+}
+
+/** The watermarked answer row (see the header): `a` with its top and class w swapped, halfway to e_w on a tie. */
+export function watermarkRow(a: ArrayLike<number>, w: number): Float32Array {
+  const K = a.length;
+  const out = Float32Array.from(a);
+  const t = rowArgmax(out, 0, K);
+  [out[t], out[w]] = [out[w], out[t]];
+  let strict = true;
+  for (let k = 0; k < K; k++) if (k !== w && out[k] >= out[w]) strict = false;
+  if (!strict) for (let k = 0; k < K; k++) out[k] = (out[k] + (k === w ? 1 : 0)) / 2;
+  return out;
+}
+
+/** Wraps `inner` so that a keyed ~rate of the queries answer a keyed wrong top-1 label (see the header). */
+export function withWatermark(inner: Defense, options: WatermarkOptions): Defense {
+  const marker = createWatermarker(options.key, options.rate);
+  return {
+    name: inner.name,
+    params: inner.params,
+    // needsInput stays the inner defense's: DefendedModel reads it to decide whether to fill proxyProbs for
+    // the inner one. The wrapper itself always needs batch.inputs (DefendedModel always passes them) and
+    // throws without them.
+    traits: { ...inner.traits, keepsTop1: false, keyed: true },
+    async apply(batch: DefenseBatch): Promise<DefenseResult> {
+      const inputs = batch.inputs;
+      if (!inputs) throw new DefenseInputError("inputs", undefined, "the watermark needs the queries themselves (batch.inputs)");
+      const B = batch.batchSize;
+      const K = batch.numClasses;
+      const size = inputs.data.length / Math.max(1, inputs.batchSize);
+      if (inputs.batchSize !== B) throw new DefenseInputError("inputs", undefined, `has ${inputs.batchSize} rows for ${B} answers`);
+      const [result, draws] = await Promise.all([
+        inner.apply(batch),
+        Promise.all(Array.from({ length: B }, (_, i) => marker.draw(inputs.data.subarray(i * size, (i + 1) * size), inputs.inputShape, K))),
+      ]);
+      if (!draws.some((d) => d.selected)) return result;
+      const probs = Float32Array.from(result.probs);
+      const records: WatermarkRecord[] = [];
+      for (let i = 0; i < B; i++) {
+        if (!draws[i].selected) continue;
+        const c = rowArgmax(batch.probs, i, K);
+        const w = watermarkClass(c, draws[i].offset);
+        probs.set(watermarkRow(result.probs.subarray(i * K, (i + 1) * K), w), i * K);
+        records.push({
+          input: inputs.data.slice(i * size, (i + 1) * size),
+          inputShape: [...inputs.inputShape],
+          numClasses: K,
+          label: w,
+          victimLabel: c,
+          victimProb: batch.probs[i * K + w],
+        });
+      }
+      if (records.length && options.onWatermark) await options.onWatermark(records);
+      return { ...result, probs };
+    },
+    reset: inner.reset?.bind(inner),
+    dispose: inner.dispose?.bind(inner),
+  };
+}

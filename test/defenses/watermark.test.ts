@@ -1,0 +1,147 @@
+// The DAWN watermark wrapper (src/defenses/watermark.ts) and the binomial tail of `verify`
+// (src/defenses/binomial.ts): deterministic, rate close to RATE, watermarked rows' strict top-1 is the keyed
+// wrong class, other rows untouched, same key same answers, another key another selection; the tail against
+// exact BigInt sums.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createDefense, type WatermarkRecord } from "../../src/defenses/index.js";
+import { createWatermarker, watermarkClass, watermarkRow, withWatermark } from "../../src/defenses/watermark.js";
+import { loadCore } from "../../src/core/index.js";
+import { binomialTail, logBinomialTail } from "../../src/defenses/binomial.js";
+import { argmax, lcg, randomRows } from "./helpers.js";
+
+const KEY = "77617465726d61726b2074657374206b6579";
+const OTHER_KEY = "77617465726d61726b2074657374206b6580";
+const K = 10;
+const SHAPE = [4, 4, 1];
+const SIZE = 16;
+const N = 5000;
+const RATE = 0.05;
+
+const core = await loadCore();
+const random = lcg(7);
+const inputs = Float32Array.from({ length: N * SIZE }, () => Math.round(random() * 255) / 255);
+const victim = randomRows(N, K, 11);
+const batch = { probs: victim, batchSize: N, numClasses: K, inputs: { data: inputs, batchSize: N, inputShape: SHAPE } };
+
+async function answer(key: string, defense = "none", params: Record<string, unknown> = {}, into?: WatermarkRecord[]) {
+  const d = withWatermark(createDefense(defense, params, { core }), { key, rate: RATE, onWatermark: into ? (r) => void into.push(...r) : undefined });
+  return (await d.apply(batch)).probs;
+}
+
+test("watermark: about RATE of 5,000 inputs, each with the keyed wrong class as strict top-1 on the simplex; the others untouched", async () => {
+  const records: WatermarkRecord[] = [];
+  const probs = await answer(KEY, "none", {}, records);
+  const marker = createWatermarker(KEY, RATE);
+  let marked = 0;
+  for (let i = 0; i < N; i++) {
+    const row = probs.subarray(i * K, (i + 1) * K);
+    const y = victim.subarray(i * K, (i + 1) * K);
+    const draw = await marker.draw(inputs.subarray(i * SIZE, (i + 1) * SIZE), SHAPE, K);
+    if (!draw.selected) {
+      assert.equal(Array.from(row), Array.from(y), `row ${i} untouched`);
+      continue;
+    }
+    marked++;
+    const w = watermarkClass(argmax(y), draw.offset);
+    assert.is.not(w, argmax(y));
+    assert.is(argmax(row), w, `row ${i}: top-1 is the watermark class`);
+    assert.ok(row.every((p, k) => k === w || p < row[w]), `row ${i}: strict top-1`);
+    assert.ok(Math.abs(row.reduce((s, p) => s + p, 0) - 1) < 1e-5 && row.every((p) => p >= 0), `row ${i} on the simplex`);
+  }
+  const rate = marked / N;
+  // Binomial(5000, 0.05): sd 0.0031; 4 sd.
+  assert.ok(Math.abs(rate - RATE) < 0.0125, `watermarked ${rate}`);
+  assert.is(records.length, marked, "every watermarked row reported to the log");
+  assert.ok(records.every((r) => r.label !== r.victimLabel && r.input.length === SIZE && r.numClasses === K));
+  console.log(`  watermarked ${marked} of ${N} (${(100 * rate).toFixed(2)} %, rate ${RATE})`);
+});
+
+test("watermark: deterministic; same key same answers (another instance), another key another selection", async () => {
+  const a = await answer(KEY);
+  const b = await answer(KEY);
+  assert.equal(Array.from(b), Array.from(a));
+  const c = await answer(OTHER_KEY);
+  const top = (p: Float32Array) => Array.from({ length: N }, (_, i) => argmax(p.subarray(i * K, (i + 1) * K)));
+  const truth = top(victim);
+  const markedA = new Set(top(a).flatMap((l, i) => (l !== truth[i] ? [i] : [])));
+  const markedC = new Set(top(c).flatMap((l, i) => (l !== truth[i] ? [i] : [])));
+  const both = [...markedA].filter((i) => markedC.has(i)).length;
+  assert.ok(markedC.size > 150 && both < 0.25 * markedA.size, `overlap ${both} of ${markedA.size} and ${markedC.size}`);
+});
+
+test("watermark: wraps any defense (reverse-sigmoid, random-noise: their answers elsewhere, the same watermark class); ties resolved halfway to e_w", async () => {
+  for (const [name, params] of [["reverse-sigmoid", { beta: 0.5, gamma: 0.2 }], ["random-noise", { seed: 1, epsilon: 0.3 }]] as const) {
+    const inner = await createDefense(name, params, { core }).apply(batch);
+    const wrapped = await answer(KEY, name, params);
+    const plain = await answer(KEY);
+    let marked = 0;
+    for (let i = 0; i < N; i++) {
+      const row = wrapped.subarray(i * K, (i + 1) * K);
+      const innerRow = inner.probs.subarray(i * K, (i + 1) * K);
+      const plainTop = argmax(plain.subarray(i * K, (i + 1) * K));
+      if (plainTop !== argmax(victim.subarray(i * K, (i + 1) * K))) {
+        marked++;
+        assert.is(argmax(row), plainTop, `${name} row ${i}: the same watermark class whatever the defense`);
+      } else assert.equal(Array.from(row), Array.from(innerRow));
+    }
+    assert.ok(marked > 150);
+  }
+  const tie = watermarkRow([0.25, 0.25, 0.25, 0.25], 2);
+  assert.equal(Array.from(tie), [0.125, 0.125, 0.625, 0.125]);
+  const swapped = watermarkRow([0.1, 0.6, 0.3], 0);
+  assert.equal(Array.from(swapped).map((v) => +v.toFixed(6)), [0.6, 0.1, 0.3]);
+});
+
+test("watermark: needs the inputs; rate and key validated", async () => {
+  const d = withWatermark(createDefense("none", {}), { key: KEY, rate: 0.1 });
+  assert.ok(d.traits.keyed && !d.traits.keepsTop1 && !d.traits.needsInput, "needsInput stays the inner defense's");
+  try {
+    await d.apply({ probs: victim.subarray(0, K), batchSize: 1, numClasses: K });
+    assert.unreachable();
+  } catch (e) {
+    assert.match((e as Error).message, /inputs/);
+  }
+  assert.throws(() => withWatermark(createDefense("none", {}), { key: "abc", rate: 0.1 }), /hex/);
+  assert.throws(() => withWatermark(createDefense("none", {}), { key: KEY, rate: 1 }), /rate/);
+  assert.not.ok(JSON.stringify(d.params).includes(KEY));
+});
+
+/** P[X ≥ k] for Binomial(n, a/b) exactly, as a BigInt fraction num / b^n; returned as log10. */
+function exactLog10Tail(k: number, n: number, a: bigint, b: bigint): number {
+  let num = 0n;
+  let c = 1n; // C(n, i)
+  for (let i = 0; i <= n; i++) {
+    if (i >= k) num += c * a ** BigInt(i) * (b - a) ** BigInt(n - i);
+    c = (c * BigInt(n - i)) / BigInt(i + 1);
+  }
+  if (num === 0n) return -Infinity;
+  const den = b ** BigInt(n);
+  // log10(num / den) from the leading 17 digits of each.
+  const log10 = (x: bigint) => {
+    const s = x.toString();
+    return Math.log10(Number(s.slice(0, 17))) + (s.length - Math.min(17, s.length));
+  };
+  return log10(num) - log10(den);
+}
+
+test("binomial tail: P[X >= k] for Binomial(200, 0.1) and Binomial(200, 1/9) against exact BigInt sums, deep into the tail", () => {
+  for (const [a, b] of [[1n, 10n], [1n, 9n]] as const) {
+    const p = Number(a) / Number(b);
+    for (const k of [0, 1, 5, 20, 21, 30, 50, 100, 150, 199, 200]) {
+      const exact = exactLog10Tail(k, 200, a, b);
+      const got = logBinomialTail(k, 200, p) / Math.LN10;
+      assert.ok(Math.abs(got - exact) < 1e-9 * Math.max(1, Math.abs(exact)), `k ${k}, p ${p}: ${got} vs exact ${exact}`);
+    }
+  }
+  // Published-style values: P[X >= 200] = 1e-200 and P[X >= 0] = 1.
+  assert.ok(Math.abs(logBinomialTail(200, 200, 0.1) / Math.LN10 + 200) < 1e-9);
+  assert.is(binomialTail(0, 200, 0.1), 1);
+  assert.is(binomialTail(201, 200, 0.1), 0);
+  // Large n: stays finite and monotone.
+  const big = [1000, 1100, 1500, 3000].map((k) => logBinomialTail(k, 10_000, 0.1));
+  assert.ok(big.every((v, i) => Number.isFinite(v) && (i === 0 || v < big[i - 1])), JSON.stringify(big));
+  assert.ok(Math.abs(binomialTail(1000, 10_000, 0.1) - 0.5) < 0.02);
+});
+
+test.run();
