@@ -6,6 +6,13 @@ import { defineParameters, param } from "./parameters.js";
 
 const CLIP = 1e-9;
 
+/** One entry before renormalising: y clipped to [1e-9, 1 − 1e-9], then y − β·(σ(γ·logit y) − ½) clipped to [0, 1]. */
+export function reverseSigmoidEntry(probability: number, beta: number, gamma: number): number {
+  const y = Math.min(Math.max(probability, CLIP), 1 - CLIP);
+  const s = 1 / (1 + Math.exp(-gamma * Math.log(y / (1 - y))));
+  return Math.min(Math.max(y - beta * (s - 0.5), 0), 1);
+}
+
 const parameters = defineParameters("reverse-sigmoid", {
   beta: param.number({ description: "Perturbation strength β (the paper sweeps 0 to 1).", default: 0.7, min: 0 }),
   gamma: param.number({
@@ -35,9 +42,7 @@ export const reverseSigmoidDefense = defineDefense({
         for (let i = 0; i < B; i++) {
           let sum = 0;
           for (let k = 0; k < K; k++) {
-            const y = Math.min(Math.max(probs[i * K + k], CLIP), 1 - CLIP);
-            const s = 1 / (1 + Math.exp(-gamma * Math.log(y / (1 - y))));
-            const t = Math.min(Math.max(y - beta * (s - 0.5), 0), 1);
+            const t = reverseSigmoidEntry(probs[i * K + k], beta, gamma);
             row[k] = t;
             sum += t;
           }

@@ -4,6 +4,7 @@
 //   - reverse sigmoid: a root search over the normaliser with a branch choice per entry;
 //   - anything else deterministic: a fixed-point, then a compass search against the simulated defense.
 import { rowArgmax } from "../models/argmax.js";
+import { reverseSigmoidEntry } from "../defenses/reverse-sigmoid.js";
 
 /** assembly/distances.ts: the reference adds this to ‖y − y*‖ before dividing ε by it. */
 export const LINESEARCH_GUARD = 1e-7;
@@ -173,13 +174,12 @@ function reverseSigmoidSlope(u: number, beta: number, gamma: number): number {
   return y * (1 - y) - beta * gamma * s * (1 - s);
 }
 
-/** The reverse-sigmoid answer to one row, in float64 (the defense's formula; a row losing all its mass gives NaNs). */
+/** The reverse-sigmoid answer to one row, in float64, by the defense's own entry formula (a row losing all its mass gives NaNs). */
 export function reverseSigmoidRow(y: ArrayLike<number>, beta: number, gamma: number): Float64Array {
   const out = new Float64Array(y.length);
   let sum = 0;
   for (let k = 0; k < y.length; k++) {
-    const clipped = Math.min(Math.max(y[k], REVERSE_SIGMOID_CLIP), 1 - REVERSE_SIGMOID_CLIP);
-    out[k] = Math.min(Math.max(reverseSigmoidOfLogit(Math.log(clipped / (1 - clipped)), beta, gamma), 0), 1);
+    out[k] = reverseSigmoidEntry(y[k], beta, gamma);
     sum += out[k];
   }
   for (let k = 0; k < y.length; k++) out[k] /= sum;
