@@ -4,7 +4,7 @@
 import { renderPlots } from "./plot.js";
 import type { EvalPoint } from "./point.js";
 import { POINT_SCHEMA } from "./point.js";
-import { thiefNotes, toCsv, toHeadlineMarkdown, toJson, toSummaryMarkdown, type ReportMeta } from "./report.js";
+import { toCsv, toJson, worstCaseSection, type ReportMeta } from "./report.js";
 import type { EvalStore, RunSummary } from "./runner.js";
 
 export interface CombinedReport {
@@ -38,12 +38,7 @@ export async function writeCombinedReport(
     const m = r.summary.meta;
     lines.push(`- ${m.threat}: ${m.budget} queries from ${m.transferSet}; undefended: ${m.undefendedThieves} (every point: ${r.folder}/results.md)`);
   }
-  for (const note of thiefNotes(points)) lines.push(`Note: ${note}`);
-  lines.push("");
-  lines.push("Worst case (the strongest thief) per defense, at most 1 point of defender accuracy lost:");
-  lines.push("");
-  lines.push(toHeadlineMarkdown(points));
-  lines.push(toSummaryMarkdown(points, [...new Set(points.map((p) => p.attack))]));
+  lines.push(worstCaseSection(points));
   const markdown = lines.join("\n") + "\n";
   await store.writeText("results.json", toJson(points, meta));
   await store.writeText("results.csv", toCsv(points));

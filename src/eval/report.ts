@@ -162,6 +162,17 @@ export function thiefNotes(points: readonly EvalPoint[]): string[] {
   return notes;
 }
 
+/** The thief notes, the headline per defense and the compact table: what every report shows first. */
+export function worstCaseSection(points: readonly EvalPoint[]): string {
+  const lines = thiefNotes(points).map((note) => `Note: ${note}`);
+  lines.push("");
+  lines.push("Worst case (the strongest thief) per defense, at most 1 point of defender accuracy lost:");
+  lines.push("");
+  lines.push(toHeadlineMarkdown(points));
+  lines.push(toSummaryMarkdown(points, [...new Set(points.map((p) => p.attack))]));
+  return lines.join("\n");
+}
+
 export function toMarkdown(points: readonly EvalPoint[], meta: ReportMeta): string {
   const lines: string[] = [];
   lines.push(
@@ -169,12 +180,7 @@ export function toMarkdown(points: readonly EvalPoint[], meta: ReportMeta): stri
       `budget ${meta.budget} queries; threat ${meta.threat ?? "-"}; Knockoff transfer set: ${meta.transferSet}.`,
   );
   lines.push(`Undefended thief accuracy: ${undefendedSummary(points)}.`);
-  for (const note of thiefNotes(points)) lines.push(`Note: ${note}`);
-  lines.push("");
-  lines.push("Worst case (the strongest thief) per defense, at most 1 point of defender accuracy lost:");
-  lines.push("");
-  lines.push(toHeadlineMarkdown(points));
-  lines.push(toSummaryMarkdown(points, [...new Set(points.map((p) => p.attack))]));
+  lines.push(worstCaseSection(points));
   lines.push("All points:");
   lines.push("");
   lines.push("| threat | attack | defense | setting | thief acc. % | fidelity % | defender acc. % | L1 mean ± std | KL mean | top-1 kept % | top-1 margin | targets recovered % | queries | seconds |");

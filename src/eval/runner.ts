@@ -148,7 +148,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
         const test = await answerWith(setting, data.test.images, data.test.count, victimTest);
         const result: SettingTest = {
           defenderAccuracy: accuracyFromProbs(test.answers, data.test.labels, K),
-          defenseParams: test.defenseParams,
+          defenseParams: publicOf(setting.defense, test.defenseParams),
           margin: top1Margins(test.answers, K),
           seconds: (performance.now() - t0) / 1000,
         };
@@ -272,7 +272,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
           top1MarginMean: test.margin.mean,
           top1MarginBelow001: test.margin.below001,
           trainingDataHash,
-          defenseParams: test.defenseParams,
+          defenseParams: publicOf(setting.defense, test.defenseParams),
         },
         perturbation: fixed?.perturbation,
         answerSeconds: fixed?.seconds ?? 0,

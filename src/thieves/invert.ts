@@ -12,9 +12,8 @@ import {
   EXACT_SUBSETS_LIMIT, EXACT_TOLERANCE, argmaxTargets, entropy, createReverseSigmoidInverse, rowL1, searchPreimages, undoLineSearch, vertexTargets,
   type LineSearchDistance,
 } from "./inverses.js";
-import { knockoffParamsSchema, knockoffQueryIndices, trainKnockoffCopy } from "./knockoff.js";
+import { knockoffParamsSchema, queryFixedSample, trainKnockoffCopy, type FixedSampleAnswers } from "./knockoff.js";
 import { nonNegativeInteger, parseParams } from "./parameters.js";
-import { BudgetedQuerier } from "./query.js";
 import { requireKnowledge, simulateDefense, type SimulatedDefense } from "./simulate.js";
 import type { BlackBox, DefenseKnowledge, ImageSet, StealOptions, StealResult, Thief, ThiefDeps } from "./thief.js";
 import { argmaxOneHot, checkImageSet, checkStealOptions, gatherRows } from "./thief.js";
@@ -234,30 +233,28 @@ export class InvertThief implements Thief {
     checkStealOptions(this.name, options);
     const knowledge = requireKnowledge(this.name, options.defense);
     const pool: ImageSet = checkImageSet(this.name, "pool", this.deps.pool, blackBox);
-    const { budget, seed, onProgress } = options;
     const p = this.params;
-    const rowSize = pool.inputShape.reduce((a, b) => a * b, 1);
     const K = blackBox.numClasses;
 
     // Built before querying, so a defense the thief cannot simulate costs no queries.
-    const simulated = simulateDefense(this.name, knowledge, this.deps, { seed: roleSeed(seed, "simulation"), proxy: p.proxy });
-    const indices = knockoffQueryIndices(pool.count, budget, seed);
-    const images = gatherRows(pool.images, rowSize, indices);
-    const querier = new BudgetedQuerier(this.name, blackBox, budget, p.queryBatchSize, onProgress);
-    let answers: Float32Array;
+    const simulated = simulateDefense(this.name, knowledge, this.deps, { seed: roleSeed(options.seed, "simulation"), proxy: p.proxy });
+    let asked: FixedSampleAnswers;
     let inversion: Inversion;
     try {
-      answers = await querier.query(images, indices.length);
-      inversion = await invertAnswers(simulated, answers, K, { images, inputShape: pool.inputShape, searchIterations: p.searchIterations, compassRounds: p.compassRounds });
+      asked = await queryFixedSample(this.name, blackBox, pool, options, p.queryBatchSize);
+      inversion = await invertAnswers(simulated, asked.answers, K, {
+        images: asked.images, inputShape: pool.inputShape, searchIterations: p.searchIterations, compassRounds: p.compassRounds,
+      });
     } finally {
       simulated.dispose();
     }
 
-    const transferSet = { images, answers, targets: inversion.targets, count: indices.length, inputShape: pool.inputShape, numClasses: K };
-    const model = await trainKnockoffCopy(this.deps, transferSet, p, options, querier.queriesUsed);
+    const { images, answers, count, queriesUsed } = asked;
+    const transferSet = { images, answers, targets: inversion.targets, count, inputShape: pool.inputShape, numClasses: K };
+    const model = await trainKnockoffCopy(this.deps, transferSet, p, options, queriesUsed);
     return {
       model,
-      queriesUsed: querier.queriesUsed,
+      queriesUsed,
       transferSet,
       rounds: 0,
       seconds: (performance.now() - started) / 1000,

@@ -28,6 +28,34 @@ export function knockoffQueryIndices(poolSize: number, budget: number, seed: num
   return permutation(poolSize, roleSeed(seed, "queries")).subarray(0, Math.min(budget, poolSize));
 }
 
+/** What a fixed-sample thief asked and was answered: Knockoff's sample of the pool, queried through the budget. */
+export interface FixedSampleAnswers {
+  readonly images: Float32Array;
+  readonly answers: Float32Array;
+  readonly count: number;
+  readonly queriesUsed: number;
+}
+
+/**
+ * Queries knockoffQueryIndices(pool, budget, seed) in batches of `queryBatchSize`: the one place a
+ * "fixed-sample" thief's queries are made, so they are exactly what the evaluation answers in advance.
+ */
+export async function queryFixedSample(
+  thief: string,
+  blackBox: BlackBox,
+  pool: ImageSet,
+  options: Pick<StealOptions, "budget" | "seed" | "onProgress">,
+  queryBatchSize: number,
+): Promise<FixedSampleAnswers> {
+  const rowSize = pool.inputShape.reduce((a, b) => a * b, 1);
+  // A budget larger than the pool queries the whole pool once (no repeats: they add no information).
+  const indices = knockoffQueryIndices(pool.count, options.budget, options.seed);
+  const images = gatherRows(pool.images, rowSize, indices);
+  const querier = new BudgetedQuerier(thief, blackBox, options.budget, queryBatchSize, options.onProgress);
+  const answers = await querier.query(images, indices.length);
+  return { images, answers, count: indices.length, queriesUsed: querier.queriesUsed };
+}
+
 export class KnockoffThief implements Thief {
   readonly params: Readonly<KnockoffParams>;
 
@@ -43,21 +71,14 @@ export class KnockoffThief implements Thief {
     const started = performance.now();
     checkStealOptions(this.name, options);
     const pool: ImageSet = checkImageSet(this.name, "pool", this.deps.pool, blackBox);
-    const { budget, seed, onProgress } = options;
     const p = this.params;
-    const rowSize = pool.inputShape.reduce((a, b) => a * b, 1);
     const K = blackBox.numClasses;
-
-    // A budget larger than the pool queries the whole pool once (no repeats: they add no information).
-    const indices = knockoffQueryIndices(pool.count, budget, seed);
-    const images = gatherRows(pool.images, rowSize, indices);
-    const querier = new BudgetedQuerier(this.name, blackBox, budget, p.queryBatchSize, onProgress);
-    const answers = await querier.query(images, indices.length);
+    const { images, answers, count, queriesUsed } = await queryFixedSample(this.name, blackBox, pool, options, p.queryBatchSize);
     const targets = p.labels === "top1" ? argmaxOneHot(answers, K) : answers;
 
-    const transferSet = { images, answers, targets, count: indices.length, inputShape: pool.inputShape, numClasses: K };
-    const model = await trainKnockoffCopy(this.deps, transferSet, p, options, querier.queriesUsed);
-    return { model, queriesUsed: querier.queriesUsed, transferSet, rounds: 0, seconds: (performance.now() - started) / 1000 };
+    const transferSet = { images, answers, targets, count, inputShape: pool.inputShape, numClasses: K };
+    const model = await trainKnockoffCopy(this.deps, transferSet, p, options, queriesUsed);
+    return { model, queriesUsed, transferSet, rounds: 0, seconds: (performance.now() - started) / 1000 };
   }
 }
 

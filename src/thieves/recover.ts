@@ -9,14 +9,13 @@ import * as v from "valibot";
 import { rowArgmax } from "../models/argmax.js";
 import { roleSeed } from "../models/random.js";
 import { predictLogits, trainModel as defaultTrain, type SoftLabeledData } from "../models/training.js";
-import { knockoffParamsSchema, knockoffQueryIndices, trainKnockoffCopy } from "./knockoff.js";
+import { knockoffParamsSchema, queryFixedSample, trainKnockoffCopy } from "./knockoff.js";
 import { nonNegativeInteger, nonNegativeNumber, parseParams, positiveInteger, positiveNumber, trainingOptions } from "./parameters.js";
-import { BudgetedQuerier } from "./query.js";
 import { createRandom } from "./random.js";
 import { requireKnowledge, simulateDefense, type SimulatedDefense } from "./simulate.js";
 import { jitterImages } from "./smooth.js";
 import type { BlackBox, ImageSet, StealOptions, StealResult, Thief, ThiefDeps, TransferSet } from "./thief.js";
-import { argmaxOneHot, checkImageSet, checkStealOptions, gatherRows } from "./thief.js";
+import { argmaxOneHot, checkImageSet, checkStealOptions } from "./thief.js";
 
 export const recoverParamsSchema = v.strictObject({
   /** What the shadow model trains on: one-hot argmax of the answers (robust to label-preserving defenses) or the answers. */
@@ -137,9 +136,8 @@ export class RecoverThief implements Thief {
     checkStealOptions(this.name, options);
     const knowledge = requireKnowledge(this.name, options.defense);
     const pool: ImageSet = checkImageSet(this.name, "pool", this.deps.pool, blackBox);
-    const { budget, seed, onProgress } = options;
+    const { seed } = options;
     const p = this.params;
-    const rowSize = pool.inputShape.reduce((a, b) => a * b, 1);
     const K = blackBox.numClasses;
     // Undefended answers are already the victim's: nothing to undo. Built before querying, so a defense
     // the thief cannot simulate fails before any query is spent.
@@ -148,12 +146,10 @@ export class RecoverThief implements Thief {
     let transferSet: TransferSet;
     let diagnostics: Record<string, number>;
     try {
-      const indices = knockoffQueryIndices(pool.count, budget, seed);
-      const images = gatherRows(pool.images, rowSize, indices);
-      const querier = new BudgetedQuerier(this.name, blackBox, budget, p.queryBatchSize, onProgress);
-      const answers = await querier.query(images, indices.length);
-      queriesUsed = querier.queriesUsed;
-      const queries: SoftLabeledData = { images, targets: answers, count: indices.length, inputShape: pool.inputShape, numClasses: K };
+      const asked = await queryFixedSample(this.name, blackBox, pool, options, p.queryBatchSize);
+      const { images, answers, count } = asked;
+      queriesUsed = asked.queriesUsed;
+      const queries: SoftLabeledData = { images, targets: answers, count, inputShape: pool.inputShape, numClasses: K };
       const recovered = simulated ? await this.recover(queries, simulated, seed) : { targets: answers, diagnostics: { shadowPairs: 0 } };
       transferSet = { ...queries, answers, targets: recovered.targets };
       diagnostics = recovered.diagnostics;
