@@ -10,12 +10,14 @@ import { createRng, randomSimplexPoint } from "../test/reference/random.js";
 const BUDGET_MS = 400;
 const CLASSES = [10, 100];
 const BATCHES = [1, 1024];
-const DEFENSES: [string, Record<string, unknown>][] = [
-  ["topk", { k: 1 }],
-  ["reverse-sigmoid", { beta: 0.7, gamma: 0.2 }],
-  ["random-noise", { mode: "logit-gaussian", epsilon: 1 }],
-  ["mad-argmax", { epsilon: 1 }],
-  ["modelguard-w", { epsilon: 1 }],
+// [result label, registry name, parameters]; the keyed row uses a fixed throwaway key (bench only).
+const DEFENSES: [string, string, Record<string, unknown>][] = [
+  ["topk", "topk", { k: 1 }],
+  ["reverse-sigmoid", "reverse-sigmoid", { beta: 0.7, gamma: 0.2 }],
+  ["random-noise", "random-noise", { mode: "logit-gaussian", epsilon: 1 }],
+  ["mad-argmax", "mad-argmax", { epsilon: 1 }],
+  ["mad-argmax-keyed", "mad-argmax", { epsilon: 1, keyMix: 0.5, key: "00112233445566778899aabbccddeeff" }],
+  ["modelguard-w", "modelguard-w", { epsilon: 1 }],
 ];
 
 function rows(seed: number, B: number, K: number, sharpness: number): Float32Array {
@@ -40,7 +42,7 @@ async function measure(call: (i: number) => Promise<unknown>, perCall: number): 
 export async function run(): Promise<BenchResult[]> {
   const core = await loadCore();
   const results: BenchResult[] = [];
-  for (const [name, params] of DEFENSES)
+  for (const [label, name, params] of DEFENSES)
     for (const K of CLASSES)
       for (const B of BATCHES) {
         const pool = Math.max(B, 64);
@@ -54,7 +56,7 @@ export async function run(): Promise<BenchResult[]> {
         }));
         const defense = createDefense(name, params, { core });
         const value = await measure((i) => defense.apply(batches[i % batches.length]), B);
-        results.push({ name: `defense.${name}.k${K}.batch${B}`, value, unit: "queries/s" });
+        results.push({ name: `defense.${label}.k${K}.batch${B}`, value, unit: "queries/s" });
       }
   return results;
 }
