@@ -113,7 +113,8 @@ export const evaluateCommand = new Command("evaluate")
     );
 
     const env = await createNodeEvalEnvironment({ cacheDir: resolve(opts.cacheDir), log });
-    const finished: { folder: string; summary: Awaited<ReturnType<typeof runEvaluation>> }[] = [];
+    const finished: { folder: string; summary: Awaited<ReturnType<typeof runEvaluation>>; watermark?: string }[] = [];
+    const watermark = threats ? presets[opts.preset].watermark : undefined;
     for (const runConfig of runs) {
       const folder = runs.length > 1 ? runConfig.threat! : ".";
       if (runs.length > 1) log(`threat setting ${runConfig.threat}: pool ${runConfig.transfer}, budget ${runConfig.budget}, thieves ${runConfig.attacks.join(", ")}`);
@@ -133,7 +134,13 @@ export const evaluateCommand = new Command("evaluate")
         workers: opts.workers,
         startedAt: started,
       });
-      finished.push({ folder, summary });
+      let watermarkMarkdown: string | undefined;
+      if (watermark) {
+        const { runWatermarkEvaluation } = await import("../eval/watermark-eval.js");
+        const marks = await runWatermarkEvaluation({ setup, store: new FileEvalStore(resolve(out, folder, "watermark")), execute, log, evaluation: watermark, command });
+        watermarkMarkdown = marks.markdown;
+      }
+      finished.push({ folder, summary, watermark: watermarkMarkdown });
     }
     const seconds = (performance.now() - started) / 1000;
     let markdown: string;

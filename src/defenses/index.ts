@@ -12,3 +12,6 @@ export {
   createWatermarker, watermarkClass, watermarkRow, withWatermark, type WatermarkDraw, type WatermarkOptions, type WatermarkRecord, type Watermarker,
 } from "./watermark.js";
 export { binomialTail, logBinomialTail } from "./binomial.js";
+export {
+  DEFAULT_ALPHA, DEFAULT_MAX_QUERIES, distinctEntries, verifyWatermark, type SuspectLabels, type VerifyOptions, type VerifyResult, type WatermarkEntry,
+} from "./watermark-verify.js";

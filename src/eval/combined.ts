@@ -15,7 +15,7 @@ export interface CombinedReport {
 
 export async function writeCombinedReport(
   store: EvalStore,
-  runs: readonly { readonly folder: string; readonly summary: RunSummary }[],
+  runs: readonly { readonly folder: string; readonly summary: RunSummary; readonly watermark?: string }[],
   info: { readonly preset?: string; readonly command?: string; readonly totalSeconds: number },
 ): Promise<CombinedReport> {
   const points = runs.flatMap((r) => r.summary.points);
@@ -39,6 +39,11 @@ export async function writeCombinedReport(
     lines.push(`- ${m.threat}: ${m.budget} queries from ${m.transferSet}; undefended: ${m.undefendedThieves} (every point: ${r.folder}/results.md)`);
   }
   lines.push(worstCaseSection(points));
+  const watermarks = runs.filter((r) => r.watermark);
+  if (watermarks.length) {
+    lines.push("", "## Ownership: watermarked answers (DAWN) and `verify`", "");
+    for (const r of watermarks) lines.push(r.watermark!, `(every suspect: ${r.folder}/watermark/results.json)`, "");
+  }
   const markdown = lines.join("\n") + "\n";
   await store.writeText("results.json", toJson(points, meta));
   await store.writeText("results.csv", toCsv(points));

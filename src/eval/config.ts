@@ -8,6 +8,8 @@ export interface DefenseSetting {
   readonly params: Readonly<Record<string, unknown>>;
   /** Position in this defense's sweep. */
   readonly order: number;
+  /** DAWN watermark rate around the defense (the watermark evaluation; absent: none). */
+  readonly watermark?: number;
 }
 
 export interface VictimConfig {
@@ -76,6 +78,21 @@ export function parseGridEntry(text: string): { defense: string; params: Record<
 
 const defaultVictim: VictimConfig = { arch: "lenet", epochs: 8, batchSize: 64, learningRate: 0.01, momentum: 0.5 };
 
+/** A preset's watermark evaluation. */
+export interface WatermarkEvaluation {
+  /** Share of queries watermarked (the `serve --watermark` rate). */
+  readonly rate: number;
+  /** Verification queries per suspect (`verify --max-queries`). */
+  readonly maxQueries: number;
+  /** A thief counts as identified at p ≤ alpha. */
+  readonly alpha: number;
+  /** A clean copy counts as (falsely) identified at p ≤ controlAlpha. */
+  readonly controlAlpha: number;
+  readonly cleanCopies: number;
+  /** Per threat setting (by name), the thieves; default: that setting's thieves. */
+  readonly attacks?: Readonly<Record<string, readonly string[]>>;
+}
+
 /** One threat setting of a preset: where the thief's queries come from, and which thieves and budget apply. */
 export interface ThreatSetting {
   readonly name: string;
@@ -91,6 +108,8 @@ export interface Preset {
   readonly config: Omit<EvalConfig, "settings"> & { readonly defenses: readonly string[]; readonly grid: DefenseGrid };
   /** Several threat settings, each run into its own folder and reported together (default: one, from `transfer`). */
   readonly threats?: readonly ThreatSetting[];
+  /** Also run the watermark evaluation in each threat setting (into its folder's watermark/). */
+  readonly watermark?: WatermarkEvaluation;
 }
 
 /** The run of each threat setting: the base configuration with that setting's pool, thieves and budget. */
@@ -169,8 +188,22 @@ export const presets: Readonly<Record<string, Preset>> = {
         recover: { epochs: 8 },
         smooth: { epochs: 8 },
         jbtop3: { epochs: 10, finalEpochs: 10 },
+        // The watermark evaluation's other Jacobian thieves, sized like jbtop3.
+        jbda: { epochs: 10, finalEpochs: 10 },
+        jbself: { epochs: 10, finalEpochs: 10 },
       },
       preset: "protection",
+    },
+    watermark: {
+      rate: 0.01,
+      maxQueries: 200,
+      alpha: 1e-6,
+      controlAlpha: 1e-3,
+      cleanCopies: 10,
+      attacks: {
+        "in-distribution": ["knockoff", "top1", "invert", "recover", "smooth", "jbtop3", "jbda", "jbself"],
+        "out-of-distribution": ["knockoff", "top1", "invert", "recover", "smooth"],
+      },
     },
     threats: [
       { name: "in-distribution", transfer: "heldout" },

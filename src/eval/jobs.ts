@@ -1,6 +1,6 @@
 // The unit of parallel work: one thief stealing from one defense setting, then scored on the test set.
 // Jobs are plain data (structured-clone safe) so a worker thread can run them against its own setup.
-import { DefendedModel } from "../defenses/index.js";
+import { DefendedModel, verifyWatermark, type VerifyResult, type WatermarkEntry, type WatermarkRecord } from "../defenses/index.js";
 import { argmaxRows } from "../models/argmax.js";
 import { predictLogits } from "../models/training.js";
 import { knockoffQueryIndices } from "../thieves/knockoff.js";
@@ -27,6 +27,33 @@ export interface ThiefJob {
   readonly victimAnswers?: Float32Array;
   /** The victim's top-1 on the test set, for fidelity. */
   readonly victimTestLabels: Int32Array;
+  /**
+   * A control, not a thief: Knockoff trained (with this job's seed) on `answers`, the victim's clean answers to
+   * the fixed sample drawn with `querySeed`; its pool is that sample, so it learns from the thieves' very inputs.
+   */
+  readonly cleanCopy?: { readonly querySeed: number };
+  /** Watermark evaluation: verify the stolen copy against `marks` (absent: the marks its own live queries got). */
+  readonly verify?: { readonly maxQueries: number; readonly alpha: number; readonly marks?: WatermarkSet };
+}
+
+/** Watermarked queries as plain data (structured-clone safe): inputs row-major, their watermark and victim labels. */
+export interface WatermarkSet {
+  readonly inputs: Float32Array;
+  readonly labels: Int32Array;
+  readonly victimLabels: Int32Array;
+}
+
+export function watermarkSet(records: readonly WatermarkRecord[], rowSize: number): WatermarkSet {
+  const inputs = new Float32Array(records.length * rowSize);
+  records.forEach((r, i) => inputs.set(r.input, i * rowSize));
+  return { inputs, labels: Int32Array.from(records, (r) => r.label), victimLabels: Int32Array.from(records, (r) => r.victimLabel) };
+}
+
+function watermarkEntries(set: WatermarkSet, inputShape: readonly number[], numClasses: number): WatermarkEntry[] {
+  const size = inputShape.reduce((a, b) => a * b, 1);
+  return Array.from(set.labels, (label, i) => ({
+    input: set.inputs.subarray(i * size, (i + 1) * size), inputShape, numClasses, label, victimLabel: set.victimLabels[i],
+  }));
 }
 
 export interface ThiefJobResult {
@@ -41,6 +68,8 @@ export interface ThiefJobResult {
   readonly recovery: TargetRecovery;
   readonly diagnostics: Readonly<Record<string, number>> | null;
   readonly seconds: number;
+  /** Jobs with `verify`: the ownership test of the stolen copy, and how many watermarked queries there were. */
+  readonly watermark?: VerifyResult & { readonly marks: number };
 }
 
 /** The images a fixed-sample thief queries for (budget, seed): the rows its answers are computed for in advance. */
@@ -53,20 +82,28 @@ export function poolQueryImages(setup: EvalSetup, budget: number, seed: number):
 
 export async function runThiefJob(job: ThiefJob, setup: EvalSetup): Promise<ThiefJobResult> {
   const started = performance.now();
-  const thief = setup.createThief(job.attack);
   const { numClasses, inputShape, test } = setup.data;
   let perturbation: PerturbationSummary | null = null;
   let result;
   let queryImages: Float32Array | undefined;
+  const live: WatermarkRecord[] = [];
   const stealOptions = { budget: job.budget, seed: job.seed, defense: job.knowledge };
-  if (describeThief(job.attack).queries === "fixed-sample") {
+  if (job.cleanCopy) {
+    if (!job.answers) throw new Error(`job ${job.id} (clean copy): needs the victim's answers`);
+    const sample = poolQueryImages(setup, job.budget, job.cleanCopy.querySeed);
+    queryImages = sample.images;
+    const thief = setup.createThief("knockoff", { pool: { ...sample, inputShape } });
+    result = await thief.steal(new AnswerTable(sample.images, job.answers, inputShape, numClasses), { ...stealOptions, budget: sample.count });
+  } else if (describeThief(job.attack).queries === "fixed-sample") {
+    const thief = setup.createThief(job.attack);
     if (!job.answers) throw new Error(`job ${job.id} (${job.attack}): a fixed-sample thief's job needs the precomputed answers`);
     const { images } = poolQueryImages(setup, job.budget, job.seed);
     queryImages = images;
     const table = new AnswerTable(images, job.answers, inputShape, numClasses);
     result = await thief.steal(table, stealOptions);
   } else {
-    const defense = setup.createDefense(job.setting);
+    const thief = setup.createThief(job.attack);
+    const defense = setup.createDefense(job.setting, { onWatermark: (records) => void live.push(...records) });
     const blackBox = new DefendedModel(setup.victim, defense, { numClasses, inputShape: [...inputShape] });
     try {
       result = await thief.steal(blackBox, stealOptions);
@@ -89,8 +126,20 @@ export async function runThiefJob(job: ThiefJob, setup: EvalSetup): Promise<Thie
       if (predicted[i] === test.labels[i]) correct++;
       if (predicted[i] === victimLabels[i]) agree++;
     }
+    let watermark: ThiefJobResult["watermark"];
+    if (job.verify) {
+      const rowSize = inputShape.reduce((a, b) => a * b, 1);
+      const marks = job.verify.marks ?? watermarkSet(live, rowSize);
+      const entries = watermarkEntries(marks, inputShape, numClasses);
+      const suspect = async (batch: { data: Float32Array; batchSize: number }) =>
+        argmaxRows(predictLogits(result.model, batch.data, batch.batchSize, inputShape), batch.batchSize, numClasses);
+      watermark = entries.length
+        ? { ...(await verifyWatermark(entries, suspect, { maxQueries: job.verify.maxQueries, alpha: job.verify.alpha })), marks: entries.length }
+        : { queries: 0, matches: 0, pValue: 1, log10PValue: 0, nullRate: 1 / (numClasses - 1), alpha: job.verify.alpha, verdict: "no evidence", duplicates: 0, marks: 0 };
+    }
     return {
       id: job.id,
+      watermark,
       thiefAccuracy: correct / test.count,
       fidelity: agree / test.count,
       queriesUsed: result.queriesUsed,

@@ -2,14 +2,14 @@
 // (trained once and cached), the WASM core, and factories for the defenses and thieves.
 import type * as tf from "@tensorflow/tfjs";
 import type { Core } from "../core/index.js";
-import { createDefense, listDefenses, type Defense } from "../defenses/index.js";
+import { createDefense, listDefenses, withWatermark, type Defense, type WatermarkRecord } from "../defenses/index.js";
 import { Proxy } from "../models/proxy.js";
 import { trainVictim } from "../models/victim.js";
 import { TfjsClassifier } from "../models/tfjs-model.js";
 import type { ProbabilityModel } from "../models/types.js";
 import { buildModel, type ModelSpec } from "../models/zoo.js";
 import { createThief } from "../thieves/registry.js";
-import type { Thief } from "../thieves/thief.js";
+import type { ImageSet, Thief } from "../thieves/thief.js";
 import type { DefenseSetting, EvalConfig } from "./config.js";
 import { prepareData, type DataSources, type EvalData } from "./data.js";
 import { hashString, stableStringify } from "./hash.js";
@@ -39,8 +39,10 @@ export interface EvalSetup {
   readonly victim: ProbabilityModel;
   /** Hash of the WASM core's build: answers computed by another build are not reused. */
   readonly coreHash: string;
-  createDefense(setting: DefenseSetting): Defense;
-  createThief(attack: string): Thief;
+  /** The setting's defense; with `setting.watermark`, wrapped in the deployment's watermark (records to `onWatermark`). */
+  createDefense(setting: DefenseSetting, hooks?: { onWatermark?: (records: WatermarkRecord[]) => void }): Defense;
+  /** A thief with the run's parameters; `pool` replaces the query pool (the watermark evaluation's clean copies). */
+  createThief(attack: string, overrides?: { pool?: ImageSet }): Thief;
 }
 
 /** A defense that takes a secret key gets the run's own (the evaluated deployment's), unless the grid names one. */
@@ -92,15 +94,17 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
     victimKey: key,
     victim,
     coreHash: hashString(coreWasmBase64),
-    createDefense(setting) {
+    createDefense(setting, hooks) {
       // A fresh scratch proxy per defense instance: a randomly initialised model of the victim's architecture.
       const proxy = Proxy.scratch({ ...spec, seed: seeds.proxy });
-      return createDefense(setting.defense, withDeploymentKey(setting.defense, setting.params, seeds.defenseKey), { core, proxy });
+      const defense = createDefense(setting.defense, withDeploymentKey(setting.defense, setting.params, seeds.defenseKey), { core, proxy });
+      if (!setting.watermark) return defense;
+      return withWatermark(defense, { key: seeds.defenseKey, rate: setting.watermark, onWatermark: hooks?.onWatermark });
     },
-    createThief(attack) {
+    createThief(attack, overrides) {
       return createThief(attack, { ...(config.thiefParams[attack] ?? {}) }, {
         buildSubstitute: (seed) => buildModel({ ...thiefSpec, seed }),
-        pool: data.pool,
+        pool: overrides?.pool ?? data.pool,
         seeds: data.heldOut,
         core,
       });

@@ -12,19 +12,13 @@ import { join } from "node:path";
 import { threadId } from "node:worker_threads";
 import { Redis } from "ioredis";
 import type { WatermarkRecord } from "../../defenses/watermark.js";
+import type { WatermarkEntry } from "../../defenses/watermark-verify.js";
 import { redactUrl } from "./redis-budgets.js";
 
 export const DEFAULT_REDIS_KEY = "pp:watermarks";
 const FILE_PATTERN = /^wm-.*\.jsonl$/;
 
-export interface WatermarkEntry {
-  readonly input: Float32Array;
-  readonly inputShape: readonly number[];
-  readonly numClasses: number;
-  readonly label: number;
-  readonly victimLabel?: number;
-  readonly victimProb?: number;
-}
+export type { WatermarkEntry } from "../../defenses/watermark-verify.js";
 
 export interface WatermarkSink {
   append(records: readonly WatermarkRecord[]): Promise<void>;

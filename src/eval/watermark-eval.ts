@@ -1,0 +1,203 @@
+// The watermark evaluation (DAWN, Szyller et al., ACM MM 2021; src/defenses/watermark.ts): every thief
+// steals from the victim behind a watermark, and `verify`'s test (src/defenses/watermark-verify.ts) is run
+// on each stolen copy with at most `maxQueries` of the watermarked queries that thief itself was given.
+// Controls: `cleanCopies` Knockoff copies trained on the very same inputs with the victim's clean answers
+// (only the training seed differs) are tested against the same watermarks; an independent model must not
+// be identified. The honest user's cost is the accuracy of the watermarked answers on the test set.
+import { DefendedModel } from "../defenses/index.js";
+import { argmaxRows } from "../models/argmax.js";
+import { roleSeed } from "../models/random.js";
+import { describeThief } from "../thieves/registry.js";
+import { AnswerTable, predictAll } from "./black-box.js";
+import { threatOf, type DefenseSetting, type WatermarkEvaluation } from "./config.js";
+import { hashBytes, stableStringify } from "./hash.js";
+import { poolQueryImages, watermarkSet, type ThiefJob, type ThiefJobResult, type WatermarkSet } from "./jobs.js";
+import { accuracyFromProbs } from "./metrics.js";
+import type { EvalStore, JobExecutor } from "./runner.js";
+import { runSeeds } from "./seeds.js";
+import type { EvalSetup } from "./setup.js";
+import type { WatermarkRecord } from "../defenses/index.js";
+
+export const WATERMARK_SCHEMA = 1;
+
+export interface WatermarkRow {
+  readonly kind: "thief" | "clean copy";
+  readonly attack: string;
+  readonly seed: number;
+  readonly queriesUsed: number;
+  /** Watermarked answers among the ones this suspect's inputs got. */
+  readonly marks: number;
+  readonly queries: number;
+  readonly matches: number;
+  readonly pValue: number;
+  readonly log10PValue: number;
+  readonly verdict: "stolen" | "no evidence";
+  readonly thiefAccuracy: number;
+  readonly fidelity: number;
+  readonly seconds: number;
+  readonly key: string;
+}
+
+export interface WatermarkSummary {
+  readonly rows: WatermarkRow[];
+  readonly markdown: string;
+  readonly victimAccuracy: number;
+  readonly watermarkedAccuracy: number;
+}
+
+export interface WatermarkRunOptions {
+  readonly setup: EvalSetup;
+  readonly store: EvalStore;
+  readonly execute: JobExecutor;
+  readonly log: (message: string) => void;
+  readonly evaluation: WatermarkEvaluation;
+  readonly command?: string;
+}
+
+export async function runWatermarkEvaluation(options: WatermarkRunOptions): Promise<WatermarkSummary> {
+  const { setup, store, log, evaluation: wm } = options;
+  const { config, data } = setup;
+  const K = data.numClasses;
+  const threat = threatOf(config, data.poolName);
+  const seeds = runSeeds(config.seed);
+  const attacks = wm.attacks?.[threat] ?? config.attacks;
+  for (const attack of attacks) describeThief(attack);
+  const setting: DefenseSetting = { defense: "none", params: {}, order: 0, watermark: wm.rate };
+  const rowSize = data.inputShape.reduce((a, b) => a * b, 1);
+
+  // What a set of queries gets through the watermark: the answers and the marked rows.
+  const answer = async (images: Float32Array, count: number, victimProbs: Float32Array) => {
+    const records: WatermarkRecord[] = [];
+    const defense = setup.createDefense(setting, { onWatermark: (r) => void records.push(...r) });
+    const defended = new DefendedModel(new AnswerTable(images, victimProbs, data.inputShape, K), defense, { numClasses: K, inputShape: [...data.inputShape] });
+    try {
+      return { answers: await predictAll(defended, images, count, data.inputShape), marks: watermarkSet(records, rowSize) };
+    } finally {
+      defended.dispose();
+    }
+  };
+  const victimTest = await predictAll(setup.victim, data.test.images, data.test.count, data.inputShape);
+  const victimAccuracy = accuracyFromProbs(victimTest, data.test.labels, K);
+  const test = await answer(data.test.images, data.test.count, victimTest);
+  const watermarkedAccuracy = accuracyFromProbs(test.answers, data.test.labels, K);
+  log(`watermark rate ${wm.rate}: ${test.marks.labels.length} of ${data.test.count} test answers marked; accuracy ${(victimAccuracy * 100).toFixed(2)} % -> ${(watermarkedAccuracy * 100).toFixed(2)} %`);
+
+  const queries = poolQueryImages(setup, config.budget, seeds.thief);
+  const victimQueries = await predictAll(setup.victim, queries.images, queries.count, data.inputShape);
+  const fixed = await answer(queries.images, queries.count, victimQueries);
+  const queryTag = hashBytes(queries.images);
+  const victimTestLabels = argmaxRows(victimTest, data.test.count, K);
+
+  const previousText = await store.readText("results.json");
+  const previous = previousText ? (JSON.parse(previousText) as { meta?: { schema?: number }; rows: WatermarkRow[] }) : null;
+  const done = new Map((previous?.meta?.schema === WATERMARK_SCHEMA ? previous.rows : []).map((r) => [r.key, r]));
+  const identity = (kind: WatermarkRow["kind"], attack: string, seed: number) =>
+    stableStringify({
+      kind, attack, seed, threat, budget: config.budget, rate: wm.rate, maxQueries: wm.maxQueries, alpha: wm.alpha, victim: setup.victimKey,
+      thiefParams: setup.createThief(attack).params, queries: describeThief(attack).queries === "fixed-sample" || kind === "clean copy" ? queryTag : "live",
+      key: hashBytes(new TextEncoder().encode(seeds.defenseKey)), core: setup.coreHash,
+    });
+
+  const rows: WatermarkRow[] = [];
+  const jobs: ThiefJob[] = [];
+  const pending = new Map<number, { kind: WatermarkRow["kind"]; attack: string; seed: number; key: string }>();
+  const verify = (marks?: WatermarkSet) => ({ maxQueries: wm.maxQueries, alpha: wm.alpha, marks });
+  const knowledge = { name: "none", params: {} };
+  for (const attack of attacks) {
+    const key = identity("thief", attack, seeds.thief);
+    const finished = done.get(key);
+    if (finished) {
+      rows.push(finished);
+      continue;
+    }
+    const replayed = describeThief(attack).queries === "fixed-sample";
+    const id = jobs.length;
+    jobs.push({
+      id, attack, budget: config.budget, seed: seeds.thief, setting, knowledge, victimTestLabels,
+      answers: replayed ? fixed.answers : undefined, victimAnswers: replayed ? victimQueries : undefined, verify: verify(replayed ? fixed.marks : undefined),
+    });
+    pending.set(id, { kind: "thief", attack, seed: seeds.thief, key });
+  }
+  for (let i = 0; i < wm.cleanCopies; i++) {
+    const seed = roleSeed(config.seed, "clean-copy", i);
+    const key = identity("clean copy", "knockoff", seed);
+    const finished = done.get(key);
+    if (finished) {
+      rows.push(finished);
+      continue;
+    }
+    const id = jobs.length;
+    jobs.push({
+      id, attack: "knockoff", budget: config.budget, seed, setting: { defense: "none", params: {}, order: 0 }, knowledge, victimTestLabels,
+      answers: victimQueries, cleanCopy: { querySeed: seeds.thief }, verify: verify(fixed.marks),
+    });
+    pending.set(id, { kind: "clean copy", attack: "knockoff", seed, key });
+  }
+
+  const write = async () => {
+    const summary = summarize(rows, wm, { threat, victimAccuracy, watermarkedAccuracy, marks: fixed.marks.labels.length, budget: config.budget, pool: data.poolName });
+    await store.writeText("results.json", JSON.stringify({
+      meta: { schema: WATERMARK_SCHEMA, threat, budget: config.budget, transferSet: data.poolName, ...wm, victimAccuracy, watermarkedAccuracy, command: options.command },
+      rows: sortRows(rows),
+    }, null, 2) + "\n");
+    await store.writeText("results.md", summary);
+    return summary;
+  };
+  log(`watermark evaluation (${threat}): ${rows.length} suspects finished, ${jobs.length} to train`);
+  let trained = 0;
+  await options.execute(jobs, async (result: ThiefJobResult) => {
+    const what = pending.get(result.id);
+    if (!what || !result.watermark) throw new Error(`watermark evaluation: unexpected result for job ${result.id}`);
+    const w = result.watermark;
+    rows.push({
+      ...what, queriesUsed: result.queriesUsed, marks: w.marks, queries: w.queries, matches: w.matches, pValue: w.pValue, log10PValue: w.log10PValue,
+      verdict: w.verdict, thiefAccuracy: result.thiefAccuracy, fidelity: result.fidelity, seconds: result.seconds,
+    });
+    trained++;
+    log(`[wm ${trained}/${jobs.length}] ${what.kind} ${what.attack}: ${w.matches}/${w.queries} watermark labels, p = ${w.pValue.toExponential(1)} (${w.verdict})`);
+    await write();
+  });
+  const markdown = await write();
+  return { rows: sortRows(rows), markdown, victimAccuracy, watermarkedAccuracy };
+}
+
+function sortRows(rows: readonly WatermarkRow[]): WatermarkRow[] {
+  return [...rows].sort((a, b) => a.kind.localeCompare(b.kind) * -1 || a.attack.localeCompare(b.attack) || a.seed - b.seed);
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+const pFormat = (row: Pick<WatermarkRow, "log10PValue" | "pValue">) => (row.pValue > 1e-3 ? row.pValue.toFixed(3) : `1e${row.log10PValue.toFixed(1)}`);
+
+function summarize(
+  rows: readonly WatermarkRow[],
+  wm: WatermarkEvaluation,
+  info: { threat: string; victimAccuracy: number; watermarkedAccuracy: number; marks: number; budget: number; pool: string },
+): string {
+  const thieves = sortRows(rows.filter((r) => r.kind === "thief"));
+  const clean = rows.filter((r) => r.kind === "clean copy");
+  const lines: string[] = [];
+  lines.push(`### Watermark (${info.threat}): rate ${wm.rate}, at most ${wm.maxQueries} verification queries, identified at p ≤ ${wm.alpha}`);
+  lines.push("");
+  lines.push(`Honest users: test accuracy ${pct(info.victimAccuracy)} undefended, ${pct(info.watermarkedAccuracy)} with the watermark ` +
+    `(cost ${((info.victimAccuracy - info.watermarkedAccuracy) * 100).toFixed(2)} points; target ≤ ${(wm.rate * 100).toFixed(1)}). ` +
+    `${info.marks} of the ${info.budget} fixed-sample queries (${info.pool}) are watermarked.`);
+  lines.push("");
+  lines.push("| thief | queries | watermarked answers it got | verification queries | watermark labels returned | p-value | verdict | thief accuracy |");
+  lines.push("|---|---|---|---|---|---|---|---|");
+  for (const r of thieves) {
+    lines.push(`| ${r.attack} | ${r.queriesUsed} | ${r.marks} | ${r.queries} | ${r.matches} | ${pFormat(r)} | ${r.verdict} | ${pct(r.thiefAccuracy)} |`);
+  }
+  const big = thieves.filter((r) => r.queriesUsed >= 1000);
+  const caught = big.filter((r) => r.log10PValue <= Math.log10(wm.alpha));
+  lines.push("");
+  lines.push(`Thieves with ≥ 1,000 queries identified at p ≤ ${wm.alpha}: ${caught.length} of ${big.length}` +
+    (caught.length < big.length ? ` (not: ${big.filter((r) => !caught.includes(r)).map((r) => r.attack).join(", ")})` : "") + ".");
+  if (clean.length) {
+    const falsely = clean.filter((r) => r.log10PValue <= Math.log10(wm.controlAlpha));
+    const worst = clean.reduce((a, b) => (b.log10PValue < a.log10PValue ? b : a));
+    lines.push(`Clean copies (Knockoff on the same ${info.budget} inputs with the victim's clean answers, ${clean.length} training seeds): ` +
+      `watermark labels returned ${clean.map((r) => r.matches).join(", ")} of ${worst.queries}; smallest p ${pFormat(worst)}; ` +
+      `identified at p ≤ ${wm.controlAlpha}: ${falsely.length} of ${clean.length}.`);
+  }
+  return lines.join("\n") + "\n";
+}
