@@ -28,7 +28,7 @@ interface DemoConfig {
   labels?: string[];
   /** The defense in effect on the server's POST /v1/predict (params: what the server publishes; keyed: a secret key changes its answers). */
   defense: { name: string; keyed?: boolean; params: Record<string, unknown> };
-  /** The scratch proxy the page builds: same architecture family and seed as the server's. */
+  /** The page's own scratch proxy: the server's architecture with a public seed of the page's (not the server's). */
   proxy: { arch: Architecture; seed: number };
   /** Initial L1 budget of the page's MAD-argmax. */
   epsilon: number;
@@ -168,7 +168,7 @@ class Demo {
         `Server defense: ${name}${keyed ? ", keyed" : ""} (${Object.entries(params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ") || "parameters not published"}). ` +
         `Top-1 ${body.labels?.[0] ?? argmax(served)}. ` +
         (same
-          ? `L1 between the server's answer and this page's: ${gap.toExponential(2)} (same defense, same budget, same proxy seed).`
+          ? `L1 between the server's answer and this page's: ${gap.toExponential(2)} (same defense, same budget; the page's proxy is its own, not the server's secret one, so the two may differ).`
           : keyed
             ? `The server mixes in a choice made with its secret key, which this page does not have, so the answers differ.`
             : `The page's budget differs from the server's, so the answers differ.`);
@@ -254,7 +254,7 @@ async function main(): Promise<void> {
   const info = backendInfo();
   $("about").textContent =
     `tfjs ${info.backend} backend (SIMD ${info.simd ? "on" : "off"}), MAD core from core.wasm; ` +
-    `proxy: scratch ${config.proxy.arch} (seed ${config.proxy.seed}); server defense: ${config.defense.name}.`;
+    `the page's own proxy: scratch ${config.proxy.arch}; server defense: ${config.defense.name}.`;
   setStatus("ready", "Ready. Pick a test digit or draw one.");
   document.body.dataset.ready = "true";
 }

@@ -187,9 +187,8 @@ test("the server's answer is shown beside them, on the simplex with the victim's
   assert.ok(Math.abs(sum(served) - 1) <= 1e-4, `server probabilities sum to ${sum(served)}`);
   assert.is(argmax(served), argmax(s.victim), "the server's MAD-argmax keeps the same top-1");
   assert.ok(l1(served, s.victim) <= EPSILON + 1e-4, "the server stays inside the same budget");
-  // Same defense, budget and proxy seed: the bundle in the browser and the server compute the same answer.
-  assert.ok(l1(served, s.poisoned) <= 1e-4, `server and page agree (L1 ${l1(served, s.poisoned)})`);
-  assert.match((await page.locator("#server-summary").textContent()) ?? "", /same defense, same budget/);
+  // Same defense and budget, but the page's proxy is its own (the server's seed is not published).
+  assert.match((await page.locator("#server-summary").textContent()) ?? "", /same defense, same budget; the page's proxy is its own/);
 });
 
 test("drawing a digit on the canvas runs it through the model and the defense", async () => {

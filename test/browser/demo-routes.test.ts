@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
-import { demoRoutes } from "../../src/service/node/demo-routes.js";
+import { demoRoutes, PAGE_PROXY_SEED } from "../../src/service/node/demo-routes.js";
 import type { ServedModelInfo } from "../../src/service/predictor.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "pp-demo-routes-"));
@@ -80,7 +80,9 @@ test("config.json tells the page the model, the defense, the test digits and the
   assert.is(config.numClasses, 10);
   assert.equal(config.defense, { name: "mad-argmax", keyed: false, params: { epsilon: 0.8, seed: 0 } });
   assert.is(config.epsilon, 0.8, "the page starts at the server's budget");
-  assert.equal(config.proxy, { arch: "lenet", seed: 3 });
+  // The page builds its own proxy: the server's architecture, never the server's seed.
+  assert.equal(config.proxy, { arch: "lenet", seed: PAGE_PROXY_SEED });
+  assert.not.match(JSON.stringify(config), /"seed":3\b/);
   assert.is(config.predictUrl, "/v1/predict");
   assert.equal(config.digits.map((d: { label: number }) => d.label), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   for (const d of config.digits) {

@@ -22,7 +22,7 @@ export interface DemoRoutesOptions {
   /** The defense on POST /v1/predict, when `info` is not given. */
   defense?: string;
   defenseParams?: Record<string, unknown>;
-  /** The scratch proxy the server's MAD uses; the page builds the same one. Default lenet, seed 0. */
+  /** The server's scratch proxy: the page takes its architecture only (the seed is the server's secret). Default lenet. */
   proxy?: { arch: Architecture; seed: number };
   /** Where the evaluation writes SVG plots (searched recursively). Default <package>/docs/results. */
   plotsDir?: string;
@@ -90,6 +90,9 @@ function readModelJson(modelJson: unknown, path: string): { inputShape?: number[
     outputs: layers.at(-1)?.config?.activation === "softmax" ? "probabilities" : "logits",
   };
 }
+
+/** The demo page's own proxy seed: public, and never the server's (whose seed is a secret like its key). */
+export const PAGE_PROXY_SEED = 0x9a6e5eed;
 
 /** The first test digit of each class, from the same seeded split the demo model is evaluated on. */
 function testDigits(numClasses: number): { label: number; pixels: number[] }[] {
@@ -186,7 +189,8 @@ export async function demoRoutes(options: DemoRoutesOptions): Promise<Hono> {
     numClasses,
     labels: options.info?.classes ? [...options.info.classes] : undefined,
     defense: { name: defense.name, keyed: defense.keyed === true, params: serverParams },
-    proxy: options.proxy ?? { arch: "lenet", seed: 0 },
+    // The page's own scratch proxy: the server's architecture, never the server's seed (a secret of the deployment).
+    proxy: { arch: options.proxy?.arch ?? "lenet", seed: PAGE_PROXY_SEED },
     epsilon,
     predictUrl: "/v1/predict",
     digits,
