@@ -51,7 +51,7 @@ export const evaluateCommand = new Command("evaluate")
     budget?: number; seed?: number; transfer?: "auto" | "fashion-mnist" | "heldout" | "mnist"; heldOut?: number; victimEpochs?: number;
     workers: number; out?: string; cacheDir: string;
   }) => {
-    const { presets, expandGrid, parseGridEntry, threatConfigs } = await import("../eval/config.js");
+    const { presets, presetSettings, parseGridEntry, threatConfigs } = await import("../eval/config.js");
     const { writeCombinedReport } = await import("../eval/combined.js");
     const { describeDefense, parseParameterStrings } = await import("../defenses/index.js");
     const { describeThief } = await import("../thieves/registry.js");
@@ -86,7 +86,7 @@ export const evaluateCommand = new Command("evaluate")
     for (const attack of new Set([...Object.keys(base.thiefParams), ...Object.keys(thiefOverrides)])) {
       thiefParams[attack] = { ...(base.thiefParams[attack] ?? {}), ...(thiefOverrides[attack] ?? {}) };
     }
-    const { grid: _g, defenses: _d, ...rest } = base;
+    const { grid: _g, defenses: _d, extraSettings, ...rest } = base;
     // An explicit --transfer (or --attacks, --budget) asks for one run, not the preset's threat settings.
     const threats = opts.transfer || opts.attacks || opts.budget ? undefined : presets[opts.preset].threats;
     const config = {
@@ -94,7 +94,7 @@ export const evaluateCommand = new Command("evaluate")
       dataset: opts.dataset ?? base.dataset,
       // Every evaluation reports the label-only thief: no label-preserving defense can touch it.
       attacks: withTop1(opts.attacks ?? [...base.attacks]),
-      settings: expandGrid(defenses, grid),
+      settings: presetSettings(defenses, grid, extraSettings),
       budget: opts.budget ?? base.budget,
       seed: opts.seed ?? base.seed,
       transfer: opts.transfer ?? base.transfer,

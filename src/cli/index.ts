@@ -11,6 +11,7 @@ import { perturbCommand } from "./perturb.js";
 import { evaluateCommand } from "./evaluate.js";
 import { trainCommand } from "./train.js";
 import { verifyCommand } from "./verify.js";
+import { detectCommand } from "./detect.js";
 
 const program = new Command("prediction-poisoning")
   .description("Protect prediction APIs against model stealing with poisoned probabilities (MAD).")
@@ -18,7 +19,7 @@ const program = new Command("prediction-poisoning")
   .showHelpAfterError("(add --help for usage)")
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
-const subcommands: Command[] = [serveCommand, benchCommand, perturbCommand, evaluateCommand, trainCommand, verifyCommand];
+const subcommands: Command[] = [serveCommand, benchCommand, perturbCommand, evaluateCommand, trainCommand, verifyCommand, detectCommand];
 
 for (const sub of subcommands) {
   sub.copyInheritedSettings(program);

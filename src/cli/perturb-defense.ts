@@ -1,9 +1,9 @@
 // `perturb --defense <name>`: any registered defense applied to the JSON lines instead of MAD. Each
 // defense parameter is a flag (--k, --beta, --cutoff, ...), generated from the registry's declarations;
 // only flags typed on the command line reach the defense, so defaults stay the registry's.
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { CoreInputError, type Core } from "../core/index.js";
-import { createDefense, DefenseConfigError, DefenseInputError, listDefenses, parseParameterStrings } from "../defenses/index.js";
+import { createDefense, DefenseConfigError, DefenseInputError, describeDefense, listDefenses, parseParameterStrings } from "../defenses/index.js";
 import { readKeyFile } from "../node/key-file.js";
 import type { BatchTransform } from "./perturb.js";
 
@@ -17,9 +17,32 @@ function parameterNames(): string[] {
   return [...names];
 }
 
+/** A defense name or a chain of them ("modelguard-s>mad-argmax"), checked against the registry. */
+function defenseArg(value: string): string {
+  try {
+    describeDefense(value);
+  } catch (error) {
+    if (error instanceof DefenseConfigError) throw new InvalidArgumentError(error.message.replace(/^defense "[^"]*": /, ""));
+    throw error;
+  }
+  return value;
+}
+
+/** Repeated --param name=value pairs. */
+function paramArg(value: string, previous: string[] = []): string[] {
+  if (!/^[^=\s]+=/.test(value)) throw new InvalidArgumentError('expected name=value, e.g. "mad-argmax.epsilon=0.5"');
+  return [...previous, value];
+}
+
 export function addDefenseOptions(command: Command): Command {
   const defenses = listDefenses();
-  command.addOption(new Option("--defense <name>", "apply this defense instead of MAD (see docs/DEFENSES.md)").choices(defenses.map((d) => d.name)));
+  command.addOption(
+    new Option(
+      "--defense <name>",
+      `apply this defense instead of MAD (${defenses.map((d) => d.name).join(", ")}), or a chain of them such as "modelguard-s>mad-argmax" (see docs/DEFENSES.md)`,
+    ).argParser(defenseArg),
+  );
+  command.option("--param <name=value>", 'a defense parameter by name, repeatable; for a chain\'s stage parameters that share a name, e.g. "mad-argmax.epsilon=0.5"', paramArg);
   for (const name of parameterNames()) {
     if (SHARED_FLAGS.has(name)) continue;
     const users = defenses.filter((d) => d.parameters.some((p) => p.name === name));
@@ -43,6 +66,12 @@ export function defenseTransform(core: Core, flags: Record<string, unknown>, giv
     if (!given(flag)) continue;
     const value = flags[flag];
     raw[flag] = typeof value === "boolean" ? value : String(value);
+  }
+  for (const pair of given("param") ? (flags.param as string[]) : []) {
+    const at = pair.indexOf("=");
+    const key = pair.slice(0, at);
+    if (key in raw) throw new CoreInputError("param", null, `${key} is given twice`);
+    raw[key] = pair.slice(at + 1);
   }
   let defense;
   try {

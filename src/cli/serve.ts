@@ -9,6 +9,13 @@ import { isKeyed } from "../defenses/keyed.js";
 import type { Architecture } from "../models/zoo.js";
 import { bytesArg, integerArg, rangeArg } from "./config.js";
 
+/** PRADA's δ: alarm while W < δ, a number strictly between 0 and 1. */
+function deltaArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !(n > 0 && n < 1)) throw new InvalidArgumentError("expected a number in (0, 1), e.g. 0.9");
+  return n;
+}
+
 /** A watermark rate: a number in [0, 0.5]. */
 function rateArg(value: string): number {
   const n = Number(value);
@@ -27,7 +34,7 @@ export const serveCommand = new Command("serve")
   .option("--defense <name>", `defense applied to every answer (${listDefenses().map((d) => d.name).join(", ")})`, "mad-argmax")
   .option("--proxy-arch <arch>", "architecture of MAD's scratch proxy of the thief's model (lenet, mlp, vgg)", "lenet")
   .option("--proxy-seed <n>", "seed of the scratch proxy's initialisation", integerArg(0, 2 ** 32 - 1), 0)
-  .option("--proxy-model <dir>", "a trained proxy model directory instead of the scratch proxy")
+  .option("--proxy-model <dir>", "a trained proxy model directory instead of the scratch proxy (MAD's view of the thief; for grad2: its surrogate, a model distilled from the victim's answers)")
   .option("--host <host>", "interface to listen on (0.0.0.0 for all)", "127.0.0.1")
   .option("--port <n>", "port (0: any free port)", integerArg(0, 65535), 8080)
   .option("--workers <n>", "worker threads, each with its own model copy (default: one per core)", integerArg(1, 256))
@@ -38,7 +45,13 @@ export const serveCommand = new Command("serve")
   .option("--budget-window <seconds>", "reset budgets every this many seconds (default: never)", integerArg(1))
   .option("--api-key-header <name>", "header carrying the API key", "x-api-key")
   .option("--api-keys <file>", "accept only the keys listed in this file (one per line)")
-  .option("--redis <url>", "keep budgets in Redis (redis://host:port), shared by every replica")
+  .option("--redis <url>", "keep budgets (and --detect states) in Redis (redis://host:port), shared by every replica")
+  .addOption(new Option("--detect <detector>", "per-API-key detection of model stealing (needs --api-keys): PRADA, Juuti et al. 2019").choices(["prada"]))
+  .addOption(new Option("--on-detect <action>", "what a detection does: flag (metrics and access log) or block (403 for the key's later queries)").choices(["flag", "block"]).default("flag"))
+  .option("--detect-delta <w>", "PRADA: flag a key while the Shapiro–Wilk W of its query distances is below this", deltaArg, 0.9)
+  .option("--detect-max-growing <n>", "PRADA: most inputs kept per key and class in the growing set (the oldest are dropped)", integerArg(1, 100_000), 100)
+  .option("--detect-max-distances <n>", "PRADA: most recent distances kept per key and class", integerArg(10, 100_000), 500)
+  .option("--detect-max-clients <n>", "PRADA without --redis: most API keys whose state is kept in memory (least recently seen dropped first)", integerArg(1), 1000)
   .option("--job-timeout <ms>", "a worker busy longer than this on one batch is replaced", integerArg(100), 30_000)
   .option("--cache-dir <dir>", "where the demo model is cached (default $PREDICTION_POISONING_CACHE or ~/.cache/prediction-poisoning)")
   .option("--demo", "also serve the browser demo page at /demo/")
@@ -95,6 +108,12 @@ interface ServeFlags {
   publicParams?: boolean;
   watermark?: number;
   watermarkLog?: string;
+  detect?: "prada";
+  onDetect: "flag" | "block";
+  detectDelta: number;
+  detectMaxGrowing: number;
+  detectMaxDistances: number;
+  detectMaxClients: number;
   [parameter: string]: unknown;
 }
 
@@ -164,6 +183,12 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
       command.error("error: --watermark needs somewhere to record the watermarked queries: --watermark-log <dir> or --redis <url>", { exitCode: 2 });
     }
     if (flags.watermarkLog !== undefined && !flags.watermark) log("note: --watermark-log is not used without --watermark <rate> > 0");
+    if (flags.detect !== undefined && !flags.apiKeys) {
+      command.error(
+        "error: --detect judges each client by its API key: give the accepted keys with --api-keys <file> (one per line); without them a thief could switch keys at will",
+        { exitCode: 2 },
+      );
+    }
     ({ params, keyFile, keyed } = await defenseParameters(flags, log));
   } catch (e) {
     if (e instanceof DefenseConfigError) command.error(`error: ${e.message}`, { exitCode: 2, code: "prediction-poisoning.defense" });
@@ -221,12 +246,21 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
     port: flags.port,
     workers: flags.workers ?? availableParallelism(),
     limits: { maxBatch: flags.maxBatch, maxBodyBytes: flags.maxBody, inputRange: flags.inputRange },
+    apiKeys: flags.apiKeys ? { header: flags.apiKeyHeader, keysFile: flags.apiKeys } : undefined,
+    detect: flags.detect
+      ? {
+          detector: flags.detect,
+          onDetect: flags.onDetect,
+          prada: { delta: flags.detectDelta, maxGrowing: flags.detectMaxGrowing, maxDistances: flags.detectMaxDistances },
+          maxClients: flags.detectMaxClients,
+        }
+      : undefined,
     budget:
       flags.budget !== undefined
         ? { limit: flags.budget, windowSeconds: flags.budgetWindow, header: flags.apiKeyHeader, keysFile: flags.apiKeys }
         : undefined,
     // --redis without --budget is only for the watermark log (the workers connect themselves).
-    redis: flags.budget !== undefined || !(watermark?.log && "redis" in watermark.log) ? flags.redis : undefined,
+    redis: flags.budget !== undefined || flags.detect !== undefined || !(watermark?.log && "redis" in watermark.log) ? flags.redis : undefined,
     jobTimeoutMs: flags.jobTimeout,
     log,
     accessLog: flags.accessLog ? (entry) => console.log(JSON.stringify({ time: new Date().toISOString(), ...entry })) : undefined,
@@ -242,8 +276,14 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
       : undefined,
   });
   if (flags.demo && !flags.publicParams) log("note: the demo page does not see the defense's parameters (it starts at ε = 1): add --public-params to publish them");
-  if (flags.budget === undefined && (flags.budgetWindow !== undefined || flags.apiKeys)) {
-    log("note: --budget-window and --api-keys take effect only with --budget");
+  if (flags.budget === undefined && flags.budgetWindow !== undefined) log("note: --budget-window takes effect only with --budget");
+  if (flags.budget === undefined && flags.detect === undefined && flags.apiKeys) log("note: --api-keys takes effect only with --budget or --detect");
+  if (flags.detect === undefined) {
+    const unused = ["onDetect", "detectDelta", "detectMaxGrowing", "detectMaxDistances", "detectMaxClients"].filter((o) => {
+      const source = command.getOptionValueSource(o);
+      return source !== undefined && source !== "default";
+    });
+    if (unused.length) log(`note: ${unused.map((o) => `--${kebab(o)}`).join(", ")} take effect only with --detect prada`);
   }
   console.log(`listening on ${server.url}`);
 

@@ -84,7 +84,7 @@ verifyCommand.action(async (flags: VerifyFlags, command: Command) => {
     if (flags.json) {
       console.log(JSON.stringify({
         queries: r.queries, matches: r.matches, pValue: r.pValue, verdict: r.verdict,
-        log10PValue: r.log10PValue, nullRate: r.nullRate, alpha: r.alpha, logged: entries.length, duplicates: r.duplicates,
+        log10PValue: r.log10PValue, nullRate: r.nullRate, informative: r.informative, alpha: r.alpha, logged: entries.length, duplicates: r.duplicates,
         ...(r.victimAgreement !== undefined ? { victimAgreement: r.victimAgreement } : {}),
       }));
     } else {
@@ -93,7 +93,8 @@ verifyCommand.action(async (flags: VerifyFlags, command: Command) => {
       console.log(`matches with the watermark label: ${r.matches} (${((100 * r.matches) / r.queries).toFixed(1)} %)`);
       if (r.victimAgreement !== undefined) console.log(`suspect agreed with the victim's own label on ${(100 * r.victimAgreement).toFixed(1)} % (diagnostic only)`);
       console.log(`null rate: 1/(K − 1) = ${r.nullRate.toPrecision(4)} per query (the most a model that never saw the answers can match a keyed uniform wrong label)`);
-      console.log(`p-value: P[Binomial(${r.queries}, ${r.nullRate.toPrecision(4)}) >= ${r.matches}] = ${r.pValue.toExponential(3)} (log10 ${r.log10PValue.toFixed(2)})`);
+      console.log(`p-value: P[Binomial(${r.informative}, ${r.nullRate.toPrecision(4)}) >= ${r.matches}] = ${r.pValue.toExponential(3)} (log10 ${r.log10PValue.toFixed(2)}; ` +
+        `${r.informative} of ${r.queries} queries where the suspect did not answer the victim's label, the only ones that can match)`);
       console.log(`verdict: ${r.verdict} (alpha ${r.alpha})`);
     }
   } finally {

@@ -14,8 +14,9 @@ export interface ParameterSpec {
   readonly default?: unknown;
   readonly min?: number;
   readonly max?: number;
-  /** Open or closed bounds: `exclusiveMin` means the value must be > min. */
+  /** Open or closed bounds: `exclusiveMin` means the value must be > min, `exclusiveMax` < max. */
   readonly exclusiveMin?: boolean;
+  readonly exclusiveMax?: boolean;
   readonly choices?: readonly string[];
   /** Absent and no default: the parameter may be left out (e.g. a layer list). */
   readonly optional?: boolean;
@@ -39,12 +40,13 @@ interface NumberOptions<D> {
   min?: number;
   max?: number;
   exclusiveMin?: boolean;
+  exclusiveMax?: boolean;
   secret?: boolean;
 }
 
-function rangeText(o: { min?: number; max?: number; exclusiveMin?: boolean }): string {
+function rangeText(o: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean }): string {
   const lo = o.min === undefined ? "" : `${o.exclusiveMin ? ">" : ">="} ${o.min}`;
-  const hi = o.max === undefined ? "" : `<= ${o.max}`;
+  const hi = o.max === undefined ? "" : `${o.exclusiveMax ? "<" : "<="} ${o.max}`;
   return [lo, hi].filter(Boolean).join(" and ");
 }
 
@@ -54,7 +56,7 @@ function numberSchema(kind: "a number" | "an integer", o: NumberOptions<unknown>
   const actions: v.PipeItem<number, number, v.BaseIssue<unknown>>[] = [v.finite(got)];
   if (kind === "an integer") actions.push(v.integer(got));
   if (o.min !== undefined) actions.push(o.exclusiveMin ? v.gtValue(o.min, got) : v.minValue(o.min, got));
-  if (o.max !== undefined) actions.push(v.maxValue(o.max, got));
+  if (o.max !== undefined) actions.push(o.exclusiveMax ? v.ltValue(o.max, got) : v.maxValue(o.max, got));
   return v.pipe(v.number(got), ...actions) as unknown as v.GenericSchema<unknown, number>;
 }
 

@@ -1,15 +1,16 @@
 // Ownership verification for DAWN watermarks (edge-safe; the CLI's suspects are in src/node/watermark-verify.ts): query a suspect model on the logged watermarked inputs and
 // test whether it returns the watermark labels more often than a model independent of our answers could.
 //
-// The null rate. Under H0 the suspect does not depend on the watermarked answers (it was not trained on
-// them), so its label o for a logged input is independent of the key. The watermark label w of that input
-// is the key's HMAC choice, uniform over the K − 1 classes other than the victim's top-1 c, so
-//   P[o = w] = [o ≠ c] / (K − 1) ≤ 1 / (K − 1)
+// The null. Under H0 the suspect does not depend on the watermarked answers (it was not trained on them),
+// so its label o for a logged input is independent of the key, and so is the victim's top-1 c. The
+// watermark label w of that input is the key's HMAC choice, uniform over the K − 1 classes other than c, so
+//   P[o = w] = [o ≠ c] / (K − 1)
 // whatever the suspect is, however accurate or however correlated its mistakes are with the victim's. Across
-// distinct inputs the HMAC outputs are independent, so the number of matches is stochastically at most
-// Binomial(n, 1/(K − 1)): the p-value P[Binomial(n, 1/(K − 1)) ≥ matches] is valid without any model of the
-// suspect. (Repeated inputs are counted once.) It is conservative: an accurate independent model matches
-// far less often (it mostly answers c), so a real theft shows p-values much smaller than needed.
+// distinct inputs the HMAC outputs are independent, so given the suspect's labels the number of matches is
+// exactly Binomial(n', 1/(K − 1)), n' = the queries on which the suspect does not answer c (a match is
+// impossible where it does). The p-value P[Binomial(n', 1/(K − 1)) ≥ matches] is valid without any model of
+// the suspect; without the victim's labels in the log, n' = n (all queries), which is conservative.
+// Repeated inputs are counted once.
 import type { InputBatch } from "../models/types.js";
 import { logBinomialTail } from "./binomial.js";
 
@@ -40,6 +41,8 @@ export interface VerifyResult {
   readonly log10PValue: number;
   /** The per-query null rate used: 1 / (K − 1). */
   readonly nullRate: number;
+  /** Queries on which a match was possible: the suspect did not answer the victim's top-1 (all, without victim labels). */
+  readonly informative: number;
   readonly alpha: number;
   readonly verdict: "stolen" | "no evidence";
   /** How often the suspect answered the victim's own top-1 (a diagnostic: a good model does either way). */
@@ -96,13 +99,16 @@ export async function verifyWatermark(logEntries: readonly WatermarkEntry[], sus
     });
   }
   const nullRate = 1 / (K - 1);
-  const logP = logBinomialTail(matches, entries.length, nullRate);
+  // Where the log has the victim's label for every input, only the queries the suspect did not answer with it count.
+  const informative = withVictim === entries.length ? entries.length - agree : entries.length;
+  const logP = logBinomialTail(matches, informative, nullRate);
   return {
     queries: entries.length,
     matches,
     pValue: Math.exp(logP),
     log10PValue: logP / Math.LN10,
     nullRate,
+    informative,
     alpha,
     verdict: logP <= Math.log(alpha) ? "stolen" : "no evidence",
     victimAgreement: withVictim ? agree / withVictim : undefined,

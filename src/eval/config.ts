@@ -89,6 +89,11 @@ export interface WatermarkEvaluation {
   /** A clean copy counts as (falsely) identified at p ≤ controlAlpha. */
   readonly controlAlpha: number;
   readonly cleanCopies: number;
+  /**
+   * These fixed-sample thieves also run trained to fit their answers (`epochs` epochs instead of the
+   * preset's), with as many clean copies trained as long: DAWN needs a thief that memorises its labels.
+   */
+  readonly fitted?: { readonly attacks: readonly string[]; readonly epochs: number; readonly cleanCopies: number };
   /** Per threat setting (by name), the thieves; default: that setting's thieves. */
   readonly attacks?: Readonly<Record<string, readonly string[]>>;
 }
@@ -105,7 +110,12 @@ export interface ThreatSetting {
 
 export interface Preset {
   readonly description: string;
-  readonly config: Omit<EvalConfig, "settings"> & { readonly defenses: readonly string[]; readonly grid: DefenseGrid };
+  readonly config: Omit<EvalConfig, "settings"> & {
+    readonly defenses: readonly string[];
+    readonly grid: DefenseGrid;
+    /** Settings beyond the grid's product (e.g. keyed variants), appended to their defense's sweep. */
+    readonly extraSettings?: readonly DefenseSetting[];
+  };
   /** Several threat settings, each run into its own folder and reported together (default: one, from `transfer`). */
   readonly threats?: readonly ThreatSetting[];
   /** Also run the watermark evaluation in each threat setting (into its folder's watermark/). */
@@ -134,7 +144,23 @@ const protectionGrid: DefenseGrid = {
   "reverse-sigmoid": { beta: [0.2, 0.5, 1.0], gamma: [0.2] },
   "random-noise": { epsilon: [15, 40, 100] },
   "modelguard-w": { epsilon: [0.5, 1.0, 2.0] },
+  // Below 1 so that a confident answer keeps its top-1 (GRAD² moves ε/2 into one class).
+  grad2: { epsilon: [0.25, 0.5, 0.9] },
+  // The score threshold: answers of inputs the outlier-exposed scorer is less sure of than τ are misinformation.
+  "adaptive-misinformation": { tau: [0.3, 0.4, 0.5] },
+  "modelguard-s": { epsilon: [0.05, 0.2, 0.5] },
 };
+
+/** Keyed MAD-argmax (a secret key picks part of each answer): the key defeats inversion; see docs/DEFENSES.md. */
+const keyedSettings: readonly DefenseSetting[] = [
+  { defense: "mad-argmax", params: { epsilon: 1.0, keyMix: 0.5 }, order: 3 },
+  { defense: "mad-argmax", params: { epsilon: 2.0, keyMix: 0.5 }, order: 4 },
+];
+
+/** The grid's product and then the extra settings of the chosen defenses. */
+export function presetSettings(defenses: readonly string[], grid: DefenseGrid, extra: readonly DefenseSetting[] = []): DefenseSetting[] {
+  return [...expandGrid(defenses, grid), ...extra.filter((s) => defenses.includes(s.defense))];
+}
 
 export const presets: Readonly<Record<string, Preset>> = {
   quick: {
@@ -170,12 +196,13 @@ export const presets: Readonly<Record<string, Preset>> = {
   },
   protection: {
     description:
-      "the worst-case matrix: every thief (naive and defense-aware) against 6 defenses at 3 settings each, in-distribution and out-of-distribution queries (< 90 min on 2 cores)",
+      "the worst-case matrix: every thief (naive and defense-aware) against 9 defenses at 3 settings each (and keyed MAD-argmax), in-distribution and out-of-distribution queries, and the watermark evaluation (about 3 h on 2 cores; resumable)",
     config: {
       dataset: "mnist",
       attacks: ["knockoff", "top1", "invert", "recover", "smooth", "jbtop3"],
-      defenses: ["none", "mad", "mad-argmax", "reverse-sigmoid", "random-noise", "modelguard-w"],
+      defenses: ["none", "mad", "mad-argmax", "reverse-sigmoid", "random-noise", "modelguard-w", "grad2", "adaptive-misinformation", "modelguard-s"],
       grid: protectionGrid,
+      extraSettings: keyedSettings,
       budget: 1000,
       seed: 0,
       transfer: "heldout",
@@ -200,6 +227,7 @@ export const presets: Readonly<Record<string, Preset>> = {
       alpha: 1e-6,
       controlAlpha: 1e-3,
       cleanCopies: 10,
+      fitted: { attacks: ["knockoff", "top1"], epochs: 60, cleanCopies: 3 },
       attacks: {
         "in-distribution": ["knockoff", "top1", "invert", "recover", "smooth", "jbtop3", "jbda", "jbself"],
         "out-of-distribution": ["knockoff", "top1", "invert", "recover", "smooth"],
@@ -238,6 +266,6 @@ export const presets: Readonly<Record<string, Preset>> = {
 export function presetConfig(name: string): EvalConfig {
   const preset = presets[name];
   if (!preset) throw new RangeError(`unknown preset "${name}" (known: ${Object.keys(presets).join(", ")})`);
-  const { defenses, grid, ...rest } = preset.config;
-  return { ...rest, settings: expandGrid(defenses, grid) };
+  const { defenses, grid, extraSettings, ...rest } = preset.config;
+  return { ...rest, settings: presetSettings(defenses, grid, extraSettings) };
 }

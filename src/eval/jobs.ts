@@ -32,6 +32,8 @@ export interface ThiefJob {
    * the fixed sample drawn with `querySeed`; its pool is that sample, so it learns from the thieves' very inputs.
    */
   readonly cleanCopy?: { readonly querySeed: number };
+  /** Thief parameters over the run's (the watermark evaluation's fitted thieves: more epochs). */
+  readonly thiefParams?: Readonly<Record<string, unknown>>;
   /** Watermark evaluation: verify the stolen copy against `marks` (absent: the marks its own live queries got). */
   readonly verify?: { readonly maxQueries: number; readonly alpha: number; readonly marks?: WatermarkSet };
 }
@@ -92,17 +94,17 @@ export async function runThiefJob(job: ThiefJob, setup: EvalSetup): Promise<Thie
     if (!job.answers) throw new Error(`job ${job.id} (clean copy): needs the victim's answers`);
     const sample = poolQueryImages(setup, job.budget, job.cleanCopy.querySeed);
     queryImages = sample.images;
-    const thief = setup.createThief("knockoff", { pool: { ...sample, inputShape } });
+    const thief = setup.createThief("knockoff", { pool: { ...sample, inputShape }, params: job.thiefParams });
     result = await thief.steal(new AnswerTable(sample.images, job.answers, inputShape, numClasses), { ...stealOptions, budget: sample.count });
   } else if (describeThief(job.attack).queries === "fixed-sample") {
-    const thief = setup.createThief(job.attack);
+    const thief = setup.createThief(job.attack, { params: job.thiefParams });
     if (!job.answers) throw new Error(`job ${job.id} (${job.attack}): a fixed-sample thief's job needs the precomputed answers`);
     const { images } = poolQueryImages(setup, job.budget, job.seed);
     queryImages = images;
     const table = new AnswerTable(images, job.answers, inputShape, numClasses);
     result = await thief.steal(table, stealOptions);
   } else {
-    const thief = setup.createThief(job.attack);
+    const thief = setup.createThief(job.attack, { params: job.thiefParams });
     const defense = setup.createDefense(job.setting, { onWatermark: (records) => void live.push(...records) });
     const blackBox = new DefendedModel(setup.victim, defense, { numClasses, inputShape: [...inputShape] });
     try {
@@ -135,7 +137,7 @@ export async function runThiefJob(job: ThiefJob, setup: EvalSetup): Promise<Thie
         argmaxRows(predictLogits(result.model, batch.data, batch.batchSize, inputShape), batch.batchSize, numClasses);
       watermark = entries.length
         ? { ...(await verifyWatermark(entries, suspect, { maxQueries: job.verify.maxQueries, alpha: job.verify.alpha })), marks: entries.length }
-        : { queries: 0, matches: 0, pValue: 1, log10PValue: 0, nullRate: 1 / (numClasses - 1), alpha: job.verify.alpha, verdict: "no evidence", duplicates: 0, marks: 0 };
+        : { queries: 0, matches: 0, pValue: 1, log10PValue: 0, nullRate: 1 / (numClasses - 1), informative: 0, alpha: job.verify.alpha, verdict: "no evidence", duplicates: 0, marks: 0 };
     }
     return {
       id: job.id,

@@ -199,6 +199,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
   const byTraining = new Map<string, { jobId?: number; point?: EvalPoint }>();
   for (const p of previous) if (p.trainingDataHash && !p.reusedFrom) byTraining.set(p.trainingDataHash, { point: p });
   let resumed = 0;
+  const planned = new Set<string>();
   let reused = 0;
 
   type Outcome = Pick<ThiefJobResult, "thiefAccuracy" | "fidelity" | "queriesUsed" | "seconds" | "perturbation" | "recovery" | "diagnostics">;
@@ -248,6 +249,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
         thiefParams,
         transferSet: info.data === "pool" ? data.poolName : `${data.dataset}-heldout seeds`,
       };
+      planned.add(pointKey(identity));
       const finished = done.get(pointKey(identity));
       if (finished) {
         points.push(finished);
@@ -297,6 +299,17 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
       if (trainingDataHash) byTraining.set(trainingDataHash, { jobId: id });
     }
   }
+
+  // Points of thieves or settings this run does not ask for stay in the folder's report: a run with fewer
+  // defenses or thieves loses nothing it finished before (points of another budget, seed or threat do not).
+  const sameRun = (p: EvalPoint) => p.dataset === data.dataset && p.threat === threat && p.budget === config.budget && p.seed === config.seed;
+  const kept = previous.filter((p) => sameRun(p) && !planned.has(pointKey(p)));
+  points.push(...kept);
+  for (const p of kept) {
+    if (!order.attacks.includes(p.attack)) order.attacks.push(p.attack);
+    if (!order.defenses.includes(p.defense)) order.defenses.push(p.defense);
+  }
+  if (kept.length) log(`${kept.length} finished points of other thieves or settings stay in ${store.where("results.json")}`);
 
   const meta = (): ReportMeta => ({
     schema: POINT_SCHEMA,

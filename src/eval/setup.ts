@@ -14,6 +14,7 @@ import type { DefenseSetting, EvalConfig } from "./config.js";
 import { prepareData, type DataSources, type EvalData } from "./data.js";
 import { hashString, stableStringify } from "./hash.js";
 import { runSeeds } from "./seeds.js";
+import { prepareDefenseModels } from "./defense-models.js";
 
 /** Where trained victims are kept between runs (Node: a directory per key under .cache/). */
 export interface VictimStore {
@@ -42,7 +43,7 @@ export interface EvalSetup {
   /** The setting's defense; with `setting.watermark`, wrapped in the deployment's watermark (records to `onWatermark`). */
   createDefense(setting: DefenseSetting, hooks?: { onWatermark?: (records: WatermarkRecord[]) => void }): Defense;
   /** A thief with the run's parameters; `pool` replaces the query pool (the watermark evaluation's clean copies). */
-  createThief(attack: string, overrides?: { pool?: ImageSet }): Thief;
+  createThief(attack: string, overrides?: { pool?: ImageSet; params?: Readonly<Record<string, unknown>> }): Thief;
 }
 
 /** A defense that takes a secret key gets the run's own (the evaluated deployment's), unless the grid names one. */
@@ -87,6 +88,7 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
   const core = await env.loadCore();
   const { coreWasmBase64 } = await import("../core/generated/core-wasm.js");
   const thiefSpec = spec;
+  const aux = await prepareDefenseModels(config, data, env, { key, model: victim, spec }, { train: options.trainVictim });
   return {
     config,
     data,
@@ -96,13 +98,18 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
     coreHash: hashString(coreWasmBase64),
     createDefense(setting, hooks) {
       // A fresh scratch proxy per defense instance: a randomly initialised model of the victim's architecture.
-      const proxy = Proxy.scratch({ ...spec, seed: seeds.proxy });
-      const defense = createDefense(setting.defense, withDeploymentKey(setting.defense, setting.params, seeds.defenseKey), { core, proxy });
+      // GRAD²'s surrogate takes the proxy's place (chains with both are not in any preset).
+      const proxy = aux.surrogate && setting.defense.split(">").includes("grad2") ? new Proxy(aux.surrogate, spec) : Proxy.scratch({ ...spec, seed: seeds.proxy });
+      const models = {
+        misinformation: aux.misinformation && new Proxy(aux.misinformation, spec),
+        scorer: aux.scorer && new Proxy(aux.scorer, spec),
+      };
+      const defense = createDefense(setting.defense, withDeploymentKey(setting.defense, setting.params, seeds.defenseKey), { core, proxy, ...models });
       if (!setting.watermark) return defense;
       return withWatermark(defense, { key: seeds.defenseKey, rate: setting.watermark, onWatermark: hooks?.onWatermark });
     },
     createThief(attack, overrides) {
-      return createThief(attack, { ...(config.thiefParams[attack] ?? {}) }, {
+      return createThief(attack, { ...(config.thiefParams[attack] ?? {}), ...(overrides?.params ?? {}) }, {
         buildSubstitute: (seed) => buildModel({ ...thiefSpec, seed }),
         pool: overrides?.pool ?? data.pool,
         seeds: data.heldOut,

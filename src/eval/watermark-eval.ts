@@ -18,16 +18,21 @@ import { runSeeds } from "./seeds.js";
 import type { EvalSetup } from "./setup.js";
 import type { WatermarkRecord } from "../defenses/index.js";
 
-export const WATERMARK_SCHEMA = 1;
+/** Bumped when a row's meaning changes (2: the p-value counts only the queries where a match was possible). */
+export const WATERMARK_SCHEMA = 2;
 
 export interface WatermarkRow {
   readonly kind: "thief" | "clean copy";
   readonly attack: string;
+  /** Training epochs of this suspect (the preset's, or the fitted ones). */
+  readonly epochs: number;
   readonly seed: number;
   readonly queriesUsed: number;
   /** Watermarked answers among the ones this suspect's inputs got. */
   readonly marks: number;
   readonly queries: number;
+  /** Verification queries the suspect did not answer with the victim's label: the only ones that can match. */
+  readonly informative?: number;
   readonly matches: number;
   readonly pValue: number;
   readonly log10PValue: number;
@@ -91,47 +96,49 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
   const previousText = await store.readText("results.json");
   const previous = previousText ? (JSON.parse(previousText) as { meta?: { schema?: number }; rows: WatermarkRow[] }) : null;
   const done = new Map((previous?.meta?.schema === WATERMARK_SCHEMA ? previous.rows : []).map((r) => [r.key, r]));
-  const identity = (kind: WatermarkRow["kind"], attack: string, seed: number) =>
+  const identity = (kind: WatermarkRow["kind"], attack: string, seed: number, params?: Record<string, unknown>) =>
     stableStringify({
       kind, attack, seed, threat, budget: config.budget, rate: wm.rate, maxQueries: wm.maxQueries, alpha: wm.alpha, victim: setup.victimKey,
-      thiefParams: setup.createThief(attack).params, queries: describeThief(attack).queries === "fixed-sample" || kind === "clean copy" ? queryTag : "live",
+      thiefParams: setup.createThief(attack, { params }).params, queries: describeThief(attack).queries === "fixed-sample" || kind === "clean copy" ? queryTag : "live",
       key: hashBytes(new TextEncoder().encode(seeds.defenseKey)), core: setup.coreHash,
     });
 
   const rows: WatermarkRow[] = [];
   const jobs: ThiefJob[] = [];
-  const pending = new Map<number, { kind: WatermarkRow["kind"]; attack: string; seed: number; key: string }>();
+  const pending = new Map<number, { kind: WatermarkRow["kind"]; attack: string; seed: number; key: string; epochs: number }>();
   const verify = (marks?: WatermarkSet) => ({ maxQueries: wm.maxQueries, alpha: wm.alpha, marks });
   const knowledge = { name: "none", params: {} };
-  for (const attack of attacks) {
-    const key = identity("thief", attack, seeds.thief);
+  const epochsOf = (attack: string, params?: Record<string, unknown>) => Number((setup.createThief(attack, { params }).params as { epochs?: number }).epochs ?? 0);
+  const addThief = (attack: string, params?: Record<string, unknown>) => {
+    const key = identity("thief", attack, seeds.thief, params);
     const finished = done.get(key);
-    if (finished) {
-      rows.push(finished);
-      continue;
-    }
+    if (finished) return void rows.push({ ...finished, epochs: finished.epochs ?? epochsOf(attack, params) });
     const replayed = describeThief(attack).queries === "fixed-sample";
     const id = jobs.length;
     jobs.push({
-      id, attack, budget: config.budget, seed: seeds.thief, setting, knowledge, victimTestLabels,
+      id, attack, budget: config.budget, seed: seeds.thief, setting, knowledge, victimTestLabels, thiefParams: params,
       answers: replayed ? fixed.answers : undefined, victimAnswers: replayed ? victimQueries : undefined, verify: verify(replayed ? fixed.marks : undefined),
     });
-    pending.set(id, { kind: "thief", attack, seed: seeds.thief, key });
-  }
-  for (let i = 0; i < wm.cleanCopies; i++) {
+    pending.set(id, { kind: "thief", attack, seed: seeds.thief, key, epochs: epochsOf(attack, params) });
+  };
+  const addCleanCopy = (i: number, params?: Record<string, unknown>) => {
     const seed = roleSeed(config.seed, "clean-copy", i);
-    const key = identity("clean copy", "knockoff", seed);
+    const key = identity("clean copy", "knockoff", seed, params);
     const finished = done.get(key);
-    if (finished) {
-      rows.push(finished);
-      continue;
-    }
+    if (finished) return void rows.push({ ...finished, epochs: finished.epochs ?? epochsOf("knockoff", params) });
     const id = jobs.length;
     jobs.push({
       id, attack: "knockoff", budget: config.budget, seed, setting: { defense: "none", params: {}, order: 0 }, knowledge, victimTestLabels,
-      answers: victimQueries, cleanCopy: { querySeed: seeds.thief }, verify: verify(fixed.marks),
+      answers: victimQueries, cleanCopy: { querySeed: seeds.thief }, verify: verify(fixed.marks), thiefParams: params,
     });
-    pending.set(id, { kind: "clean copy", attack: "knockoff", seed, key });
+    pending.set(id, { kind: "clean copy", attack: "knockoff", seed, key, epochs: epochsOf("knockoff", params) });
+  };
+  for (const attack of attacks) addThief(attack);
+  for (let i = 0; i < wm.cleanCopies; i++) addCleanCopy(i);
+  if (wm.fitted) {
+    const params = { epochs: wm.fitted.epochs };
+    for (const attack of wm.fitted.attacks.filter((a) => attacks.includes(a) && describeThief(a).queries === "fixed-sample")) addThief(attack, params);
+    for (let i = 0; i < wm.fitted.cleanCopies; i++) addCleanCopy(i, params);
   }
 
   const write = async () => {
@@ -150,11 +157,11 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
     if (!what || !result.watermark) throw new Error(`watermark evaluation: unexpected result for job ${result.id}`);
     const w = result.watermark;
     rows.push({
-      ...what, queriesUsed: result.queriesUsed, marks: w.marks, queries: w.queries, matches: w.matches, pValue: w.pValue, log10PValue: w.log10PValue,
+      ...what, queriesUsed: result.queriesUsed, marks: w.marks, queries: w.queries, informative: w.informative, matches: w.matches, pValue: w.pValue, log10PValue: w.log10PValue,
       verdict: w.verdict, thiefAccuracy: result.thiefAccuracy, fidelity: result.fidelity, seconds: result.seconds,
     });
     trained++;
-    log(`[wm ${trained}/${jobs.length}] ${what.kind} ${what.attack}: ${w.matches}/${w.queries} watermark labels, p = ${w.pValue.toExponential(1)} (${w.verdict})`);
+    log(`[wm ${trained}/${jobs.length}] ${what.kind} ${what.attack} (${what.epochs} epochs): ${w.matches}/${w.queries} watermark labels, p = ${w.pValue.toExponential(1)} (${w.verdict})`);
     await write();
   });
   const markdown = await write();
@@ -162,7 +169,7 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
 }
 
 function sortRows(rows: readonly WatermarkRow[]): WatermarkRow[] {
-  return [...rows].sort((a, b) => a.kind.localeCompare(b.kind) * -1 || a.attack.localeCompare(b.attack) || a.seed - b.seed);
+  return [...rows].sort((a, b) => a.kind.localeCompare(b.kind) * -1 || a.epochs - b.epochs || a.attack.localeCompare(b.attack) || a.seed - b.seed);
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
@@ -182,22 +189,23 @@ function summarize(
     `(cost ${((info.victimAccuracy - info.watermarkedAccuracy) * 100).toFixed(2)} points; target ≤ ${(wm.rate * 100).toFixed(1)}). ` +
     `${info.marks} of the ${info.budget} fixed-sample queries (${info.pool}) are watermarked.`);
   lines.push("");
-  lines.push("| thief | queries | watermarked answers it got | verification queries | watermark labels returned | p-value | verdict | thief accuracy |");
-  lines.push("|---|---|---|---|---|---|---|---|");
+  lines.push("| thief | epochs | queries | watermarked answers it got | verification queries | not the victim's label | watermark labels returned | p-value | verdict | thief accuracy |");
+  lines.push("|---|---|---|---|---|---|---|---|---|---|");
   for (const r of thieves) {
-    lines.push(`| ${r.attack} | ${r.queriesUsed} | ${r.marks} | ${r.queries} | ${r.matches} | ${pFormat(r)} | ${r.verdict} | ${pct(r.thiefAccuracy)} |`);
+    lines.push(`| ${r.attack} | ${r.epochs} | ${r.queriesUsed} | ${r.marks} | ${r.queries} | ${r.informative ?? "?"} | ${r.matches} | ${pFormat(r)} | ${r.verdict} | ${pct(r.thiefAccuracy)} |`);
   }
   const big = thieves.filter((r) => r.queriesUsed >= 1000);
   const caught = big.filter((r) => r.log10PValue <= Math.log10(wm.alpha));
   lines.push("");
   lines.push(`Thieves with ≥ 1,000 queries identified at p ≤ ${wm.alpha}: ${caught.length} of ${big.length}` +
     (caught.length < big.length ? ` (not: ${big.filter((r) => !caught.includes(r)).map((r) => r.attack).join(", ")})` : "") + ".");
-  if (clean.length) {
-    const falsely = clean.filter((r) => r.log10PValue <= Math.log10(wm.controlAlpha));
-    const worst = clean.reduce((a, b) => (b.log10PValue < a.log10PValue ? b : a));
-    lines.push(`Clean copies (Knockoff on the same ${info.budget} inputs with the victim's clean answers, ${clean.length} training seeds): ` +
-      `watermark labels returned ${clean.map((r) => r.matches).join(", ")} of ${worst.queries}; smallest p ${pFormat(worst)}; ` +
-      `identified at p ≤ ${wm.controlAlpha}: ${falsely.length} of ${clean.length}.`);
+  for (const epochs of [...new Set(clean.map((r) => r.epochs))].sort((a, b) => a - b)) {
+    const group = clean.filter((r) => r.epochs === epochs);
+    const falsely = group.filter((r) => r.log10PValue <= Math.log10(wm.controlAlpha));
+    const worst = group.reduce((a, b) => (b.log10PValue < a.log10PValue ? b : a));
+    lines.push(`Clean copies (Knockoff on the same ${info.budget} inputs with the victim's clean answers, ${epochs} epochs, ${group.length} training seeds): ` +
+      `watermark labels returned ${group.map((r) => r.matches).join(", ")} of ${worst.queries}; smallest p ${pFormat(worst)}; ` +
+      `identified at p ≤ ${wm.controlAlpha}: ${falsely.length} of ${group.length}.`);
   }
   return lines.join("\n") + "\n";
 }

@@ -5,13 +5,20 @@ export { buildModel, countParameters, logitsLayerName, defaultNormalization, arc
 export { loadMnist, loadMnistAll, splitSeeded, subset, exampleSize, labeledImagesFromIdx, validateLabeledImages, type LabeledImages, type Split } from "./datasets.js";
 export { parseIdx, encodeIdx, type IdxArray, type IdxDataType } from "./idx.js";
 export {
-  trainModel, trainingStep, trainableVariables, softCrossEntropy, oneHot, softLabels, accuracy, predictLogits,
-  type TrainOptions, type TrainResult, type TrainingProgressEvent, type SoftLabeledData,
+  trainModel, trainingStep, trainableVariables, softCrossEntropy, softCrossEntropyPerExample, batchLoss, oneHot, softLabels, accuracy, predictLogits,
+  type TrainOptions, type TrainResult, type TrainingProgressEvent, type SoftLabeledData, type ExampleLoss, type StepObjective,
 } from "./training.js";
 export { TfjsClassifier, type TfjsClassifierOptions } from "./tfjs-model.js";
-export { Proxy, gramOfLogProbGradients, jacobianModes, type JacobianMode, type ProxyJacobian } from "./proxy.js";
+export { Proxy, gramOfLogProbGradients, jacobianModes, weightDirections, type JacobianMode, type ProxyJacobian, type WeightDirection } from "./proxy.js";
+export { distillSurrogate, SURROGATE_DEFAULTS, type SurrogateOptions, type SurrogateResult } from "./surrogate.js";
 export { saveModel, loadModel, loadLayersModel, isGraphModelArtifacts, type ModelLocation } from "./serialization.js";
 export { trainVictim, VICTIM_DEFAULTS, type VictimOptions, type VictimMetadata } from "./victim.js";
+export { generateOutliers, OUTLIER_KINDS, type OutlierKind, type OutlierOptions, type OutlierSet, type UnlabeledImages } from "./outliers.js";
+export {
+  trainOutlierExposed, trainMisinformation, misinformationLoss, outlierExposureData, maxSoftmax, softmaxRows,
+  type AuxiliaryTrainingOptions, type OutlierExposureOptions, type OutlierExposureInputs, type MisinformationInputs,
+  type AuxiliaryModelMetadata, type TrainedAuxiliaryModel,
+} from "./misinformation.js";
 export { createRandom, permutation, deriveSeed } from "./random.js";
 export { rowArgmax, argmaxRows } from "./argmax.js";
 export type { InputBatch, ProbabilityModel } from "./types.js";

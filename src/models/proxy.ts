@@ -20,9 +20,21 @@ export type ProxyJacobian =
   | { kind: "gram"; gram: Float64Array }
   | { kind: "identity" };
 
+/** A direction t over all trainable weights θ: "ones" is t = 𝟙, "theta" is t = θ (the weights themselves). */
+export type WeightDirection = "ones" | "theta";
+export const weightDirections: readonly WeightDirection[] = ["ones", "theta"];
+
+/** The two weight-shifted copies θ ± a·t of the model, a = h·rms(θ)/rms(t) the absolute step. */
+interface ShiftedPair {
+  plus: tf.LayersModel;
+  minus: tf.LayersModel;
+  step: number;
+}
+
 export class Proxy {
   private built: tf.LayersModel | null;
   private featureModel: tf.LayersModel | null = null;
+  private shifted = new Map<string, Promise<ShiftedPair>>();
 
   /** A proxy with the architecture of `spec`, randomly initialised from spec.seed, never trained. */
   static scratch(spec: ModelSpec): Proxy {
@@ -117,7 +129,47 @@ export class Proxy {
     return chosen;
   }
 
+  /**
+   * D[b][k] = d/da log softmax(f(x_b; θ + a·t))_k at a = 0 = ⟨∇_θ log p_k(x_b), t⟩, B x K, for a direction t
+   * over ALL trainable weights (GRAD², Mazeika et al. 2022), by central finite differences:
+   * (log p(θ + a·t) − log p(θ − a·t)) / 2a, two forward passes of copies of the model built on first use
+   * for each (direction, h) and kept until releaseDirectionalCopies() or dispose(). `h` is relative: the
+   * absolute step is a = h·rms(θ)/rms(t), so the weights move by about a fraction h of their scale
+   * (t = 𝟙: a = h·rms(θ); t = θ: a = h). The copies snapshot θ when built: release them after training.
+   */
+  async directionalLogProbDerivative(batch: InputBatch, direction: WeightDirection, h: number): Promise<Float32Array> {
+    if (!weightDirections.includes(direction)) throw new Error(`Proxy: unknown weight direction "${String(direction)}"; expected one of ${weightDirections.join(", ")}`);
+    if (!(Number.isFinite(h) && h > 0)) throw new Error(`Proxy: finite-difference step h must be a positive number, got ${h}`);
+    const model = await this.ready(batch);
+    const key = `${direction}:${h}`;
+    let pending = this.shifted.get(key);
+    if (!pending) {
+      pending = shiftedCopies(model, direction, h);
+      this.shifted.set(key, pending);
+      pending.catch(() => this.shifted.delete(key));
+    }
+    const { plus, minus, step } = await pending;
+    const out = tf.tidy(() => {
+      const x = tf.tensor(batch.data, [batch.batchSize, ...this.inputShape]);
+      const up = tf.logSoftmax(plus.predict(x) as tf.Tensor);
+      const down = tf.logSoftmax(minus.predict(x) as tf.Tensor);
+      return tf.div(tf.sub(up, down), 2 * step);
+    });
+    const d = (await out.data()) as Float32Array;
+    out.dispose();
+    assertFiniteOutput(d, "Proxy");
+    return d;
+  }
+
+  /** Frees the weight-shifted copies of directionalLogProbDerivative (rebuilt on the next call). */
+  releaseDirectionalCopies(): void {
+    const pending = [...this.shifted.values()];
+    this.shifted.clear();
+    for (const p of pending) p.then((pair) => { pair.plus.dispose(); pair.minus.dispose(); }, () => undefined);
+  }
+
   dispose(): void {
+    this.releaseDirectionalCopies();
     this.featureModel = null;
     this.built?.dispose();
     this.built = null;
@@ -164,4 +216,52 @@ export function gramOfLogProbGradients(model: tf.LayersModel, batch: InputBatch,
     if (!Number.isFinite(gram[i])) throw new Error(`Proxy: non-finite Jacobian Gram entry ${gram[i]}`);
   }
   return gram;
+}
+
+/** An independent copy of a LayersModel (topology and weights), through the in-memory tfjs format. */
+async function cloneModel(model: tf.LayersModel): Promise<tf.LayersModel> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+    }),
+  );
+  return tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+}
+
+/** Copies of `model` with every trainable weight moved to θ ± a·t (non-trainable weights unchanged). */
+async function shiftedCopies(model: tf.LayersModel, direction: WeightDirection, h: number): Promise<ShiftedPair> {
+  const weights = model.weights;
+  const values = model.getWeights();
+  const trainable = weights.map((w) => w.trainable);
+  const data = values.map((v) => v.dataSync() as Float32Array);
+  let sumSquares = 0;
+  let count = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (!trainable[i]) continue;
+    for (const v of data[i]) sumSquares += v * v;
+    count += data[i].length;
+  }
+  if (count === 0) throw new Error("Proxy: the model has no trainable weights to differentiate along");
+  const rmsTheta = Math.sqrt(sumSquares / count);
+  if (!(rmsTheta > 0)) throw new Error("Proxy: every trainable weight is 0; the direction has no scale");
+  // rms(t) is 1 for t = 𝟙 and rms(θ) for t = θ.
+  const step = direction === "ones" ? h * rmsTheta : h;
+  const shifted = (sign: 1 | -1): tf.Tensor[] =>
+    values.map((v, i) => {
+      if (!trainable[i]) return v.clone();
+      const src = data[i];
+      const out = new Float32Array(src.length);
+      for (let j = 0; j < src.length; j++) out[j] = src[j] + sign * step * (direction === "ones" ? 1 : src[j]);
+      return tf.tensor(out, v.shape, v.dtype);
+    });
+  const plus = await cloneModel(model);
+  const minus = await cloneModel(model);
+  for (const [copy, sign] of [[plus, 1], [minus, -1]] as const) {
+    const tensors = shifted(sign);
+    copy.setWeights(tensors);
+    tf.dispose(tensors);
+  }
+  return { plus, minus, step };
 }

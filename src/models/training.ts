@@ -1,5 +1,6 @@
-// Training on soft labels: cross-entropy from logits, SGD with momentum or Adam, learning-rate
-// steps, seeded shuffling, a validation split and keep-the-best weights. Runs on the WASM backend.
+// Training on soft labels: cross-entropy from logits (or another per-example loss, optionally weighted
+// per example), SGD with momentum or Adam, learning-rate steps, seeded shuffling, a validation split
+// and keep-the-best weights. Runs on the WASM backend.
 import * as tf from "@tensorflow/tfjs";
 import { assertWasmBackend } from "./backend.js";
 import { exampleSize, type LabeledImages } from "./datasets.js";
@@ -15,7 +16,15 @@ export interface SoftLabeledData {
   count: number;
   inputShape: readonly number[];
   numClasses: number;
+  /**
+   * Optional loss weight per example (count entries, finite, >= 0): a batch's loss is
+   * sum_i w_i·loss_i / batch size. Absent: every weight 1 (the plain batch mean).
+   */
+  weights?: Float32Array;
 }
+
+/** A loss per example: logits (B x K) and targets (B x K) in, B losses out. */
+export type ExampleLoss = (logits: tf.Tensor, targets: tf.Tensor) => tf.Tensor;
 
 export interface TrainingProgressEvent {
   phase: "batch" | "epoch";
@@ -52,6 +61,8 @@ export interface TrainOptions {
   progress?: boolean | ((e: TrainingProgressEvent) => void);
   /** Called after every batch (progress bars). */
   onBatch?: (e: TrainingProgressEvent) => void;
+  /** The per-example loss to minimise; default softCrossEntropyPerExample (the batch mean is softCrossEntropy). */
+  loss?: ExampleLoss;
 }
 
 export interface TrainResult {
@@ -68,6 +79,10 @@ export interface TrainResult {
 export function softCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), -1))) as tf.Scalar);
 }
+
+/** -sum_k t_k log softmax(z)_k for each row (B losses). */
+export const softCrossEntropyPerExample: ExampleLoss = (logits, targets) =>
+  tf.tidy(() => tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), -1)));
 
 /** count x numClasses one-hot rows. */
 export function oneHot(labels: Int32Array, numClasses: number): Float32Array {
@@ -119,6 +134,15 @@ function validateData(model: tf.LayersModel, data: SoftLabeledData): void {
   }
   for (let i = 0; i < data.images.length; i++) {
     if (!Number.isFinite(data.images[i])) throw new Error(`training images: value ${data.images[i]} at index ${i}`);
+  }
+  if (data.weights !== undefined) {
+    if (!(data.weights instanceof Float32Array) || data.weights.length !== data.count) {
+      throw new Error(`training weights: expected a Float32Array of ${data.count} values, got ${data.weights.length}`);
+    }
+    for (let i = 0; i < data.count; i++) {
+      const w = data.weights[i];
+      if (!(w >= 0 && Number.isFinite(w))) throw new Error(`training weights: value ${w} at index ${i} is not a finite number >= 0`);
+    }
   }
 }
 
@@ -181,13 +205,38 @@ function disposeOptimizer(opt: tf.Optimizer): void {
   if (c && !c.isDisposed) c.dispose();
 }
 
-/**
- * One optimisation step: forward, soft cross-entropy, backward, update (with L2 `weightDecay`).
- * Returns the batch loss (the caller disposes it).
- */
-export function trainingStep(model: tf.LayersModel, variables: tf.Variable[], optimizer: tf.Optimizer, xs: tf.Tensor, ys: tf.Tensor, weightDecay = 0): tf.Scalar {
+/** What a training step minimises: a per-example loss and optional per-example weights (B). */
+export interface StepObjective {
+  /** Default: soft cross-entropy. */
+  loss?: ExampleLoss;
+  /** Batch loss = sum_i w_i·loss_i / B; absent: the mean. */
+  weights?: tf.Tensor;
+}
+
+/** The batch loss of `objective` on logits and targets (soft cross-entropy's mean when it is empty). */
+export function batchLoss(logits: tf.Tensor, targets: tf.Tensor, objective: StepObjective = {}): tf.Scalar {
+  if (!objective.loss && !objective.weights) return softCrossEntropy(logits, targets);
   return tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => softCrossEntropy(model.apply(xs, { training: true }) as tf.Tensor, ys), variables);
+    const losses = (objective.loss ?? softCrossEntropyPerExample)(logits, targets);
+    return (objective.weights ? tf.div(tf.sum(tf.mul(losses, objective.weights)), losses.shape[0] as number) : tf.mean(losses)) as tf.Scalar;
+  });
+}
+
+/**
+ * One optimisation step: forward, the loss (soft cross-entropy unless `objective` says otherwise),
+ * backward, update (with L2 `weightDecay`). Returns the batch loss (the caller disposes it).
+ */
+export function trainingStep(
+  model: tf.LayersModel,
+  variables: tf.Variable[],
+  optimizer: tf.Optimizer,
+  xs: tf.Tensor,
+  ys: tf.Tensor,
+  weightDecay = 0,
+  objective: StepObjective = {},
+): tf.Scalar {
+  return tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => batchLoss(model.apply(xs, { training: true }) as tf.Tensor, ys, objective), variables);
     if (weightDecay > 0) for (const v of variables) grads[v.name] = tf.add(grads[v.name], tf.mul(v, weightDecay));
     optimizer.applyGradients(grads);
     return value;
@@ -246,9 +295,11 @@ export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, o
         const to = Math.min(trainCount, from + options.batchSize);
         const xs = tf.tensor(gatherRows(data.images, size, shuffled, from, to), [to - from, ...data.inputShape]);
         const ys = tf.tensor2d(gatherRows(data.targets, k, shuffled, from, to), [to - from, k]);
-        const loss = trainingStep(model, variables, optimizer, xs, ys, decay);
+        const ws = data.weights ? tf.tensor1d(gatherRows(data.weights, 1, shuffled, from, to)) : undefined;
+        const loss = trainingStep(model, variables, optimizer, xs, ys, decay, { loss: options.loss, weights: ws });
         const lossValue = (await loss.data())[0];
         tf.dispose([xs, ys, loss]);
+        ws?.dispose();
         if (!Number.isFinite(lossValue)) throw new Error(`training diverged: loss is ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} (lower the learning rate?)`);
         lossSum += lossValue * (to - from);
         seen += to - from;

@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { BudgetStore } from "./budgets.js";
+import type { ClientDetection, VerdictName } from "./detection.js";
 import { ServiceError } from "./errors.js";
 import type { ErrorKind } from "./errors.js";
 import { ServiceMetrics } from "./metrics.js";
@@ -30,6 +31,14 @@ export interface BudgetConfig {
   readonly windowSeconds?: number;
 }
 
+/** API keys without budgets (e.g. for per-client detection): the header and, optionally, the accepted keys. */
+export interface ApiKeyConfig {
+  /** Default "x-api-key". */
+  readonly header?: string;
+  /** When set, only these keys are accepted (401 otherwise). */
+  readonly keys?: ReadonlySet<string>;
+}
+
 /** One line per request; never carries inputs or probabilities. */
 export interface RequestLog {
   readonly method: string;
@@ -39,6 +48,10 @@ export interface RequestLog {
   readonly rows?: number;
   readonly error?: ErrorKind;
   readonly detail?: string;
+  /** Per-client detection's verdict on this key after the request (never the inputs). */
+  readonly verdict?: VerdictName;
+  /** The detector's latest Shapiro–Wilk W for this key (PRADA). */
+  readonly w?: number;
 }
 
 export interface AppOptions {
@@ -46,6 +59,10 @@ export interface AppOptions {
   readonly limits?: ServiceLimits;
   /** Per-API-key query budgets; omitted = no budgets and no key needed. */
   readonly budgets?: BudgetConfig;
+  /** API keys when there are no budgets (budgets carry their own header and keys). */
+  readonly apiKeys?: ApiKeyConfig;
+  /** Per-client detection of model stealing (needs API keys: budgets or apiKeys). */
+  readonly detection?: ClientDetection;
   /** Pass one in to add host series (worker pool) or read counts in tests. */
   readonly metrics?: ServiceMetrics;
   readonly log?: (entry: RequestLog) => void;
@@ -74,15 +91,19 @@ export function createApp(options: AppOptions): Hono {
   if (!(Number.isInteger(limits.maxBodyBytes) && limits.maxBodyBytes >= 64)) throw new RangeError(`maxBodyBytes must be an integer >= 64, got ${limits.maxBodyBytes}`);
   const metrics = options.metrics ?? new ServiceMetrics();
   const decode = createBodyDecoder(info.inputShape, limits);
-  const budgetHeader = (options.budgets?.header ?? "x-api-key").toLowerCase();
+  const budgetHeader = (options.budgets?.header ?? options.apiKeys?.header ?? "x-api-key").toLowerCase();
+  const keyConfig = options.budgets ?? options.apiKeys;
+  const detection = options.detection;
+  if (detection && !keyConfig) throw new Error("per-client detection needs API keys (budgets or apiKeys)");
+  const perInput = info.inputShape.reduce((a, b) => a * b, 1);
   const classes = info.classes ?? Array.from({ length: info.numClasses }, (_, i) => String(i));
   const log = options.log ?? (() => {});
 
   const app = new Hono();
 
-  function fail(c: Context, err: ServiceError, started: number, rows?: number): Response {
+  function fail(c: Context, err: ServiceError, started: number, rows?: number, verdict?: VerdictName): Response {
     metrics.recordError(err.kind);
-    log({ method: c.req.method, path: c.req.path, status: err.status, ms: Date.now() - started, rows, error: err.kind });
+    log({ method: c.req.method, path: c.req.path, status: err.status, ms: Date.now() - started, rows, error: err.kind, ...(verdict ? { verdict } : {}) });
     return c.json(err.toJSON(), err.status);
   }
 
@@ -115,7 +136,11 @@ export function createApp(options: AppOptions): Hono {
     }),
   );
 
-  app.get("/metrics", (c) => c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }));
+  app.get("/metrics", async (c) => {
+    // The flagged-clients gauge is shared by replicas (Redis): read it now; a failure keeps the last value.
+    await detection?.refresh().catch(() => {});
+    return c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
 
   app.post(
     "/v1/predict",
@@ -129,15 +154,25 @@ export function createApp(options: AppOptions): Hono {
       let rows: number | undefined;
       let key: string | undefined;
       let spent = 0;
+      let blocked = false;
       try {
         if (options.isReady && !options.isReady()) throw new ServiceError("unavailable", "the model is not ready (starting or shutting down)");
-        if (options.budgets) {
+        if (keyConfig) {
           key = c.req.header(budgetHeader) ?? undefined;
           if (!key) throw new ServiceError("unauthorized", `${budgetHeader}: missing API key header`, budgetHeader);
           // Every distinct key holds a counter: bound what one request can make the store remember.
           if (key.length > maxKeyLength) throw new ServiceError("unauthorized", `${budgetHeader}: API key longer than ${maxKeyLength} characters`, budgetHeader);
-          if (options.budgets.keys && !options.budgets.keys.has(key)) {
+          if (keyConfig.keys && !keyConfig.keys.has(key)) {
             throw new ServiceError("unauthorized", `${budgetHeader}: unknown API key`, budgetHeader);
+          }
+          if (detection && (await detection.isBlocked(key))) {
+            blocked = true;
+            throw new ServiceError(
+              "blocked",
+              `${budgetHeader}: this API key is blocked: the ${detection.name.toUpperCase()} detector flagged its queries as a model-stealing attack`,
+              budgetHeader,
+              detection.name,
+            );
           }
         }
         let body: unknown;
@@ -163,17 +198,27 @@ export function createApp(options: AppOptions): Hono {
           }
           spent = rows;
         }
+        // The worker pool takes the batch's buffer: keep the inputs the detector needs.
+        const inputs = detection && key ? batch.data.slice() : undefined;
         const answer = await predictor.predict(batch, { clientId: key });
+        const verdict = detection && key && inputs ? await detection.observe(key, inputs, perInput, answer.labels) : undefined;
         const K = info.numClasses;
         const probabilities: number[][] = new Array(rows);
         for (let b = 0; b < rows; b++) probabilities[b] = Array.from(answer.probs.subarray(b * K, (b + 1) * K));
         const seconds = (Date.now() - started) / 1000;
         metrics.recordSuccess(rows, answer.l1, seconds);
-        log({ method: "POST", path: c.req.path, status: 200, ms: Date.now() - started, rows });
+        log({
+          method: "POST",
+          path: c.req.path,
+          status: 200,
+          ms: Date.now() - started,
+          rows,
+          ...(verdict ? { verdict: verdict.verdict, ...(verdict.w !== null ? { w: Number(verdict.w.toFixed(4)) } : {}) } : {}),
+        });
         return c.json({ probabilities, labels: Array.from(answer.labels) });
       } catch (e) {
         if (spent && key) await options.budgets?.store.refund(key, spent).catch(() => {});
-        if (e instanceof ServiceError) return fail(c, e, started, rows);
+        if (e instanceof ServiceError) return fail(c, e, started, rows, blocked ? "blocked" : undefined);
         const err = new ServiceError("internal", "internal error while answering the query");
         metrics.recordError(err.kind);
         const detail = e instanceof Error ? `${e.name}: ${redactNumbers(e.message)}` : "non-error thrown";

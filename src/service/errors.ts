@@ -7,18 +7,22 @@ export type ErrorKind =
   | "too_large"
   | "unauthorized"
   | "budget_exhausted"
+  | "blocked"
   | "not_found"
   | "worker_crash"
   | "timeout"
   | "unavailable"
   | "internal";
 
-const statusOf: Record<ErrorKind, 400 | 401 | 404 | 413 | 429 | 500 | 503 | 504> = {
+type Status = 400 | 401 | 403 | 404 | 413 | 429 | 500 | 503 | 504;
+
+const statusOf: Record<ErrorKind, Status> = {
   bad_json: 400,
   validation: 400,
   too_large: 413,
   unauthorized: 401,
   budget_exhausted: 429,
+  blocked: 403,
   not_found: 404,
   worker_crash: 500,
   timeout: 504,
@@ -29,19 +33,28 @@ const statusOf: Record<ErrorKind, 400 | 401 | 404 | 413 | 429 | 500 | 503 | 504>
 export const errorKinds = Object.keys(statusOf) as ErrorKind[];
 
 export class ServiceError extends Error {
-  readonly status: 400 | 401 | 404 | 413 | 429 | 500 | 503 | 504;
+  readonly status: Status;
   constructor(
     readonly kind: ErrorKind,
     message: string,
     /** The request field the error is about, e.g. "inputs[0][3]" or "x-api-key". */
     readonly field?: string,
+    /** Why the request was refused, when a policy refused it (e.g. "prada": the detector blocked the key). */
+    readonly reason?: string,
   ) {
     super(message);
     this.name = "ServiceError";
     this.status = statusOf[kind];
   }
 
-  toJSON(): { error: { kind: ErrorKind; message: string; field?: string } } {
-    return { error: { kind: this.kind, message: this.message, ...(this.field !== undefined ? { field: this.field } : {}) } };
+  toJSON(): { error: { kind: ErrorKind; message: string; field?: string; reason?: string } } {
+    return {
+      error: {
+        kind: this.kind,
+        message: this.message,
+        ...(this.field !== undefined ? { field: this.field } : {}),
+        ...(this.reason !== undefined ? { reason: this.reason } : {}),
+      },
+    };
   }
 }

@@ -56,14 +56,26 @@ export function simulateDefense(
     else throw new ThiefInputError(`thief "${thief}": cannot guess secret parameter "${spec.name}" of "${knowledge.name}"`);
   }
   const layersJacobian = params.jacobian === "layers";
+  const stages = knowledge.name.split(">");
+  // GRAD²'s surrogate and Adaptive Misinformation's models are the defender's own weights: the thief
+  // stands in scratch models of its own architecture (it trains none of them).
+  const needsModel = stages.includes("grad2");
   let proxy: Proxy | undefined;
+  const extra: Proxy[] = [];
   const defenseDeps: DefenseDeps = { core: deps.core };
-  if (options.proxy === "scratch" || layersJacobian) {
+  if (options.proxy === "scratch" || layersJacobian || needsModel) {
     proxy = new Proxy(deps.buildSubstitute(roleSeed(options.seed, "scratch-proxy")));
     (defenseDeps as { proxy?: Proxy }).proxy = proxy;
   }
+  if (stages.includes("adaptive-misinformation")) {
+    for (const role of ["misinformation", "scorer"] as const) {
+      const model = new Proxy(deps.buildSubstitute(roleSeed(options.seed, `scratch-${role}`)));
+      extra.push(model);
+      (defenseDeps as Record<string, unknown>)[role] = model;
+    }
+  }
   const defense: Defense = createDefense(knowledge.name, params, defenseDeps);
-  const uniformProxy = options.proxy === "uniform" && !layersJacobian;
+  const uniformProxy = options.proxy === "uniform" && !layersJacobian && !needsModel && extra.length === 0;
   return {
     knowledge,
     traits: defense.traits,
@@ -79,6 +91,7 @@ export function simulateDefense(
     dispose() {
       defense.dispose?.();
       proxy?.dispose();
+      for (const model of extra) model.dispose();
     },
   };
 }

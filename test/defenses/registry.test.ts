@@ -5,7 +5,18 @@ import { loadCore } from "../../src/core/index.js";
 import { createDefense, DefenseConfigError, describeDefense, listDefenses, parseParameterStrings } from "../../src/defenses/index.js";
 
 const core = await loadCore();
-const NAMES = ["none", "topk", "rounding", "labels", "high-confidence", "reverse-sigmoid", "random-noise", "mad", "mad-argmax", "modelguard-w"];
+const NAMES = [
+  "none", "topk", "rounding", "labels", "high-confidence", "reverse-sigmoid", "random-noise", "mad", "mad-argmax", "modelguard-w",
+  "modelguard-s", "grad2", "adaptive-misinformation",
+];
+// Adaptive Misinformation cannot be built without its misinformation model (any probs(batch) fits here).
+const misinformation = { probs: async () => new Float32Array(0) };
+// GRAD² cannot be built without a surrogate proxy (any directionalLogProbDerivative fits here; MAD ignores it).
+const proxy = {
+  probs: async () => new Float32Array(0),
+  jacobian: async () => ({ kind: "identity" as const }),
+  directionalLogProbDerivative: async () => new Float32Array(0),
+};
 
 const fails = (fn: () => unknown, pattern: RegExp, parameter?: string) => {
   try {
@@ -29,7 +40,7 @@ test("lists every defense with described parameters whose defaults validate", ()
       if (p.type === "choice") assert.ok(p.choices && p.choices.includes(p.default as string), `${info.name}.${p.name}`);
       assert.ok(p.default !== undefined || p.optional, `${info.name}.${p.name} has neither default nor optional`);
     }
-    const d = createDefense(info.name, {}, { core });
+    const d = createDefense(info.name, {}, { core, misinformation, proxy });
     assert.is(d.name, info.name);
     for (const p of info.parameters) if (p.default !== undefined) assert.equal(d.params[p.name], p.default, `${info.name}.${p.name}`);
     assert.equal(JSON.parse(JSON.stringify(d.params)), d.params);

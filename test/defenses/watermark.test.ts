@@ -8,6 +8,7 @@ import { createDefense, type WatermarkRecord } from "../../src/defenses/index.js
 import { createWatermarker, watermarkClass, watermarkRow, withWatermark } from "../../src/defenses/watermark.js";
 import { loadCore } from "../../src/core/index.js";
 import { binomialTail, logBinomialTail } from "../../src/defenses/binomial.js";
+import { verifyWatermark, type WatermarkEntry } from "../../src/defenses/watermark-verify.js";
 import { argmax, lcg, randomRows } from "./helpers.js";
 
 const KEY = "77617465726d61726b2074657374206b6579";
@@ -142,6 +143,30 @@ test("binomial tail: P[X >= k] for Binomial(200, 0.1) and Binomial(200, 1/9) aga
   const big = [1000, 1100, 1500, 3000].map((k) => logBinomialTail(k, 10_000, 0.1));
   assert.ok(big.every((v, i) => Number.isFinite(v) && (i === 0 || v < big[i - 1])), JSON.stringify(big));
   assert.ok(Math.abs(binomialTail(1000, 10_000, 0.1) - 0.5) < 0.02);
+});
+
+test("verify counts only the queries a match was possible on: where the suspect left the victim's label", async () => {
+  // 20 logged inputs of 10 classes: victim label 0, watermark label 1 + (i mod 9).
+  const entries: WatermarkEntry[] = Array.from({ length: 20 }, (_, i) => ({
+    input: Float32Array.of(i), inputShape: [1], numClasses: 10, label: 1 + (i % 9), victimLabel: 0,
+  }));
+  // The suspect answers the victim's label on 17 inputs and the watermark label on 3.
+  const suspect = async (batch: { data: Float32Array; batchSize: number }) =>
+    Int32Array.from(batch.data, (x) => (x < 3 ? 1 + (x % 9) : 0));
+  const r = await verifyWatermark(entries, suspect);
+  assert.is(r.queries, 20);
+  assert.is(r.matches, 3);
+  assert.is(r.informative, 3);
+  assert.ok(Math.abs(r.pValue - binomialTail(3, 3, 1 / 9)) < 1e-15, `${r.pValue}`);
+  // Without the victim's labels every query counts (the conservative bound).
+  const bare = await verifyWatermark(entries.map(({ victimLabel: _v, ...e }) => e), suspect);
+  assert.is(bare.informative, 20);
+  assert.ok(Math.abs(bare.pValue - binomialTail(3, 20, 1 / 9)) < 1e-12);
+  assert.ok(bare.pValue > r.pValue);
+  // A suspect that never answers the victim's label has nothing to gain from the conditioning.
+  const wrong = await verifyWatermark(entries, async (b) => new Int32Array(b.batchSize).fill(5));
+  assert.is(wrong.informative, 20);
+  assert.is(wrong.matches, 2);
 });
 
 test.run();

@@ -39,12 +39,17 @@ test("the quick preset: MNIST, naive and defense-aware thieves (top1 and recover
   assert.ok(Object.keys(presets).includes("paper"));
 });
 
-test("the protection preset: every thief (naive and defense-aware) against 6 defenses x 3 settings, in both threat settings", () => {
+test("the protection preset: every thief (naive and defense-aware) against 9 defenses x 3 settings (+ 2 keyed), in both threat settings", () => {
   const protection = presetConfig("protection");
   assert.equal([...protection.attacks].sort(), ["invert", "jbtop3", "knockoff", "recover", "smooth", "top1"]);
   const defenses = [...new Set(protection.settings.map((s) => s.defense))];
-  assert.equal(defenses, ["none", "mad", "mad-argmax", "reverse-sigmoid", "random-noise", "modelguard-w"]);
-  for (const d of defenses.slice(1)) assert.is(protection.settings.filter((s) => s.defense === d).length, 3, d);
+  assert.equal(defenses, ["none", "mad", "mad-argmax", "reverse-sigmoid", "random-noise", "modelguard-w", "grad2", "adaptive-misinformation", "modelguard-s"]);
+  for (const d of defenses.slice(1)) assert.is(protection.settings.filter((s) => s.defense === d).length, d === "mad-argmax" ? 5 : 3, d);
+  // The keyed settings come after the unkeyed sweep and say so in their parameters.
+  const keyed = protection.settings.filter((s) => s.params.keyMix !== undefined);
+  assert.equal(keyed.map((s) => [s.defense, s.params.epsilon, s.order]), [["mad-argmax", 1, 3], ["mad-argmax", 2, 4]]);
+  // The watermark evaluation: DAWN's rate, verify's defaults, clean copies as controls.
+  assert.equal({ ...presets.protection.watermark!, attacks: undefined, fitted: undefined }, { rate: 0.01, maxQueries: 200, alpha: 1e-6, controlAlpha: 1e-3, cleanCopies: 10, attacks: undefined, fitted: undefined });
   const runs = threatConfigs(protection, presets.protection.threats);
   assert.equal(runs.map((r) => [r.threat, r.transfer]), [["in-distribution", "heldout"], ["out-of-distribution", "fashion-mnist"]]);
   // Out of distribution the thief has no digits at all: only pool thieves, each with top1 among them.

@@ -175,6 +175,19 @@ test("a run with one point removed retrains exactly that point, from cached answ
   assert.is(redone.thiefAccuracy, before.thiefAccuracy, "deterministic for the seed");
 });
 
+test("a run of fewer defenses and thieves keeps every finished point of the others in the folder", async () => {
+  const counters = { victimRows: 0, steals: 0 };
+  const jobs = { jobs: 0 };
+  const full = makeSetup(data, counters);
+  const setup: EvalSetup = { ...full, config: { ...full.config, attacks: ["top1"], settings: settings().filter((s) => s.defense === "none") } };
+  const again = await runEvaluation({ setup, store, execute: inProcess(setup, jobs), log: () => {} });
+  assert.is(jobs.jobs, 0);
+  assert.is(again.points.length, 9, "the 8 points of other thieves and settings stay");
+  const written = JSON.parse(store.files.get("results.json") as string) as { points: EvalPoint[] };
+  assert.is(written.points.length, 9);
+  assert.ok(written.points.some((p) => p.attack === "jbda" && p.defense === "swap"));
+});
+
 test("a results.json of another report version is not resumed", async () => {
   const saved = store.files.get("results.json") as string;
   const parsed = JSON.parse(saved) as { meta: Record<string, unknown>; points: EvalPoint[] };

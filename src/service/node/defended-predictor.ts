@@ -47,7 +47,9 @@ export async function createPredictor(options: DefendedPredictorOptions): Promis
   const info = describeDefense(options.defense);
   const core = info.needsCore ? await loadCore() : undefined;
   let proxy: Proxy | undefined;
-  if (info.parameters.some((p) => p.name === "jacobian")) {
+  // MAD's proxy of the thief (any stage with a Jacobian) or GRAD²'s surrogate: --proxy-model, else a scratch model.
+  const stages = options.defense.split(">").map((s) => s.trim());
+  if (stages.some((s) => s === "grad2" || describeDefense(s).parameters.some((p) => p.name === "jacobian"))) {
     const source = options.proxy ?? defaultProxy;
     proxy =
       "dir" in source

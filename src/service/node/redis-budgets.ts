@@ -47,15 +47,7 @@ export class RedisBudgetStore implements BudgetStore {
   /** Connects and checks the server answers, so a wrong URL fails at start-up, not on the first query. */
   static async connect(options: RedisBudgetOptions): Promise<RedisBudgetStore> {
     validateBudgetOptions(options);
-    const redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000 }) as BudgetRedis;
-    redis.on("error", () => {}); // reconnects on its own; failures surface per request as 503s
-    try {
-      await redis.connect();
-      await redis.ping();
-    } catch (e) {
-      redis.disconnect();
-      throw new Error(`cannot reach Redis at ${redactUrl(options.url)}: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    const redis = (await connectRedis(options.url)) as BudgetRedis;
     redis.defineCommand("ppConsume", { numberOfKeys: 1, lua: consumeScript });
     redis.defineCommand("ppRefund", { numberOfKeys: 1, lua: refundScript });
     return new RedisBudgetStore(redis, options);
@@ -87,6 +79,20 @@ export class RedisBudgetStore implements BudgetStore {
 }
 
 /** The URL without its password, for messages. */
+/** A connected client that has answered PING; it reconnects on its own, and failures surface per request as 503s. */
+export async function connectRedis(url: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000 });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (e) {
+    redis.disconnect();
+    throw new Error(`cannot reach Redis at ${redactUrl(url)}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return redis;
+}
+
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);

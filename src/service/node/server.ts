@@ -8,9 +8,14 @@ import { createApp } from "../app.js";
 import type { RequestLog, ServiceLimits } from "../app.js";
 import { MemoryBudgetStore } from "../budgets.js";
 import type { BudgetStore } from "../budgets.js";
+import { PradaDetection } from "../detection.js";
+import type { DetectorName, OnDetect } from "../detection.js";
+import { MemoryPradaStore, resolvePradaOptions } from "../../defenses/prada.js";
+import type { PradaOptions } from "../../defenses/prada.js";
 import { ServiceMetrics } from "../metrics.js";
 import type { ServedModelInfo } from "../predictor.js";
 import { RedisBudgetStore, redactUrl } from "./redis-budgets.js";
+import { RedisPradaStore } from "./redis-prada.js";
 import { WorkerPool } from "./worker-pool.js";
 import type { WorkerInit } from "./protocol.js";
 import type { DefendedPredictorOptions } from "./defended-predictor.js";
@@ -27,6 +32,23 @@ export interface BudgetFlags {
   readonly keysFile?: string;
 }
 
+/** API keys without budgets (detection needs a client identity). */
+export interface ApiKeyFlags {
+  readonly header?: string;
+  readonly keys?: readonly string[];
+  /** A file with one accepted key per line (blank lines and # comments ignored). */
+  readonly keysFile?: string;
+}
+
+/** Per-client detection of model stealing (`serve --detect prada`). */
+export interface DetectFlags {
+  readonly detector: DetectorName;
+  readonly onDetect: OnDetect;
+  readonly prada?: PradaOptions;
+  /** Most clients whose state is kept in memory (without Redis). Default 1000. */
+  readonly maxClients?: number;
+}
+
 export interface ServerOptions {
   /** What the workers run: the defended model (`DefendedPredictorOptions`), or any module exporting createPredictor. */
   readonly predictor: DefendedPredictorOptions | WorkerInit;
@@ -35,7 +57,11 @@ export interface ServerOptions {
   readonly workers?: number;
   readonly limits?: ServiceLimits;
   readonly budget?: BudgetFlags;
-  /** Redis URL for budgets shared by replicas; memory when omitted. */
+  /** API keys when there is no budget (the budget's header and keys win when both are given). */
+  readonly apiKeys?: ApiKeyFlags;
+  /** Per-client detection (needs API keys: a budget or apiKeys); its state is in Redis with `redis`. */
+  readonly detect?: DetectFlags;
+  /** Redis URL for budgets (and detector states) shared by replicas; memory when omitted. */
   readonly redis?: string;
   readonly jobTimeoutMs?: number;
   readonly maxRowsPerDispatch?: number;
@@ -86,8 +112,29 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const listed = [...(options.budget.keys ?? []), ...(options.budget.keysFile ? readKeys(options.budget.keysFile) : [])];
     keys = listed.length ? new Set(listed) : undefined;
     budgets = options.redis ? await RedisBudgetStore.connect({ url: options.redis, limit, windowSeconds }) : new MemoryBudgetStore({ limit, windowSeconds });
-  } else if (options.redis) {
+  } else if (options.redis && !options.detect) {
     throw new Error("--redis stores query budgets: give a budget too (--budget <inputs per key>)");
+  }
+  let apiKeys: { header?: string; keys?: Set<string> } | undefined;
+  if (!options.budget && options.apiKeys) {
+    const listed = [...(options.apiKeys.keys ?? []), ...(options.apiKeys.keysFile ? readKeys(options.apiKeys.keysFile) : [])];
+    apiKeys = { header: options.apiKeys.header, keys: listed.length ? new Set(listed) : undefined };
+  }
+  let detection: PradaDetection | undefined;
+  if (options.detect) {
+    if (!budgets && !apiKeys) {
+      throw new Error("--detect needs API keys to tell clients apart (--api-keys <file>)");
+    }
+    try {
+      const prada = resolvePradaOptions(options.detect.prada);
+      const store = options.redis
+        ? await RedisPradaStore.connect({ url: options.redis }, prada)
+        : new MemoryPradaStore({ maxClients: options.detect.maxClients });
+      detection = new PradaDetection({ store, onDetect: options.detect.onDetect, prada, metrics });
+    } catch (e) {
+      await budgets?.close?.();
+      throw e;
+    }
   }
 
   let pool: WorkerPool;
@@ -102,6 +149,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   } catch (e) {
     await budgets?.close?.();
+    await detection?.close();
     throw e;
   }
   const info = pool.info;
@@ -118,6 +166,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       limit: options.budget?.limit,
       windowSeconds: options.budget?.windowSeconds,
     },
+    apiKeys,
+    detection,
     log: options.accessLog,
     isReady: () => !closing && pool.readyCount > 0,
     extraRoutes,
@@ -130,13 +180,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }).catch(async (e: NodeJS.ErrnoException) => {
     await pool.close();
     await budgets?.close?.();
+    await detection?.close();
     throw new Error(e.code === "EADDRINUSE" ? `port ${options.port} on ${host} is already in use` : `cannot listen on ${host}:${options.port}: ${e.message}`);
   });
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
   log(
     `serving ${info.model ?? "model"} with defense ${info.defense.name}${info.defense.keyed ? " (keyed)" : ""}` +
       `${info.defense.params ? ` ${JSON.stringify(info.defense.params)}` : ""} on ${pool.size} workers` +
-      (budgets ? `; budgets of ${options.budget!.limit} inputs per key${options.redis ? ` in ${redactUrl(options.redis)}` : " in memory"}` : ""),
+      (budgets ? `; budgets of ${options.budget!.limit} inputs per key${options.redis ? ` in ${redactUrl(options.redis)}` : " in memory"}` : "") +
+      (detection
+        ? `; detector ${detection.name} (on detect: ${detection.onDetect}, δ = ${detection.detector.options.delta}) with states ${options.redis ? `in ${redactUrl(options.redis)}` : "in memory"}`
+        : ""),
   );
 
   let closed: Promise<void> | undefined;
@@ -150,6 +204,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 5000).unref())]);
       (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       await budgets?.close?.();
+      await detection?.close();
     })());
 
   return { url, port: address.port, info, pool, metrics, close };
