@@ -57,7 +57,10 @@ export function inversionPlan(knowledge: DefenseKnowledge, traits: DefenseTraits
       return { kind: "line-search", distance, epsilon: Number(params.epsilon), targets, verify: !traits.randomized };
     }
   }
-  return traits.randomized ? { kind: "as-given" } : { kind: "search" };
+  // No public inverse: a stateful defense's answer depends on queries the thief never saw, GRAD²'s and
+  // Adaptive Misinformation's on the defender's own models (their weights are secrets, like keys).
+  const privateModels = name.split(">").some((stage) => stage === "grad2" || stage === "adaptive-misinformation");
+  return traits.randomized || traits.stateful || privateModels ? { kind: "as-given" } : { kind: "search" };
 }
 
 export interface Inversion {
@@ -98,7 +101,9 @@ export async function invertAnswers(defense: SimulatedDefense, answers: Float32A
   const B = answers.length / K;
   const plan = inversionPlan(defense.knowledge, defense.traits, K);
   if (plan.kind === "identity") return { targets: answers, inverted: new Uint8Array(B).fill(1), diagnostics: { inverted: B, fallback: 0 } };
-  if (plan.kind === "as-given") return { targets: answers, inverted: new Uint8Array(B), diagnostics: { inverted: 0, fallback: B, randomized: 1 } };
+  if (plan.kind === "as-given") {
+    return { targets: answers, inverted: new Uint8Array(B), diagnostics: { inverted: 0, fallback: B, ...(defense.traits.randomized ? { randomized: 1 } : { noInverse: 1 }) } };
+  }
 
   const rowSize = options.inputShape ? options.inputShape.reduce((a, b) => a * b, 1) : 0;
   const defend: Defend = (probs, owners) => {

@@ -116,6 +116,12 @@ test("each defense gets its inversion: closed forms where they exist, the search
   assert.is(plan("random-noise"), "as-given");
   assert.equal(inversionPlan({ name: "mad", params: {} }, createDefense("mad", {}, { core }).traits, K), { kind: "line-search", distance: "l1", epsilon: 1, targets: "vertices", verify: true }, "the defaults");
   assert.is(plan("mad", { step: "projections", oracle: "random" }), "as-given");
+  // No public inverse: state the thief never saw, or the defender's own models.
+  const traits = { keepsTop1: false, needsInput: true, stateful: false, randomized: false, onSimplex: true };
+  assert.is(inversionPlan({ name: "grad2", params: {} }, traits, K).kind, "as-given");
+  assert.is(inversionPlan({ name: "adaptive-misinformation", params: {} }, traits, K).kind, "as-given");
+  assert.is(inversionPlan({ name: "modelguard-s", params: {} }, { ...traits, keepsTop1: true, needsInput: false, stateful: true }, K).kind, "as-given");
+  assert.is(inversionPlan({ name: "modelguard-s>mad-argmax", params: {} }, { ...traits, stateful: true }, K).kind, "as-given");
 });
 
 test("MAD-argmax with a public Jacobian (identity): confident rows come back exactly, diffuse ones as exact preimages", async () => {
