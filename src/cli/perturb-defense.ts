@@ -29,7 +29,7 @@ function defenseArg(value: string): string {
 }
 
 /** Repeated --param name=value pairs. */
-function paramArg(value: string, previous: string[] = []): string[] {
+export function paramArg(value: string, previous: string[] = []): string[] {
   if (!/^[^=\s]+=/.test(value)) throw new InvalidArgumentError('expected name=value, e.g. "mad-argmax.epsilon=0.5"');
   return [...previous, value];
 }

@@ -8,6 +8,7 @@ import { listDefenses, parseParameterStrings, createDefense, describeDefense, De
 import { isKeyed } from "../defenses/keyed.js";
 import type { Architecture } from "../models/zoo.js";
 import { bytesArg, integerArg, rangeArg } from "./config.js";
+import { paramArg } from "./perturb-defense.js";
 
 /** PRADA's δ: alarm while W < δ, a number strictly between 0 and 1. */
 function deltaArg(value: string): number {
@@ -31,7 +32,8 @@ export const serveCommand = new Command("serve")
   .option("--model <dir|demo>", 'tfjs model directory (model.json + weights), or "demo": the MNIST LeNet, trained on first use and cached', "demo")
   .addOption(new Option("--outputs <kind>", "what the model outputs").choices(["logits", "probabilities"]).default("logits"))
   .option("--classes <names>", "comma-separated class names, in label order (default 0..K-1)")
-  .option("--defense <name>", `defense applied to every answer (${listDefenses().map((d) => d.name).join(", ")})`, "mad-argmax")
+  .option("--defense <name>", `defense applied to every answer (${listDefenses().map((d) => d.name).join(", ")}), or a chain such as "modelguard-s>mad-argmax"`, "mad-argmax")
+  .option("--param <name=value>", 'a defense parameter by name, repeatable; for a chain\'s stage parameters that share a name, e.g. "grad2.epsilon=0.4"', paramArg)
   .option("--proxy-arch <arch>", "architecture of MAD's scratch proxy of the thief's model (lenet, mlp, vgg)", "lenet")
   .option("--proxy-seed <n>", "seed of the scratch proxy's initialisation", integerArg(0, 2 ** 32 - 1), 0)
   .option("--proxy-model <dir>", "a trained proxy model directory instead of the scratch proxy (MAD's view of the thief; for grad2: its surrogate, a model distilled from the victim's answers)")
@@ -82,6 +84,7 @@ for (const defense of listDefenses()) {
 
 interface ServeFlags {
   model: string;
+  param?: string[];
   outputs: "logits" | "probabilities";
   classes?: string;
   defense: string;
@@ -144,6 +147,12 @@ async function defenseParameters(
     }
     raw[name] = String(value);
   }
+  for (const pair of flags.param ?? []) {
+    const at = pair.indexOf("=");
+    const name = pair.slice(0, at);
+    if (name in raw) throw new DefenseConfigError(flags.defense, name, `is given twice (a flag and --param ${pair})`);
+    raw[name] = pair.slice(at + 1);
+  }
   const params = parseParameterStrings(flags.defense, raw);
   let keyFile: string | undefined;
   let key: string | undefined;
@@ -161,10 +170,10 @@ async function defenseParameters(
     log(`note: --key-file is not used: defense ${flags.defense} is not keyed (set --key-mix or --key-jitter > 0)`);
   }
   const { loadCore } = await import("../core/index.js");
-  // Only jacobian "layers" insists on a proxy at construction; tfjs is loaded (slowly) just for that case.
-  // A scratch proxy builds its network lazily, so this one never runs.
+  // Only jacobian "layers" and GRAD² (its surrogate) insist on a proxy at construction; tfjs is loaded
+  // (slowly) just for those. A scratch proxy builds its network lazily, so this one never runs.
   const proxy =
-    params.jacobian === "layers"
+    params.jacobian === "layers" || flags.defense.split(">").some((stage) => stage.trim() === "grad2")
       ? (await import("../models/proxy.js")).Proxy.scratch({ arch: flags.proxyArch, seed: flags.proxySeed, numClasses: 2, inputShape: [1] })
       : undefined;
   const probe = createDefense(flags.defense, key ? { ...params, key } : params, { core: info.needsCore ? await loadCore() : undefined, proxy });

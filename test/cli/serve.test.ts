@@ -146,4 +146,35 @@ test("serve: keyed mad-argmax keeps every top-1 label, stays within epsilon, hid
   assert.not.ok(metrics.includes(secret), "the key in /metrics");
 });
 
+test("serve: grad2 (a scratch surrogate of --proxy-arch) and a modelguard-s>grad2 chain answer within their budgets", async () => {
+  const none = await serve(["--model", modelDir, "--defense", "none", "--port", "0", "--workers", "1"]);
+  const grad2 = await serve(["--model", modelDir, "--defense", "grad2", "--epsilon", "0.4", "--proxy-arch", "mlp", "--port", "0", "--workers", "1"]);
+  const chain = await serve([
+    "--model", modelDir, "--defense", "modelguard-s>grad2", "--param", "modelguard-s.epsilon=0.1", "--param", "grad2.epsilon=0.4",
+    "--proxy-arch", "mlp", "--port", "0", "--workers", "1",
+  ]);
+  const truth = await predict(none.url, 12);
+  const [a, b] = [await predict(grad2.url, 12), await predict(grad2.url, 12)];
+  assert.equal(b.text, a.text, "deterministic");
+  let moved = 0;
+  a.body.probabilities.forEach((row, i) => {
+    const y = truth.body.probabilities[i];
+    assert.ok(Math.abs(row.reduce((x, p) => x + p, 0) - 1) < 1e-4);
+    const l1 = row.reduce((x, p, k) => x + Math.abs(p - y[k]), 0);
+    assert.ok(l1 <= 0.4 + 1e-4, `row ${i}: L1 ${l1}`);
+    if (l1 > 1e-3) moved++;
+  });
+  assert.ok(moved >= 6, `grad2 moved only ${moved} of 12 answers`);
+  // The chain's budgets add up: ModelGuard-S moves y by at most 0.1, GRAD² that answer by at most 0.4.
+  const info = (await (await fetch(`${chain.url}/v1/model`)).json()) as { defense: { name: string; traits: { keepsTop1: boolean } } };
+  assert.is(info.defense.name, "modelguard-s>grad2");
+  assert.is(info.defense.traits.keepsTop1, false);
+  const c = await predict(chain.url, 12);
+  c.body.probabilities.forEach((row, i) => {
+    const l1 = row.reduce((x, p, k) => x + Math.abs(p - truth.body.probabilities[i][k]), 0);
+    assert.ok(l1 <= 0.5 + 1e-4, `chain row ${i}: L1 ${l1}`);
+  });
+  for (const s of servers) if (s.exitCode === null) s.kill("SIGTERM");
+});
+
 test.run();
