@@ -136,3 +136,9 @@ export function keyValueArg(value: string, previous: Record<string, string> | un
   if (eq <= 0) throw new InvalidArgumentError(`expected key=value, got "${value}".`);
   return { ...(previous ?? {}), [value.slice(0, eq).trim()]: value.slice(eq + 1).trim() };
 }
+
+/** Repeated --param name=value pairs (a defense's or a chain stage's parameter: perturb --defense, serve). */
+export function paramArg(value: string, previous: string[] = []): string[] {
+  if (!/^[^=\s]+=/.test(value)) throw new InvalidArgumentError('expected name=value, e.g. "mad-argmax.epsilon=0.5"');
+  return [...previous, value];
+}

@@ -5,7 +5,11 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { CoreInputError, type Core } from "../core/index.js";
 import { createDefense, DefenseConfigError, DefenseInputError, describeDefense, listDefenses, parseParameterStrings } from "../defenses/index.js";
 import { readKeyFile } from "../node/key-file.js";
-import type { BatchTransform } from "./perturb.js";
+import { paramArg } from "./config.js";
+import type { BatchTransform } from "./perturb-transform.js";
+
+/** Re-exported for the commands that imported it from here (serve). */
+export { paramArg } from "./config.js";
 
 /** Flags `perturb` already has for MAD; --defense reuses them for every defense that takes that parameter. */
 const SHARED_FLAGS = new Set(["oracle", "objective", "distance", "epsilon", "step", "seed"]);
@@ -26,12 +30,6 @@ function defenseArg(value: string): string {
     throw error;
   }
   return value;
-}
-
-/** Repeated --param name=value pairs. */
-export function paramArg(value: string, previous: string[] = []): string[] {
-  if (!/^[^=\s]+=/.test(value)) throw new InvalidArgumentError('expected name=value, e.g. "mad-argmax.epsilon=0.5"');
-  return [...previous, value];
 }
 
 export function addDefenseOptions(command: Command): Command {

@@ -6,25 +6,12 @@ import type { Readable, Writable } from "node:stream";
 import { Command, Option } from "commander";
 import { CoreInputError, loadCore, type Core, type PerturbOptions } from "../core/index.js";
 import { addDefenseOptions, defenseTransform } from "./perturb-defense.js";
+import type { BatchTransform } from "./perturb-transform.js";
+
+export type { BatchTransform, LineBatch } from "./perturb-transform.js";
 
 /** Lines perturbed per WASM call. */
 export const LINES_PER_BATCH = 1024;
-
-/** One batch of input lines, as the transform sees it. */
-export interface LineBatch {
-  /** B x K victim probabilities. */
-  probs: Float64Array;
-  /** B x K proxy softmax, or null when the lines carry none (identity Jacobian). */
-  proxyProbs: Float64Array | null;
-  numClasses: number;
-  rows: number;
-}
-
-/**
- * What turns a batch of lines into answers (B x K). MAD by default; `--defense` (defenses layer)
- * can swap in another function. Throw CoreInputError with `row` set to blame a line.
- */
-export type BatchTransform = (batch: LineBatch) => Float64Array | Promise<Float64Array>;
 
 export function madTransform(core: Core, options: PerturbOptions): BatchTransform {
   const perturber = core.createPerturber(options);

@@ -43,10 +43,11 @@ export const serveCommand = new Command("serve")
   .option("--max-batch <n>", "most inputs per request (413 above)", integerArg(1, 100_000), 256)
   .option("--max-body <size>", "largest request body, e.g. 8m or 65536 (413 above)", bytesArg(64), 8 * 1024 * 1024)
   .option("--input-range <min,max>", 'inclusive range of input values, or "none"', rangeArg, [0, 1] as [number, number] | null)
-  .option("--budget <inputs>", "query budget: inputs each API key may send (per window); enables API keys", integerArg(1))
+  .option("--max-queue <inputs>", "most inputs waiting per worker; a query that would go over gets 503 with Retry-After (a query always enters an empty queue)", integerArg(1, 1_000_000), 512)
+  .option("--budget <inputs>", "query budget: inputs each API key may send (per window); needs --api-keys", integerArg(1))
   .option("--budget-window <seconds>", "reset budgets every this many seconds (default: never)", integerArg(1))
   .option("--api-key-header <name>", "header carrying the API key", "x-api-key")
-  .option("--api-keys <file>", "accept only the keys listed in this file (one per line)")
+  .option("--api-keys <file>", "accept only the keys listed in this file (one per line): any other request gets 401")
   .option("--redis <url>", "keep budgets (and --detect states) in Redis (redis://host:port), shared by every replica")
   .addOption(new Option("--detect <detector>", "per-API-key detection of model stealing (needs --api-keys): PRADA, Juuti et al. 2019").choices(["prada"]))
   .addOption(new Option("--on-detect <action>", "what a detection does: flag (metrics and access log) or block (403 for the key's later queries)").choices(["flag", "block"]).default("flag"))
@@ -94,6 +95,7 @@ interface ServeFlags {
   host: string;
   port: number;
   workers?: number;
+  maxQueue: number;
   maxBatch: number;
   maxBody: number;
   inputRange: [number, number] | null;
@@ -192,6 +194,12 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
       command.error("error: --watermark needs somewhere to record the watermarked queries: --watermark-log <dir> or --redis <url>", { exitCode: 2 });
     }
     if (flags.watermarkLog !== undefined && !flags.watermark) log("note: --watermark-log is not used without --watermark <rate> > 0");
+    if (flags.budget !== undefined && !flags.apiKeys) {
+      command.error(
+        "error: --budget counts inputs per API key: give the accepted keys with --api-keys <file> (one per line); without them a client could mint a fresh key, and a fresh budget, at will",
+        { exitCode: 2 },
+      );
+    }
     if (flags.detect !== undefined && !flags.apiKeys) {
       command.error(
         "error: --detect judges each client by its API key: give the accepted keys with --api-keys <file> (one per line); without them a thief could switch keys at will",
@@ -271,6 +279,7 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
     // --redis without --budget is only for the watermark log (the workers connect themselves).
     redis: flags.budget !== undefined || flags.detect !== undefined || !(watermark?.log && "redis" in watermark.log) ? flags.redis : undefined,
     jobTimeoutMs: flags.jobTimeout,
+    maxQueueRows: flags.maxQueue,
     log,
     accessLog: flags.accessLog ? (entry) => console.log(JSON.stringify({ time: new Date().toISOString(), ...entry })) : undefined,
     extraRoutes: flags.demo
@@ -286,7 +295,6 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
   });
   if (flags.demo && !flags.publicParams) log("note: the demo page does not see the defense's parameters (it starts at ε = 1): add --public-params to publish them");
   if (flags.budget === undefined && flags.budgetWindow !== undefined) log("note: --budget-window takes effect only with --budget");
-  if (flags.budget === undefined && flags.detect === undefined && flags.apiKeys) log("note: --api-keys takes effect only with --budget or --detect");
   if (flags.detect === undefined) {
     const unused = ["onDetect", "detectDelta", "detectMaxGrowing", "detectMaxDistances", "detectMaxClients"].filter((o) => {
       const source = command.getOptionValueSource(o);

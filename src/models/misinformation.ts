@@ -21,7 +21,7 @@
 // a batch of each on average).
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "./backend.js";
-import { exampleSize, type LabeledImages } from "./datasets.js";
+import { exampleSize, type LabeledImages } from "./labeled-images.js";
 import type { UnlabeledImages } from "./outliers.js";
 import { oneHot, predictLogits, trainModel, accuracy, type ExampleLoss, type SoftLabeledData, type TrainingProgressEvent, type TrainResult } from "./training.js";
 import { VICTIM_DEFAULTS } from "./victim.js";

@@ -3,7 +3,7 @@
 // its per-class gradients stand in for the thief's. Training is src/models/training.ts' trainModel.
 import type * as tf from "@tensorflow/tfjs";
 import { initBackend } from "./backend.js";
-import { exampleSize } from "./datasets.js";
+import { exampleSize } from "./labeled-images.js";
 import { trainModel, type TrainingProgressEvent, type TrainResult } from "./training.js";
 import { buildModel, type ModelSpec } from "./zoo.js";
 

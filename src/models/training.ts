@@ -3,7 +3,7 @@
 // and keep-the-best weights. Runs on the WASM backend.
 import * as tf from "@tensorflow/tfjs";
 import { assertWasmBackend } from "./backend.js";
-import { exampleSize, type LabeledImages } from "./datasets.js";
+import { exampleSize, type LabeledImages } from "./labeled-images.js";
 import { rowArgmax } from "./argmax.js";
 import { deriveSeed, permutation } from "./random.js";
 import type { ProbabilityModel } from "./types.js";

@@ -2,7 +2,7 @@
 // momentum 0.5, batch 64. Pure: data in, model and metadata out; src/node/victim-files.ts caches it.
 import type * as tf from "@tensorflow/tfjs";
 import { initBackend } from "./backend.js";
-import { subset, type Split } from "./datasets.js";
+import { subset, type Split } from "./labeled-images.js";
 import { accuracy, softLabels, trainModel, type TrainingProgressEvent } from "./training.js";
 import { buildModel, type Architecture } from "./zoo.js";
 

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
-import { labeledImagesFromIdx, type Split } from "../models/datasets.js";
+import { labeledImagesFromIdx, type Split } from "../models/labeled-images.js";
 
 /** Where `apt-get install dataset-fashion-mnist` puts the files. */
 export const FASHION_MNIST_DEFAULT_DIR = "/usr/share/datasets/fashion-mnist";

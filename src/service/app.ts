@@ -3,12 +3,12 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { BudgetStore } from "./budgets.js";
+import type { BudgetDecision, BudgetStore } from "./budgets.js";
 import type { ClientDetection, VerdictName } from "./detection.js";
 import { ServiceError } from "./errors.js";
 import type { ErrorKind } from "./errors.js";
 import { ServiceMetrics } from "./metrics.js";
-import type { Predictor } from "./predictor.js";
+import type { Predictor, Reservation } from "./predictor.js";
 import { createBodyDecoder } from "./schema.js";
 
 export interface ServiceLimits {
@@ -54,6 +54,13 @@ export interface RequestLog {
   readonly w?: number;
 }
 
+/** What /healthz reports: "ok", or why the host cannot answer queries now. */
+export interface HostStatus {
+  readonly status: "ok" | "draining" | "unavailable";
+  /** Why not "ok", e.g. "no model worker is up" or "the budget store (Redis) is unreachable". */
+  readonly reason?: string;
+}
+
 export interface AppOptions {
   readonly predictor: Predictor;
   readonly limits?: ServiceLimits;
@@ -68,13 +75,29 @@ export interface AppOptions {
   readonly log?: (entry: RequestLog) => void;
   /** Whether the host can answer (e.g. at least one worker up, not shutting down). Default: always. */
   readonly isReady?: () => boolean;
+  /** The host's status with its reason (wins over `isReady`): "draining" while shutting down, "unavailable"
+   * when a dependency is down (no worker, Redis unreachable). Queries get 503 unless "ok". */
+  readonly status?: () => HostStatus;
   /** Mounts more routes (e.g. the browser demo) after the API's routes and before the 404 handler. */
   readonly extraRoutes?: (app: Hono) => void;
 }
 
 const maxKeyLength = 256;
 
+const overloaded = () =>
+  new ServiceError("overloaded", "the server is at capacity (its queue of queries is full); retry after a second", undefined, undefined, 1);
+
 export const defaultLimits = { maxBatch: 256, maxBodyBytes: 8 * 1024 * 1024, inputRange: [0, 1] as const };
+
+/** Whether a failure is the client going away mid-request (an aborted upload), not the server's fault. */
+function clientClosed(c: Context, e: unknown): boolean {
+  if (c.req.raw.signal?.aborted) return true;
+  const err = e as { code?: unknown; message?: unknown; name?: unknown } | null;
+  if (!err || typeof err !== "object") return false;
+  return err.code === "ECONNRESET" || err.code === "ERR_STREAM_PREMATURE_CLOSE" || err.message === "aborted" || err.name === "AbortError";
+}
+
+const closedError = () => new ServiceError("client_closed", "the client closed the connection before the request was answered");
 
 // Internal error messages may quote numbers from the model's computation: redact them from logs.
 const redactNumbers = (s: string) => s.replace(/-?\d*\.\d+(?:e[-+]?\d+)?|\d+(?:e[-+]?\d+)/gi, "<n>").slice(0, 300);
@@ -98,18 +121,30 @@ export function createApp(options: AppOptions): Hono {
   const perInput = info.inputShape.reduce((a, b) => a * b, 1);
   const classes = info.classes ?? Array.from({ length: info.numClasses }, (_, i) => String(i));
   const log = options.log ?? (() => {});
+  // Request bytes per input row, learnt from the bodies seen (base64 is about 5.3 bytes a value, JSON more).
+  let bytesPerRow = perInput * 5;
+  const hostStatus = (): HostStatus =>
+    options.status ? options.status() : !options.isReady || options.isReady() ? { status: "ok" } : { status: "unavailable", reason: "the model is not ready (starting or shutting down)" };
 
   const app = new Hono();
 
   function fail(c: Context, err: ServiceError, started: number, rows?: number, verdict?: VerdictName): Response {
     metrics.recordError(err.kind);
     log({ method: c.req.method, path: c.req.path, status: err.status, ms: Date.now() - started, rows, error: err.kind, ...(verdict ? { verdict } : {}) });
-    return c.json(err.toJSON(), err.status);
+    if (err.retryAfter !== undefined) c.header("retry-after", String(err.retryAfter));
+    // 499 is no standard status: Hono's types list only those.
+    return c.json(err.toJSON(), err.status as 500);
   }
 
+  /** Known paths answer other methods with 405 and an Allow header (not a 404). */
+  const methodNotAllowed = (path: string, allow: "GET" | "POST") => (c: Context) => {
+    c.header("allow", allow === "GET" ? "GET, HEAD" : "POST");
+    return fail(c, new ServiceError("method_not_allowed", `${c.req.method} ${path}: use ${allow}`, "method"), Date.now());
+  };
+
   app.get("/healthz", (c) => {
-    const ready = options.isReady ? options.isReady() : true;
-    return c.json({ status: ready ? "ok" : "unavailable" }, ready ? 200 : 503);
+    const s = hostStatus();
+    return c.json(s.status === "ok" ? { status: "ok" } : { status: s.status, ...(s.reason ? { reason: s.reason } : {}) }, s.status === "ok" ? 200 : 503);
   });
 
   app.get("/v1/model", (c) =>
@@ -141,9 +176,21 @@ export function createApp(options: AppOptions): Hono {
     await detection?.refresh().catch(() => {});
     return c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
+  for (const path of ["/healthz", "/v1/model", "/metrics"]) app.all(path, methodNotAllowed(path, "GET"));
 
   app.post(
     "/v1/predict",
+    // Refuse before reading a body the service cannot take now (draining, a dependency down, a full queue):
+    // under a flood, a 503 costs no parsing.
+    async (c, next) => {
+      const host = hostStatus();
+      if (host.status === "draining") {
+        return fail(c, new ServiceError("unavailable", "the server is shutting down (draining); retry on another replica", undefined, "draining", 1), Date.now());
+      }
+      if (host.status !== "ok") return fail(c, new ServiceError("unavailable", `the service cannot answer now: ${host.reason ?? "not ready"}`, undefined, undefined, 1), Date.now());
+      if (predictor.saturated?.()) return fail(c, overloaded(), Date.now());
+      await next();
+    },
     bodyLimit({
       maxSize: limits.maxBodyBytes,
       onError: (c) =>
@@ -155,8 +202,10 @@ export function createApp(options: AppOptions): Hono {
       let key: string | undefined;
       let spent = 0;
       let blocked = false;
+      let decision: BudgetDecision | undefined;
+      let reservation: Reservation | undefined;
+      const length = Number(c.req.header("content-length"));
       try {
-        if (options.isReady && !options.isReady()) throw new ServiceError("unavailable", "the model is not ready (starting or shutting down)");
         if (keyConfig) {
           key = c.req.header(budgetHeader) ?? undefined;
           if (!key) throw new ServiceError("unauthorized", `${budgetHeader}: missing API key header`, budgetHeader);
@@ -175,17 +224,26 @@ export function createApp(options: AppOptions): Hono {
             );
           }
         }
+        if (predictor.reserve) {
+          // Hold room in the queue before reading the body (its rows estimated from its length), so that under a
+          // flood the requests that cannot be answered soon are refused before they cost a parse.
+          const estimate = Number.isFinite(length) && length > 0 ? Math.min(limits.maxBatch, Math.max(1, Math.round(length / bytesPerRow))) : 1;
+          reservation = predictor.reserve(estimate) ?? undefined;
+          if (!reservation) throw overloaded();
+        }
         let body: unknown;
         try {
           body = await c.req.json();
         } catch (e) {
           if (e instanceof ServiceError) throw e;
+          if (clientClosed(c, e)) throw closedError();
           throw new ServiceError("bad_json", "body: not valid JSON", "body");
         }
         const batch = decode(body);
         rows = batch.batchSize;
+        if (Number.isFinite(length) && length > 0) bytesPerRow = 0.8 * bytesPerRow + 0.2 * (length / rows);
         if (options.budgets && key) {
-          const decision = await options.budgets.store.consume(key, rows);
+          decision = await options.budgets.store.consume(key, rows);
           c.header("x-budget-limit", String(decision.limit));
           c.header("x-budget-remaining", String(decision.remaining));
           if (!decision.allowed) {
@@ -200,7 +258,7 @@ export function createApp(options: AppOptions): Hono {
         }
         // The worker pool takes the batch's buffer: keep the inputs the detector needs.
         const inputs = detection && key ? batch.data.slice() : undefined;
-        const answer = await predictor.predict(batch, { clientId: key });
+        const answer = await predictor.predict(batch, { clientId: key, reservation });
         const verdict = detection && key && inputs ? await detection.observe(key, inputs, perInput, answer.labels) : undefined;
         const K = info.numClasses;
         const probabilities: number[][] = new Array(rows);
@@ -217,20 +275,25 @@ export function createApp(options: AppOptions): Hono {
         });
         return c.json({ probabilities, labels: Array.from(answer.labels) });
       } catch (e) {
-        if (spent && key) await options.budgets?.store.refund(key, spent).catch(() => {});
+        if (spent && key) {
+          await options.budgets?.store.refund(key, spent).catch(() => {});
+          // The refunded inputs are not spent: do not report them so.
+          if (decision) c.header("x-budget-remaining", String(Math.min(decision.limit, decision.remaining + spent)));
+        }
         if (e instanceof ServiceError) return fail(c, e, started, rows, blocked ? "blocked" : undefined);
+        if (clientClosed(c, e)) return fail(c, closedError(), started, rows);
         const err = new ServiceError("internal", "internal error while answering the query");
         metrics.recordError(err.kind);
         const detail = e instanceof Error ? `${e.name}: ${redactNumbers(e.message)}` : "non-error thrown";
-        log({ method: "POST", path: c.req.path, status: err.status, ms: Date.now() - started, rows, error: err.kind, detail });
-        return c.json(err.toJSON(), err.status);
+        log({ method: "POST", path: c.req.path, status: 500, ms: Date.now() - started, rows, error: err.kind, detail });
+        return c.json(err.toJSON(), 500);
+      } finally {
+        reservation?.release();
       }
     },
   );
 
-  app.all("/v1/predict", (c) =>
-    c.json(new ServiceError("not_found", `${c.req.method} /v1/predict: use POST`, "method").toJSON(), 405),
-  );
+  app.all("/v1/predict", methodNotAllowed("/v1/predict", "POST"));
 
   options.extraRoutes?.(app);
 
@@ -238,6 +301,8 @@ export function createApp(options: AppOptions): Hono {
 
   app.onError((e, c) => {
     if (e instanceof ServiceError) return fail(c, e, Date.now());
+    // An upload the client aborted (bodyLimit reads chunked bodies itself) is not an internal error.
+    if (clientClosed(c, e)) return fail(c, closedError(), Date.now());
     metrics.recordError("internal");
     log({ method: c.req.method, path: c.req.path, status: 500, ms: 0, error: "internal", detail: `${e.name}: ${redactNumbers(e.message)}` });
     return c.json(new ServiceError("internal", "internal error").toJSON(), 500);

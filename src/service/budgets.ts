@@ -16,6 +16,8 @@ export interface BudgetStore {
   consume(key: string, amount: number): Promise<BudgetDecision>;
   /** Gives back inputs that were spent on a request the service then failed to answer. */
   refund(key: string, amount: number): Promise<void>;
+  /** Why the store cannot count now (e.g. its Redis is unreachable), or undefined when it can: /healthz reports it. */
+  outage?(): string | undefined;
   close?(): Promise<void>;
 }
 
@@ -33,24 +35,41 @@ export function validateBudgetOptions(options: BudgetOptions): void {
   }
 }
 
-/** One replica's budgets, in memory. `now` is injectable for tests of windows. */
+export interface MemoryBudgetOptions extends BudgetOptions {
+  /** Most keys remembered; past it the least recently used key is forgotten (its count starts over).
+   * Default 100,000 (a few MB). Keep it above the number of issued keys: `serve` accepts only listed keys. */
+  readonly maxKeys?: number;
+}
+
+/** One replica's budgets, in memory, least recently used keys forgotten past `maxKeys`. `now` is injectable for tests of windows. */
 export class MemoryBudgetStore implements BudgetStore {
   private readonly used = new Map<string, { count: number; resetsAt: number }>();
+  readonly maxKeys: number;
+  /** Keys forgotten because the store was full (their spending was lost). */
+  evictions = 0;
   constructor(
-    readonly options: BudgetOptions,
+    readonly options: MemoryBudgetOptions,
     private readonly now: () => number = () => Date.now(),
   ) {
     validateBudgetOptions(options);
+    this.maxKeys = options.maxKeys ?? 100_000;
+    if (!(Number.isInteger(this.maxKeys) && this.maxKeys >= 1)) throw new RangeError(`maxKeys must be a positive integer, got ${this.maxKeys}`);
   }
 
   private entry(key: string): { count: number; resetsAt: number } {
     const t = this.now();
     let e = this.used.get(key);
+    // Map order is use order: re-insert on every use, so the first key is the least recently used.
+    if (e) this.used.delete(key);
     if (!e || t >= e.resetsAt) {
       e = { count: 0, resetsAt: this.options.windowSeconds ? t + this.options.windowSeconds * 1000 : Infinity };
-      if (!this.used.has(key) && this.used.size >= this.sweepAt) this.sweep(t);
-      this.used.set(key, e);
+      if (this.used.size >= this.sweepAt) this.sweep(t);
+      while (this.used.size >= this.maxKeys) {
+        this.used.delete(this.used.keys().next().value as string);
+        this.evictions++;
+      }
     }
+    this.used.set(key, e);
     return e;
   }
 

@@ -9,12 +9,17 @@ export type ErrorKind =
   | "budget_exhausted"
   | "blocked"
   | "not_found"
+  | "method_not_allowed"
+  | "client_closed"
   | "worker_crash"
   | "timeout"
   | "unavailable"
+  | "overloaded"
   | "internal";
 
-type Status = 400 | 401 | 403 | 404 | 413 | 429 | 500 | 503 | 504;
+// 499: the client closed the connection before the answer (nginx's code); it never reaches the client,
+// but the access log and metrics tell it apart from the server's own failures.
+type Status = 400 | 401 | 403 | 404 | 405 | 413 | 429 | 499 | 500 | 503 | 504;
 
 const statusOf: Record<ErrorKind, Status> = {
   bad_json: 400,
@@ -24,9 +29,12 @@ const statusOf: Record<ErrorKind, Status> = {
   budget_exhausted: 429,
   blocked: 403,
   not_found: 404,
+  method_not_allowed: 405,
+  client_closed: 499,
   worker_crash: 500,
   timeout: 504,
   unavailable: 503,
+  overloaded: 503,
   internal: 500,
 };
 
@@ -41,6 +49,8 @@ export class ServiceError extends Error {
     readonly field?: string,
     /** Why the request was refused, when a policy refused it (e.g. "prada": the detector blocked the key). */
     readonly reason?: string,
+    /** Seconds after which a retry may succeed: sent as `Retry-After` (503 overloaded, 429 windowed budgets). */
+    readonly retryAfter?: number,
   ) {
     super(message);
     this.name = "ServiceError";

@@ -1,11 +1,11 @@
 // The edge-safe service API (no `node:` imports): the Hono app and what it is built from.
 // The Node host (worker pool, Redis budgets, server) is in ./node/.
-export { createApp, defaultLimits, type ApiKeyConfig, type AppOptions, type BudgetConfig, type RequestLog, type ServiceLimits } from "./app.js";
-export { MemoryBudgetStore, type BudgetDecision, type BudgetOptions, type BudgetStore } from "./budgets.js";
+export { createApp, defaultLimits, type ApiKeyConfig, type AppOptions, type BudgetConfig, type HostStatus, type RequestLog, type ServiceLimits } from "./app.js";
+export { MemoryBudgetStore, type BudgetDecision, type BudgetOptions, type BudgetStore, type MemoryBudgetOptions } from "./budgets.js";
 export { defendedPredictor } from "./defended.js";
 export { ServiceError, type ErrorKind } from "./errors.js";
 export { ServiceMetrics } from "./metrics.js";
-export type { Prediction, Predictor, ServedModelInfo } from "./predictor.js";
+export type { Prediction, Predictor, Reservation, ServedModelInfo } from "./predictor.js";
 export { createBodyDecoder, encodeFloat32Base64, type InputLimits } from "./schema.js";
 export {
   PradaDetection, onDetectChoices, type ClientDetection, type ClientVerdict, type OnDetect, type PradaDetectionOptions, type VerdictName,

@@ -102,7 +102,8 @@ export class ServiceMetrics {
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   );
   readonly batchSize = new Histogram("pp_predict_batch_size", "Inputs per successful request.", [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]);
-  readonly l1Sum = new Counter("pp_perturbation_l1_sum", "Sum over answered inputs of the L1 distance between perturbed and true probabilities.");
+  // A counter ends in _total (Prometheus naming); a _sum suffix belongs to histograms and summaries.
+  readonly l1Sum = new Counter("pp_perturbation_l1_total", "Sum over answered inputs of the L1 distance between perturbed and true probabilities.");
   readonly l1Mean = new Gauge("pp_perturbation_l1_mean", "Mean L1 distance between perturbed and true probabilities over answered inputs.", () => {
     const n = this.queries.get();
     return n ? this.l1Sum.get() / n : 0;

@@ -32,7 +32,17 @@ export interface Prediction {
 
 export interface Predictor {
   readonly info: ServedModelInfo;
-  predict(batch: InputBatch, context?: { clientId?: string }): Promise<Prediction>;
+  predict(batch: InputBatch, context?: { clientId?: string; reservation?: Reservation }): Promise<Prediction>;
+  /** True while new work would be refused (a full queue): the app then answers 503 before reading the body. */
+  saturated?(): boolean;
+  /** Claims room in the queue for a query of about `rows` inputs before its body is read, so a flood is refused
+   * before it is parsed; null when there is no room (the app answers 503). Passed to predict, or released. */
+  reserve?(rows: number): Reservation | null;
   /** Finishes in-flight work and releases resources. */
   close?(): Promise<void>;
+}
+
+/** Room held in a predictor's queue for a query whose body is still being read. Releasing twice is harmless. */
+export interface Reservation {
+  release(): void;
 }

@@ -33,11 +33,15 @@ function describe(value: unknown): string {
   return typeof value === "object" ? "an object" : typeof value;
 }
 
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** Nested-array schema of one input: shape [28, 28, 1] -> array(28) of array(28) of array(1) of finite numbers. */
 function nestedSchema(shape: readonly number[]): v.GenericSchema<unknown> {
   let inner: v.GenericSchema<unknown> = v.pipe(
     v.number((i) => `expected a number, got ${describe(i.input)}`),
     v.finite((i) => `expected a finite number, got ${describe(i.input)}`),
+    // Inputs are float32: a finite double beyond its range (1e39) would become Infinity in the model.
+    v.check((x) => Number.isFinite(Math.fround(x)), (i) => `${describe(i.input)} is beyond the float32 range (±${FLOAT32_MAX.toExponential(4)})`),
   );
   for (let d = shape.length - 1; d >= 0; d--) {
     const n = shape[d];

@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
@@ -14,8 +14,11 @@ import { buildModel } from "../../src/models/zoo.js";
 import { loadMnist, subset } from "../../src/models/datasets.js";
 import { softLabels, trainModel } from "../../src/models/training.js";
 import { saveModelToDir } from "../../src/node/model-files.js";
+import { chromiumPath, needs, toolAvailable } from "../tools.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const CHROMIUM = chromiumPath();
+/** Every test here drives Chromium: without it they are skipped (test/tools.ts), and the setup is not done. */
+const run = needs("chromium", test);
 const EPSILON = 0.8;
 const tmp = mkdtempSync(join(tmpdir(), "pp-browser-e2e-"));
 const modelDir = join(tmp, "model");
@@ -119,7 +122,7 @@ function checkAnswer(s: Shown, epsilon: number): void {
 }
 
 test.before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`);
+  if (!toolAvailable("chromium")) return;
   mkdirSync(join(plotsDir, "mnist-quick"), { recursive: true });
   mkdirSync(screenshots, { recursive: true });
   writeFileSync(
@@ -159,7 +162,7 @@ test.after(async () => {
   } else rmSync(tmp, { recursive: true, force: true });
 });
 
-test("the root redirects to the demo page, which loads the model and the WASM core", async () => {
+run("the root redirects to the demo page, which loads the model and the WASM core", async () => {
   const res = await page.goto(`${baseUrl}/`);
   assert.ok(res?.ok(), `GET / answered ${res?.status()}`);
   assert.ok(page.url().endsWith("/demo/"), `landed on ${page.url()}`);
@@ -169,7 +172,7 @@ test("the root redirects to the demo page, which loads the model and the WASM co
   assert.match((await page.locator("#about").textContent()) ?? "", /wasm backend/);
 });
 
-test("picking a test digit shows the victim's and the poisoned probabilities", async () => {
+run("picking a test digit shows the victim's and the poisoned probabilities", async () => {
   await page.locator('#digits button[data-digit="3"]').click();
   await waitForRun(1);
   const s = await shown();
@@ -179,7 +182,7 @@ test("picking a test digit shows the victim's and the poisoned probabilities", a
   await page.screenshot({ path: join(screenshots, "picked-3.png"), fullPage: true });
 });
 
-test("the server's answer is shown beside them, on the simplex with the victim's top-1", async () => {
+run("the server's answer is shown beside them, on the simplex with the victim's top-1", async () => {
   await page.waitForFunction(() => document.getElementById("server-chart")?.dataset.probs !== undefined, null, { timeout: 10_000 });
   const served = JSON.parse((await page.locator("#server-chart").getAttribute("data-probs")) ?? "[]") as number[];
   const s = await shown();
@@ -191,7 +194,7 @@ test("the server's answer is shown beside them, on the simplex with the victim's
   assert.match((await page.locator("#server-summary").textContent()) ?? "", /same defense, same budget; the page's proxy is its own/);
 });
 
-test("drawing a digit on the canvas runs it through the model and the defense", async () => {
+run("drawing a digit on the canvas runs it through the model and the defense", async () => {
   const box = (await page.locator("#pad").boundingBox())!;
   const at = (fx: number, fy: number) => [box.x + fx * box.width, box.y + fy * box.height] as const;
   // A "7": a bar across the top, then a diagonal down to the bottom.
@@ -214,7 +217,7 @@ test("drawing a digit on the canvas runs it through the model and the defense", 
   assert.is(await page.locator('#digits button[aria-pressed="true"]').count(), 0, "drawing deselects the test digit");
 });
 
-test("moving the budget: epsilon 0 returns the victim's vector, a larger one stays within it", async () => {
+run("moving the budget: epsilon 0 returns the victim's vector, a larger one stays within it", async () => {
   const setEpsilon = (value: number) =>
     page.evaluate((v) => {
       const slider = document.getElementById("epsilon") as HTMLInputElement;
@@ -231,7 +234,7 @@ test("moving the budget: epsilon 0 returns the victim's vector, a larger one sta
   checkAnswer(await shown(), 1.5);
 });
 
-test("the evaluation plots are shown when the output dir has them", async () => {
+run("the evaluation plots are shown when the output dir has them", async () => {
   assert.is(await page.locator("#plots-panel").isVisible(), true);
   const images = page.locator("#plots img");
   assert.is(await images.count(), 1);
@@ -240,7 +243,7 @@ test("the evaluation plots are shown when the output dir has them", async () => 
   assert.ok((await images.first().evaluate((img) => (img as HTMLImageElement).naturalWidth)) > 0, "the SVG loaded");
 });
 
-test("the library bundle works on its own as an ES module (core from a URL, a defense on a vector)", async () => {
+run("the library bundle works on its own as an ES module (core from a URL, a defense on a vector)", async () => {
   const result = await page.evaluate(async () => {
     const lib = await import(new URL("prediction-poisoning.js", location.href).href);
     const core = await lib.loadCore(new URL("core.wasm", location.href));
@@ -261,7 +264,7 @@ test("the library bundle works on its own as an ES module (core from a URL, a de
   assert.ok(l1(probs, y) <= 0.5 + 1e-4 && l1(probs, y) > 0.1, `L1 ${l1(probs, y)}`);
 });
 
-test("no script errors on the page", async () => {
+run("no script errors on the page", async () => {
   await page.screenshot({ path: join(screenshots, "final.png"), fullPage: true });
   assert.equal(pageErrors, []);
 });

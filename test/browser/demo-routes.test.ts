@@ -133,6 +133,15 @@ test("nothing outside the bundle, model and plot folders is served", async () =>
   }
 });
 
+test("a malformed percent-escape under plots/ is the client's 400, not a 500", async () => {
+  const app = await mounted();
+  for (const path of ["/demo/plots/%E0%A4%A.svg", "/demo/plots/a%ZZ.svg", "/demo/plots/%E0%A4.svg"]) {
+    const res = await app.request(path);
+    assert.is(res.status, 400, path);
+    assert.equal(await res.json(), { error: { kind: "validation", message: "path: malformed percent-escape", field: "path" } });
+  }
+});
+
 test("without info, the shape and classes come from model.json; plots are optional", async () => {
   const app = await mounted({ info: undefined, defense: "reverse-sigmoid", defenseParams: { beta: 0.5 }, plotsDir: join(tmp, "none") });
   const config = await (await app.request("/demo/config.json")).json();

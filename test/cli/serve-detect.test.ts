@@ -18,8 +18,10 @@ import { buildModel } from "../../src/models/zoo.js";
 import { saveModelToDir } from "../../src/node/model-files.js";
 import { encodeFloat32Base64 } from "../../src/service/schema.js";
 import { digitStreams } from "../service/detect-streams.js";
+import { hashApiKey } from "../../src/service/node/redis-budgets.js";
 import { startRedis } from "../service/redis-server.js";
 import type { TestRedis } from "../service/redis-server.js";
+import { needs } from "../tools.js";
 
 const DIM = 784;
 const dir = mkdtempSync(join(tmpdir(), "pp-detect-"));
@@ -122,8 +124,8 @@ test("--on-detect block: the thief key gets 403 with a JSON reason, the honest k
   s.child.kill("SIGTERM");
 });
 
-test("two server processes sharing Redis judge one client together", async () => {
-  if (!redis) return;
+needs("redis-server", test)("two server processes sharing Redis judge one client together", async () => {
+  if (!redis) throw new Error("redis-server did not start");
   const [a, b] = await Promise.all([serve([...common(), "--redis", redis.url]), serve([...common(), "--redis", redis.url])]);
   let answered = 0;
   let blockedBy = -1;
@@ -146,7 +148,7 @@ test("two server processes sharing Redis judge one client together", async () =>
   }
   // One state in Redis holds every query both replicas answered for the key.
   const raw = new Redis(redis.url);
-  const meta = JSON.parse((await raw.hget("pp:prada:c:thief2", "meta"))!) as { queries: number; blocked: boolean };
+  const meta = JSON.parse((await raw.hget(`pp:prada:c:${hashApiKey("thief2")}`, "meta"))!) as { queries: number; blocked: boolean };
   await raw.quit();
   assert.is(meta.queries, answered);
   assert.is(meta.blocked, true);

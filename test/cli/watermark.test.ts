@@ -19,6 +19,7 @@ import { createThief } from "../../src/thieves/registry.js";
 import type { BlackBox } from "../../src/thieves/thief.js";
 import { readWatermarkDir } from "../../src/service/node/watermark-log.js";
 import { startRedis } from "../service/redis-server.js";
+import { needs } from "../tools.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pp-wm-"));
 const victimDir = join(dir, "victim");
@@ -183,12 +184,9 @@ test("verify: clear errors for a missing or empty log, an unreachable suspect, a
   assert.match(noLog.stderr, /--watermark-log/);
 });
 
-test("watermark in Redis: serve --watermark --redis (no budget) logs to the shared list; verify --redis reads it", async () => {
+needs("redis-server", test)("watermark in Redis: serve --watermark --redis (no budget) logs to the shared list; verify --redis reads it", async () => {
   const redis = await startRedis();
-  if (!redis) {
-    console.log("  skipped: no redis-server");
-    return;
-  }
+  if (!redis) throw new Error("redis-server did not start");
   try {
     const server = await serve(["--model", victimDir, "--defense", "none", "--watermark", "0.2", "--redis", redis.url, "--key-file", keyFile, "--workers", "1", "--port", "0"]);
     await httpBlackBox(server.url).predict({ data: pool.images.subarray(0, 100 * 784), batchSize: 100, inputShape: [28, 28, 1] });

@@ -8,6 +8,7 @@ import { encodeIdx, parseIdx } from "../../src/models/idx.js";
 import { labeledImagesFromIdx, loadMnist, loadMnistAll, subset, validateLabeledImages } from "../../src/models/datasets.js";
 import { permutation } from "../../src/models/random.js";
 import { fashionMnistAvailable, loadFashionMnist } from "../../src/node/fashion-mnist.js";
+import { needs } from "../tools.js";
 
 test("IDX round trip for every element type", () => {
   const cases = [
@@ -120,11 +121,7 @@ test("Fashion-MNIST loader reads gzipped IDX files from a given directory, rejec
   }
 });
 
-test("Fashion-MNIST from the Debian package (skipped when it is not installed)", () => {
-  if (!fashionMnistAvailable()) {
-    console.log("  (dataset-fashion-mnist not installed: skipping the real-file check)");
-    return;
-  }
+needs("fashion-mnist", test)("Fashion-MNIST from the Debian package (skipped when it is not installed)", () => {
   const d = loadFashionMnist();
   assert.is(d.train.count, 60000);
   assert.is(d.test.count, 10000);

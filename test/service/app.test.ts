@@ -3,7 +3,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createApp } from "../../src/service/app.js";
-import type { RequestLog } from "../../src/service/app.js";
+import type { HostStatus, RequestLog } from "../../src/service/app.js";
+import { ServiceError } from "../../src/service/errors.js";
 import { MemoryBudgetStore } from "../../src/service/budgets.js";
 import { ServiceMetrics } from "../../src/service/metrics.js";
 import { encodeFloat32Base64 } from "../../src/service/schema.js";
@@ -128,12 +129,71 @@ test("a batch over maxBatch or a body over maxBodyBytes is a 413; the app keeps 
   assert.is((await app.request("/healthz")).status, 200);
 });
 
-test("unknown routes are 404 JSON; GET /v1/predict is 405", async () => {
-  const { app } = setup();
+test("unknown routes are 404 JSON; a known route's wrong method is 405 method_not_allowed with Allow", async () => {
+  const { app, metrics } = setup();
   const res = await app.request("/v2/nothing");
   assert.is(res.status, 404);
   assert.equal(await errorOf(res), { kind: "not_found", field: "path", message: "no route GET /v2/nothing" });
-  assert.is((await app.request("/v1/predict")).status, 405);
+  const get = await app.request("/v1/predict");
+  assert.is(get.status, 405);
+  assert.is(get.headers.get("allow"), "POST");
+  assert.equal(await errorOf(get), { kind: "method_not_allowed", field: "method", message: "GET /v1/predict: use POST" });
+  for (const path of ["/healthz", "/v1/model", "/metrics"]) {
+    const post = await app.request(path, { method: "POST", body: "{}" });
+    assert.is(post.status, 405, path);
+    assert.is(post.headers.get("allow"), "GET, HEAD");
+    assert.is((await errorOf(post)).kind, "method_not_allowed");
+  }
+  assert.is(metrics.errors.get({ kind: "method_not_allowed" }), 4);
+  assert.is((await app.request("/healthz", { method: "HEAD" })).status, 200);
+});
+
+test("with no input range, a number beyond float32 (1e39) is a 400 naming the field, not a 500", async () => {
+  const { post, predictor } = setup({ limits: { maxBatch: 4, maxBodyBytes: 4096, inputRange: null } });
+  const res = await post('{"inputs": [[[[0.1], [0.2]], [[1e39], [0.4]]]]}');
+  assert.is(res.status, 400);
+  const err = await errorOf(res);
+  assert.equal([err.kind, err.field], ["validation", "inputs[0][1][0][0]"]);
+  assert.match(err.message, /1e\+39 is beyond the float32 range/);
+  assert.is((await post('{"inputs": [[[[-3e38], [0.2]], [[3e38], [0.4]]]]}')).status, 200, "large values within float32 are fine");
+  assert.is(predictor.calls.length, 1);
+});
+
+test("a saturated predictor (full queue) gets 503 overloaded with Retry-After, before the body is read", async () => {
+  const { post, predictor, metrics } = setup();
+  let full = true;
+  (predictor as { saturated?: () => boolean }).saturated = () => full;
+  const res = await post({ inputs: [input(0.1)] });
+  assert.is(res.status, 503);
+  assert.is(res.headers.get("retry-after"), "1");
+  assert.is((await errorOf(res)).kind, "overloaded");
+  assert.is(predictor.calls.length, 0);
+  assert.is(metrics.errors.get({ kind: "overloaded" }), 1);
+  full = false;
+  assert.is((await post({ inputs: [input(0.1)] })).status, 200);
+  // A queue that fills between the check and the dispatch: the predictor's own 503 keeps its Retry-After.
+  predictor.failWith = new ServiceError("overloaded", "the server is at capacity", undefined, undefined, 1);
+  const late = await post({ inputs: [input(0.1)] });
+  assert.is(late.status, 503);
+  assert.is(late.headers.get("retry-after"), "1");
+});
+
+test("/healthz reports why the host cannot answer (503 with the reason) and queries get 503 too", async () => {
+  let status: HostStatus = { status: "ok" };
+  const { app, post } = setup({ status: () => status });
+  assert.equal(await (await app.request("/healthz")).json(), { status: "ok" });
+  status = { status: "unavailable", reason: "the budget store (Redis) is unreachable (reconnecting)" };
+  const health = await app.request("/healthz");
+  assert.is(health.status, 503);
+  assert.equal(await health.json(), status);
+  const q = await post({ inputs: [input(0.1)] });
+  assert.is(q.status, 503);
+  assert.match((await errorOf(q)).message, /budget store \(Redis\) is unreachable/);
+  status = { status: "draining", reason: "shutting down" };
+  assert.equal(await (await app.request("/healthz")).json(), { status: "draining", reason: "shutting down" });
+  const drained = await post({ inputs: [input(0.1)] });
+  assert.is(drained.status, 503);
+  assert.is((await drained.json()).error.reason, "draining");
 });
 
 test("GET /v1/model describes shape, classes, defense and limits; /healthz follows isReady", async () => {
@@ -177,6 +237,18 @@ test("budgets: key required, inputs counted, 429 once spent, refund when the mod
   assert.is((await post({ inputs: [input(0.1), input(0.1)] }, { "x-api-key": "bob" })).status, 500);
   predictor.failWith = undefined;
   assert.is((await post({ inputs: [input(0.1), input(0.1)] }, { "x-api-key": "bob" })).status, 200);
+});
+
+test("a 504 refunds the inputs and x-budget-remaining does not report them as spent", async () => {
+  const store = new MemoryBudgetStore({ limit: 10 });
+  const { post, predictor } = setup({ budgets: { store, limit: 10, keys: new Set(["alice"]) } });
+  assert.is((await post({ inputs: [input(0.1)] }, { "x-api-key": "alice" })).headers.get("x-budget-remaining"), "9");
+  predictor.failWith = new ServiceError("timeout", "the model worker took over 30000 ms; the query was not answered");
+  const timedOut = await post({ inputs: [input(0.1), input(0.1), input(0.1)] }, { "x-api-key": "alice" });
+  assert.is(timedOut.status, 504);
+  assert.is(timedOut.headers.get("x-budget-remaining"), "9");
+  predictor.failWith = undefined;
+  assert.is((await post({ inputs: [input(0.1)] }, { "x-api-key": "alice" })).headers.get("x-budget-remaining"), "8");
 });
 
 test("metrics: queries, latency histogram, mean L1 and errors by kind in Prometheus text", async () => {

@@ -34,9 +34,26 @@ test("expired windows of idle keys are forgotten as new keys arrive", async () =
   assert.is(s.size, 1);
 });
 
+test("the store is bounded: past maxKeys the least recently used key is forgotten", async () => {
+  const s = new MemoryBudgetStore({ limit: 5, maxKeys: 3 });
+  for (const k of ["a", "b", "c"]) await s.consume(k, 5);
+  await s.consume("a", 1); // a refusal still counts as a use: "b" is now the least recently used
+  await s.consume("d", 1);
+  assert.is(s.size, 3);
+  assert.is(s.evictions, 1);
+  assert.is((await s.consume("a", 1)).allowed, false, "a's spending is remembered");
+  assert.is((await s.consume("c", 1)).allowed, false);
+  assert.is((await s.consume("b", 5)).allowed, true, "b was forgotten: its count started over");
+  // Lifetime budgets of many minted keys no longer grow without bound.
+  const big = new MemoryBudgetStore({ limit: 1 });
+  for (let i = 0; i < 100_500; i++) await big.consume(`minted${i}`, 1);
+  assert.is(big.size, 100_000);
+});
+
 test("invalid options are refused with the value", () => {
   assert.throws(() => new MemoryBudgetStore({ limit: 0 }), /positive integer, got 0/);
   assert.throws(() => new MemoryBudgetStore({ limit: 5, windowSeconds: 0.5 }), /window must be a positive whole number of seconds, got 0.5/);
+  assert.throws(() => new MemoryBudgetStore({ limit: 5, maxKeys: 0 }), /maxKeys must be a positive integer, got 0/);
 });
 
 test.run();

@@ -2,13 +2,17 @@
 // "replicas", windows, refunds, and two apps sharing one budget.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { RedisBudgetStore, redactUrl } from "../../src/service/node/redis-budgets.js";
+import { createHash } from "node:crypto";
+import { Redis } from "ioredis";
+import { RedisBudgetStore, hashApiKey, redactUrl } from "../../src/service/node/redis-budgets.js";
 import { createApp } from "../../src/service/app.js";
 import { startRedis } from "./redis-server.js";
 import type { TestRedis } from "./redis-server.js";
 import { FakePredictor, input } from "./fake-predictor.js";
+import { needs } from "../tools.js";
 
 const test = suite("redis budgets");
+const withRedis = needs("redis-server", test);
 let redis: TestRedis | null = null;
 const stores: RedisBudgetStore[] = [];
 let prefixCount = 0;
@@ -27,8 +31,7 @@ async function store(limit: number, windowSeconds?: number, prefix = `t${prefixC
   return s;
 }
 
-test("two replicas share one budget and never overspend under concurrency", async () => {
-  if (!redis) return;
+withRedis("two replicas share one budget and never overspend under concurrency", async () => {
   const a = await store(20, undefined, "shared:");
   const b = await store(20, undefined, "shared:");
   const decisions = await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).consume("alice", 1)));
@@ -38,8 +41,7 @@ test("two replicas share one budget and never overspend under concurrency", asyn
   assert.equal([refused.allowed, refused.remaining, refused.limit], [false, 0, 20]);
 });
 
-test("a refused request spends nothing; refunds give inputs back", async () => {
-  if (!redis) return;
+withRedis("a refused request spends nothing; refunds give inputs back", async () => {
   const s = await store(5);
   assert.is((await s.consume("k", 4)).remaining, 1);
   assert.is((await s.consume("k", 2)).allowed, false);
@@ -49,8 +51,7 @@ test("a refused request spends nothing; refunds give inputs back", async () => {
   assert.is((await s.consume("k", 1)).allowed, false);
 });
 
-test("windowed budgets reset after the window and report when", async () => {
-  if (!redis) return;
+withRedis("windowed budgets reset after the window and report when", async () => {
   const s = await store(2, 1);
   const first = await s.consume("w", 2);
   assert.ok(first.allowed);
@@ -61,8 +62,31 @@ test("windowed budgets reset after the window and report when", async () => {
   assert.is((await s.consume("w", 2)).allowed, true);
 });
 
-test("two apps (replicas) with Redis budgets answer 429 once the shared budget is spent", async () => {
-  if (!redis) return;
+withRedis("a refund keeps a windowed key's expiry, even when it gives back everything", async () => {
+  const s = await store(10, 5);
+  assert.is((await s.consume("r", 4)).resetSeconds, 5);
+  await new Promise((r) => setTimeout(r, 1100));
+  await s.refund("r", 4);
+  const after = await s.consume("r", 1);
+  assert.ok(after.allowed);
+  assert.ok(after.resetSeconds! <= 4, `the refund restarted the window: ${after.resetSeconds} s left`);
+  await s.refund("gone", 3); // a key with no count (its window ended) stays without one
+  assert.is((await s.consume("gone", 10)).allowed, true);
+});
+
+withRedis("API keys are stored as SHA-256 hashes, never in plaintext", async () => {
+  const prefix = `h${prefixCount++}:`;
+  const s = await store(5, 60, prefix);
+  await s.consume("secret-key-of-alice", 2);
+  const raw = new Redis(redis!.url);
+  const names = await raw.keys(`${prefix}*`);
+  await raw.quit();
+  const digest = createHash("sha256").update("secret-key-of-alice").digest("hex");
+  assert.equal(names, [prefix + digest]);
+  assert.is(hashApiKey("secret-key-of-alice"), digest);
+});
+
+withRedis("two apps (replicas) with Redis budgets answer 429 once the shared budget is spent", async () => {
   const shared = `apps${prefixCount++}:`;
   const apps = [await store(3, undefined, shared), await store(3, undefined, shared)].map((s) =>
     createApp({ predictor: new FakePredictor(), budgets: { store: s, limit: 3 } }),

@@ -9,12 +9,15 @@ import type { PradaStore, PradaVerdict } from "../../src/defenses/prada.js";
 import { loadMnist } from "../../src/models/datasets.js";
 import { permutation } from "../../src/models/random.js";
 import { RedisPradaStore } from "../../src/service/node/redis-prada.js";
+import { hashApiKey } from "../../src/service/node/redis-budgets.js";
 import { PradaDetection } from "../../src/service/detection.js";
 import { digitStreams } from "./detect-streams.js";
 import { startRedis } from "./redis-server.js";
 import type { TestRedis } from "./redis-server.js";
+import { needs } from "../tools.js";
 
 const test = suite("redis prada");
+const withRedis = needs("redis-server", test);
 const DIM = 784;
 let redis: TestRedis | null = null;
 const stores: RedisPradaStore[] = [];
@@ -61,8 +64,8 @@ function feed(s: PradaStore, client: string, rows: Float32Array, block = false):
 }
 const slice = (stream: Float32Array, from: number, n: number) => stream.slice(from * DIM, (from + n) * DIM);
 
-test("Redis and memory give the same tests and verdicts for the same stream", async () => {
-  if (!redis) return;
+withRedis("Redis and memory give the same tests and verdicts for the same stream", async () => {
+  if (!redis) throw new Error("redis-server did not start");
   const r = await store(`eq${prefixes++}:`);
   const m = new MemoryPradaStore();
   for (let i = 0; i < 300; i += 15) {
@@ -73,22 +76,22 @@ test("Redis and memory give the same tests and verdicts for the same stream", as
   assert.is(await r.flaggedCount(), 1);
 });
 
-test("two replicas updating one key at once lose no query (compare-and-set retries)", async () => {
-  if (!redis) return;
+withRedis("two replicas updating one key at once lose no query (compare-and-set retries)", async () => {
+  if (!redis) throw new Error("redis-server did not start");
   const prefix = `cc${prefixes++}:`;
   const [a, b] = [await store(prefix), await store(prefix)];
   await Promise.all(Array.from({ length: 40 }, (_, i) => feed(i % 2 ? a : b, "shared", slice(honest, i * 5, 5))));
   const raw = new Redis(redis.url);
-  const meta = JSON.parse((await raw.hget(`${prefix}c:shared`, "meta"))!) as { queries: number; classes: unknown[] };
+  const meta = JSON.parse((await raw.hget(`${prefix}c:${hashApiKey("shared")}`, "meta"))!) as { queries: number; classes: unknown[] };
   assert.is(meta.queries, 200, "every query was recorded exactly once");
   // Whether the replicas conflicted depends on timing; what must hold is that no query was lost or doubled.
-  const ttl = await raw.ttl(`${prefix}c:shared`);
+  const ttl = await raw.ttl(`${prefix}c:${hashApiKey("shared")}`);
   assert.ok(ttl > 0, "an idle state expires");
   await raw.quit();
 });
 
-test("a block and the flagged count are shared; a blocked key's arrays are dropped", async () => {
-  if (!redis) return;
+withRedis("a block and the flagged count are shared; a blocked key's arrays are dropped", async () => {
+  if (!redis) throw new Error("redis-server did not start");
   const prefix = `bl${prefixes++}:`;
   const [a, b] = [await store(prefix), await store(prefix)];
   let blocked = false;
@@ -99,9 +102,12 @@ test("a block and the flagged count are shared; a blocked key's arrays are dropp
   assert.not.ok(await a.isBlocked("honest"));
   assert.is(await b.flaggedCount(), 1);
   const raw = new Redis(redis.url);
-  const fields = (await raw.hkeys(`${prefix}c:thief`)).sort();
+  const fields = (await raw.hkeys(`${prefix}c:${hashApiKey("thief")}`)).sort();
   assert.equal(fields, ["blocked", "meta", "ver"]);
-  assert.is(await raw.ttl(`${prefix}c:thief`), -1, "a block does not expire");
+  assert.is(await raw.ttl(`${prefix}c:${hashApiKey("thief")}`), -1, "a block does not expire");
+  // API keys are stored only as SHA-256 hashes: neither the state's name nor the flagged set holds one.
+  assert.equal(await raw.keys(`${prefix}*thief*`), []);
+  assert.equal(await raw.zrange(`${prefix}flagged`, 0, -1), [hashApiKey("thief")]);
   await raw.quit();
   // Through the service's glue: a blocked key stays blocked, the gauge reads the shared count.
   const detection = new PradaDetection({ store: a, onDetect: "block" });

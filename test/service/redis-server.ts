@@ -1,7 +1,9 @@
 // Starts a throwaway redis-server on a free loopback port for a test file (no persistence), or
-// returns null with the reason when the redis-server binary is not installed (.ci/run installs it).
-import { spawn, spawnSync } from "node:child_process";
+// returns null when it is not installed (.ci/run installs it) or PP_TEST_NO_REDIS=1. Tests that need it
+// register with needs("redis-server", test) from test/tools.ts, so they count as skipped, not passed.
+import { spawn } from "node:child_process";
 import { createServer, connect } from "node:net";
+import { toolAvailable } from "../tools.js";
 
 export interface TestRedis {
   url: string;
@@ -32,14 +34,11 @@ function pingOnce(port: number): Promise<boolean> {
 }
 
 export function redisAvailable(): boolean {
-  return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+  return toolAvailable("redis-server");
 }
 
 export async function startRedis(): Promise<TestRedis | null> {
-  if (!redisAvailable()) {
-    console.warn("SKIP: redis-server is not installed (apt-get install redis-server; .ci/run installs it)");
-    return null;
-  }
+  if (!redisAvailable()) return null;
   const port = await freePort();
   const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
     stdio: "ignore",

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { FileWatermarkLog, readWatermarkDir, RedisWatermarkLog } from "../../src/service/node/watermark-log.js";
 import type { WatermarkRecord } from "../../src/defenses/watermark.js";
 import { startRedis } from "./redis-server.js";
+import { needs } from "../tools.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pp-wmlog-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -84,12 +85,9 @@ test("log: two writers in one process (two worker threads' worth) share a direct
   assert.throws(() => new FileWatermarkLog(join(dir, "missing")), /not a directory/);
 });
 
-test("log: a Redis list shared by two writers", async () => {
+needs("redis-server", test)("log: a Redis list shared by two writers", async () => {
   const redis = await startRedis();
-  if (!redis) {
-    console.log("  skipped: no redis-server");
-    return;
-  }
+  if (!redis) throw new Error("redis-server did not start");
   try {
     const [a, b] = await Promise.all([RedisWatermarkLog.connect(redis.url, "t:wm"), RedisWatermarkLog.connect(redis.url, "t:wm")]);
     await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).append([record(i % 2, i), record(i % 2, i + 1000)])));

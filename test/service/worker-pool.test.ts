@@ -77,6 +77,53 @@ test("a query that no worker takes in time fails with a timeout instead of waiti
   }
 });
 
+test("the queue is bounded per worker: a query that would overfill it is refused (overloaded, retry after 1 s)", async () => {
+  const pool = await WorkerPool.start({ module, options: { delayMs: 150 }, size: 1, maxQueueRows: 3 });
+  try {
+    assert.is(pool.queueCapacity, 3);
+    const running = pool.predict(batchOf(0.1)); // taken by the worker at once
+    await new Promise((r) => setTimeout(r, 20));
+    const queued = [pool.predict(batchOf(0.2, 0.2)), pool.predict(batchOf(0.3))];
+    assert.is(pool.queueRows, 3);
+    assert.ok(pool.saturated());
+    const refused = await pool.predict(batchOf(0.4)).catch((e) => e);
+    assert.instance(refused, ServiceError);
+    assert.equal([refused.kind, refused.status, refused.retryAfter], ["overloaded", 503, 1]);
+    assert.ok(await running);
+    assert.is((await Promise.all(queued)).length, 2, "admitted queries are answered");
+    assert.is(pool.queueRows, 0);
+    assert.not.ok(pool.saturated());
+    // A query larger than the whole queue still enters an empty one.
+    assert.is((await pool.predict(batchOf(0.1, 0.1, 0.1, 0.1, 0.1))).labels.length, 5);
+  } finally {
+    await pool.close();
+  }
+});
+
+test("reservations hold queue room while a body is read; they are released by predict, by release() or after reservationMs", async () => {
+  const pool = await WorkerPool.start({ module, options: { delayMs: 50 }, size: 1, maxQueueRows: 4, reservationMs: 200 });
+  try {
+    const a = pool.reserve(4)!;
+    assert.ok(a, "an empty queue takes any query");
+    assert.is(pool.reserve(1), null, "the room is held");
+    assert.ok(pool.saturated());
+    a.release();
+    a.release(); // twice is harmless
+    const b = pool.reserve(3)!;
+    const c = pool.reserve(1)!;
+    assert.ok(b && c);
+    assert.is(pool.reserve(1), null);
+    await pool.predict(batchOf(0.1, 0.2, 0.3), { reservation: b }); // converts b, and is answered
+    c.release();
+    pool.reserve(4); // never released: lapses
+    assert.is(pool.reserve(1), null);
+    await new Promise((r) => setTimeout(r, 250));
+    assert.ok(pool.reserve(1), "a lapsed reservation no longer holds the queue");
+  } finally {
+    await pool.close();
+  }
+});
+
 test("a predictor that cannot start fails WorkerPool.start with its message", async () => {
   const err = await WorkerPool.start({ module, options: { failStart: "no model.json in /nowhere" }, size: 2 }).catch((e) => e);
   assert.instance(err, Error);

@@ -40,10 +40,36 @@ export interface DefendedPredictorOptions {
 
 export const defaultProxy: ProxySource = { arch: "lenet", seed: 0 };
 
+/**
+ * A model declared to output probabilities must put its answers on the simplex: try it on probe inputs
+ * (blank, mid-grey, seeded noise) at start, so a logits model is refused once with the reason instead of
+ * failing every request with a 500.
+ */
+async function checkProbabilityOutputs(victim: TfjsClassifier): Promise<void> {
+  const n = victim.inputShape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(3 * n);
+  let seed = 12345;
+  for (let i = 0; i < n; i++) {
+    data[n + i] = 0.5;
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    data[2 * n + i] = seed / 2 ** 32;
+  }
+  try {
+    await victim.predict({ data, batchSize: 3, inputShape: victim.inputShape });
+  } catch (e) {
+    const why = e instanceof Error ? e.message.replace(/^TfjsClassifier: /, "").replace(/; is it a logits model\?.*$/, "") : String(e);
+    throw new Error(
+      `--outputs probabilities, but the model's output on a probe input is not a probability distribution (${why}): ` +
+        `is it a logits model? Leave out --outputs probabilities (the default, logits, applies a softmax)`,
+    );
+  }
+}
+
 export async function createPredictor(options: DefendedPredictorOptions): Promise<Predictor> {
   if (!modelExists(options.modelDir)) throw new Error(`no model in ${options.modelDir} (expected model.json and its weight files)`);
   await initBackend();
   const victim = new TfjsClassifier(await loadModelFromDir(options.modelDir), { outputs: options.outputs });
+  if (victim.outputs === "probabilities") await checkProbabilityOutputs(victim);
   const info = describeDefense(options.defense);
   const core = info.needsCore ? await loadCore() : undefined;
   let proxy: Proxy | undefined;

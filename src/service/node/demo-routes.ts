@@ -205,7 +205,14 @@ export async function demoRoutes(options: DemoRoutesOptions): Promise<Hono> {
     return send(c, file === "model.json" || /^[\w.-]+\.bin$/.test(file) ? fileInside(modelDir, file) : null, file);
   });
   demo.get("/plots/*", (c) => {
-    const path = decodeURIComponent(c.req.path.slice(c.req.path.indexOf("/plots/") + "/plots/".length));
+    const raw = c.req.path.slice(c.req.path.indexOf("/plots/") + "/plots/".length);
+    let path: string;
+    try {
+      path = decodeURIComponent(raw);
+    } catch {
+      // A malformed percent-escape ("%E0%A4%A") is the client's mistake, not the server's.
+      return c.json({ error: { kind: "validation", message: "path: malformed percent-escape", field: "path" } }, 400);
+    }
     return send(c, path.endsWith(".svg") ? fileInside(plotsDir, path) : null, path);
   });
   // The page and its bundle files. The page must be at a path ending in "/" (its URLs are relative).

@@ -1,5 +1,6 @@
 // Budgets in Redis, shared by every replica behind a load balancer. One Lua script checks and spends
 // atomically, so concurrent requests on different replicas can never overspend a key.
+import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import type { BudgetDecision, BudgetOptions, BudgetStore } from "../budgets.js";
 import { validateBudgetOptions } from "../budgets.js";
@@ -19,12 +20,24 @@ if window > 0 and redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[
 return {1, limit - now, redis.call('TTL', KEYS[1])}
 `;
 
-// KEYS[1] budget key; ARGV[1] amount. Never goes below zero, keeps the window's expiry.
+// KEYS[1] budget key; ARGV[1] amount. Never goes below zero and keeps the window's expiry: a key that is
+// gone (its window ended) stays gone, a windowed count that reaches zero stays with its TTL (deleting it
+// would let the next request open a fresh window), a lifetime count at zero is deleted.
 const refundScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local left = redis.call('DECRBY', KEYS[1], tonumber(ARGV[1]))
-if left <= 0 then redis.call('DEL', KEYS[1]) end
+if left < 0 then
+  redis.call('SET', KEYS[1], 0, 'KEEPTTL')
+  left = 0
+end
+if left == 0 and redis.call('TTL', KEYS[1]) == -1 then redis.call('DEL', KEYS[1]) end
 return left
 `;
+
+/** How an API key is named in Redis: SHA-256 hex, so a dump of Redis holds no usable key. */
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key, "utf8").digest("hex");
+}
 
 type BudgetRedis = Redis & {
   ppConsume(key: string, amount: number, limit: number, window: number): Promise<[number, number, number]>;
@@ -54,7 +67,7 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   private key(client: string): string {
-    return (this.options.prefix ?? "pp:budget:") + client;
+    return (this.options.prefix ?? "pp:budget:") + hashApiKey(client);
   }
 
   async consume(key: string, amount: number): Promise<BudgetDecision> {
@@ -73,12 +86,20 @@ export class RedisBudgetStore implements BudgetStore {
     await this.redis.ppRefund(this.key(key), amount).catch(() => {});
   }
 
+  outage(): string | undefined {
+    return redisOutage(this.redis, "budget store");
+  }
+
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
 
-/** The URL without its password, for messages. */
+/** Why a client cannot reach its Redis now ("the budget store (Redis) is unreachable (reconnecting)"), or undefined. */
+export function redisOutage(redis: Redis, what: string): string | undefined {
+  return redis.status === "ready" ? undefined : `the ${what} (Redis) is unreachable (${redis.status})`;
+}
+
 /** A connected client that has answered PING; it reconnects on its own, and failures surface per request as 503s. */
 export async function connectRedis(url: string): Promise<Redis> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000 });
@@ -93,6 +114,7 @@ export async function connectRedis(url: string): Promise<Redis> {
   return redis;
 }
 
+/** The URL without its password, for messages. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);

@@ -1,13 +1,13 @@
 // PRADA detector states in Redis, shared by every replica (and so by every process behind a load
 // balancer): a client's queries are judged together whichever replica answers them.
 //
-// One hash per client, <prefix>c:<key>:
+// One hash per client, <prefix>c:<sha256 hex of the API key> (keys are never stored in plaintext):
 //   ver      a version number, +1 on every write
 //   meta     the state without its arrays (JSON, PradaMeta)
 //   d        every class's D_c, float32 little-endian, one after the other in meta's class order
 //   g:<c>    class c's growing set, float32 little-endian (at most maxGrowing x dim values)
 //   blocked  "1" once --on-detect block blocked the key
-// and one sorted set <prefix>flagged of the keys whose latest test alarmed or that are blocked (score: the
+// and one sorted set <prefix>flagged of the (hashed) keys whose latest test alarmed or that are blocked (score: the
 // time of the write; blocked: +inf), for the /metrics gauge.
 //
 // Atomicity: optimistic concurrency with a compare-and-set Lua script. An update reads ver, meta, d and
@@ -28,7 +28,7 @@ import { Redis } from "ioredis";
 import { newPradaState, pradaMeta, pradaStateFromMeta } from "../../defenses/prada.js";
 import type { PradaMeta, PradaState, PradaStore } from "../../defenses/prada.js";
 import { ServiceError } from "../errors.js";
-import { connectRedis } from "./redis-budgets.js";
+import { connectRedis, hashApiKey, redisOutage } from "./redis-budgets.js";
 
 // KEYS[1] state hash, KEYS[2] flagged zset.
 // ARGV[1] expected ver ("" = no state yet), ARGV[2] ttl seconds (0 = none), ARGV[3] client, ARGV[4] flagged
@@ -129,7 +129,7 @@ export class RedisPradaStore implements PradaStore {
   }
 
   private hash(client: string): string {
-    return `${this.prefix}c:${client}`;
+    return `${this.prefix}c:${hashApiKey(client)}`;
   }
 
   private get flaggedKey(): string {
@@ -207,7 +207,7 @@ export class RedisPradaStore implements PradaStore {
         if (changed) pairs.push("d", Buffer.concat(parts));
       }
       const reset = !meta && ver !== "" ? 1 : 0; // a stored state of another input size: replaced whole
-      args.push(ver, this.ttl, client, state.alarm || state.blocked ? 1 : 0, state.blocked ? 1 : 0, reset, remove.length, ...remove, ...pairs);
+      args.push(ver, this.ttl, hashApiKey(client), state.alarm || state.blocked ? 1 : 0, state.blocked ? 1 : 0, reset, remove.length, ...remove, ...pairs);
       let written: [number, number];
       try {
         written = await this.redis.ppPradaCas(hash, this.flaggedKey, ...args);
@@ -231,6 +231,10 @@ export class RedisPradaStore implements PradaStore {
 
   async flaggedCount(): Promise<number> {
     return Number(await this.redis.ppPradaCount(this.flaggedKey, this.ttl));
+  }
+
+  outage(): string | undefined {
+    return redisOutage(this.redis, "detector store");
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import { createApp } from "../app.js";
-import type { RequestLog, ServiceLimits } from "../app.js";
+import type { HostStatus, RequestLog, ServiceLimits } from "../app.js";
 import { MemoryBudgetStore } from "../budgets.js";
 import type { BudgetStore } from "../budgets.js";
 import { PradaDetection } from "../detection.js";
@@ -65,6 +65,10 @@ export interface ServerOptions {
   readonly redis?: string;
   readonly jobTimeoutMs?: number;
   readonly maxRowsPerDispatch?: number;
+  /** Most inputs waiting per worker before queries get 503 "overloaded" (`serve --max-queue`). Default 512. */
+  readonly maxQueueRows?: number;
+  /** On close, how long queries already accepted may take to finish before the server stops anyway. Default 30 s. */
+  readonly drainTimeoutMs?: number;
   /** Extra routes (the browser demo), given the served model's facts. */
   readonly extraRoutes?: (info: ServedModelInfo) => Promise<(app: Hono) => void> | ((app: Hono) => void);
   /** Operational messages (start, worker restarts, shutdown). */
@@ -79,7 +83,8 @@ export interface RunningServer {
   readonly info: ServedModelInfo;
   readonly pool: WorkerPool;
   readonly metrics: ServiceMetrics;
-  /** Graceful: stop accepting, finish in-flight queries, stop the workers, close Redis. Idempotent. */
+  /** Graceful: /healthz and new queries answer 503 "draining" while the queries already accepted finish;
+   * then stop listening, stop the workers, close Redis. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -110,8 +115,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (options.budget) {
     const { limit, windowSeconds } = options.budget;
     const listed = [...(options.budget.keys ?? []), ...(options.budget.keysFile ? readKeys(options.budget.keysFile) : [])];
-    keys = listed.length ? new Set(listed) : undefined;
-    budgets = options.redis ? await RedisBudgetStore.connect({ url: options.redis, limit, windowSeconds }) : new MemoryBudgetStore({ limit, windowSeconds });
+    // Without a fixed list anyone could mint keys: every fresh key is a fresh budget (and a count to keep).
+    if (listed.length === 0) throw new Error("--budget needs the accepted API keys (--api-keys <file>, one per line): without a fixed list a client could mint a fresh key, and a fresh budget, at will");
+    keys = new Set(listed);
+    budgets = options.redis
+      ? await RedisBudgetStore.connect({ url: options.redis, limit, windowSeconds })
+      : new MemoryBudgetStore({ limit, windowSeconds, maxKeys: Math.max(100_000, keys.size) });
   } else if (options.redis && !options.detect) {
     throw new Error("--redis stores query budgets: give a budget too (--budget <inputs per key>)");
   }
@@ -121,15 +130,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     apiKeys = { header: options.apiKeys.header, keys: listed.length ? new Set(listed) : undefined };
   }
   let detection: PradaDetection | undefined;
+  let pradaRedis: RedisPradaStore | undefined;
   if (options.detect) {
     if (!budgets && !apiKeys) {
       throw new Error("--detect needs API keys to tell clients apart (--api-keys <file>)");
     }
     try {
       const prada = resolvePradaOptions(options.detect.prada);
-      const store = options.redis
-        ? await RedisPradaStore.connect({ url: options.redis }, prada)
-        : new MemoryPradaStore({ maxClients: options.detect.maxClients });
+      pradaRedis = options.redis ? await RedisPradaStore.connect({ url: options.redis }, prada) : undefined;
+      const store = pradaRedis ?? new MemoryPradaStore({ maxClients: options.detect.maxClients });
       detection = new PradaDetection({ store, onDetect: options.detect.onDetect, prada, metrics });
     } catch (e) {
       await budgets?.close?.();
@@ -146,6 +155,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       log,
       jobTimeoutMs: options.jobTimeoutMs,
       maxRowsPerDispatch: options.maxRowsPerDispatch,
+      maxQueueRows: options.maxQueueRows,
     });
   } catch (e) {
     await budgets?.close?.();
@@ -154,6 +164,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   const info = pool.info;
   let closing = false;
+  // What /healthz says, and whether queries are taken: a dependency down is reported, not hidden behind a 200.
+  const status = (): HostStatus => {
+    if (closing) return { status: "draining", reason: "shutting down: finishing the queries already accepted" };
+    if (pool.readyCount === 0) return { status: "unavailable", reason: "no model worker is up (restarting)" };
+    const outage = budgets?.outage?.() ?? pradaRedis?.outage();
+    return outage ? { status: "unavailable", reason: outage } : { status: "ok" };
+  };
   const extraRoutes = options.extraRoutes ? await options.extraRoutes(info) : undefined;
   const app = createApp({
     predictor: pool,
@@ -169,13 +186,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     apiKeys,
     detection,
     log: options.accessLog,
-    isReady: () => !closing && pool.readyCount > 0,
+    status,
     extraRoutes,
   });
 
+  // Requests that arrived before close(): the drain waits for them. Later ones are answered 503 "draining".
+  let accepted = 0;
+  let onDrained: (() => void) | undefined;
+  const fetch = async (request: Request, env: unknown): Promise<Response> => {
+    if (closing) return app.fetch(request, env);
+    accepted++;
+    try {
+      return await app.fetch(request, env);
+    } finally {
+      if (--accepted === 0) onDrained?.();
+    }
+  };
+
   const host = options.host ?? "127.0.0.1";
   const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 8080, hostname: host }, (a) => resolve({ server: s, address: a }));
+    const s = serve({ fetch, port: options.port ?? 8080, hostname: host }, (a) => resolve({ server: s, address: a }));
     s.once("error", reject);
   }).catch(async (e: NodeJS.ErrnoException) => {
     await pool.close();
@@ -187,6 +217,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   log(
     `serving ${info.model ?? "model"} with defense ${info.defense.name}${info.defense.keyed ? " (keyed)" : ""}` +
       `${info.defense.params ? ` ${JSON.stringify(info.defense.params)}` : ""} on ${pool.size} workers` +
+      `; queue of ${pool.queueCapacity / pool.size} inputs per worker` +
       (budgets ? `; budgets of ${options.budget!.limit} inputs per key${options.redis ? ` in ${redactUrl(options.redis)}` : " in memory"}` : "") +
       (detection
         ? `; detector ${detection.name} (on detect: ${detection.onDetect}, δ = ${detection.detector.options.delta}) with states ${options.redis ? `in ${redactUrl(options.redis)}` : "in memory"}`
@@ -197,7 +228,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const close = () =>
     (closed ??= (async () => {
       closing = true;
-      // Stop accepting connections; keep-alive sockets are closed once idle, in-flight requests finish.
+      // Keep listening while the accepted requests finish, so health checks see 503 "draining", not a refused connection.
+      if (accepted > 0) {
+        const drained = new Promise<void>((resolve) => (onDrained = resolve));
+        await Promise.race([drained, new Promise((r) => setTimeout(r, options.drainTimeoutMs ?? 30_000).unref())]);
+      }
+      // Stop accepting connections; keep-alive sockets are closed once idle, requests still running finish.
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
       await pool.close();

@@ -7,7 +7,7 @@ import type { InputBatch } from "../../models/types.js";
 import { ServiceError } from "../errors.js";
 import { Counter, Gauge } from "../metrics.js";
 import type { ServiceMetrics } from "../metrics.js";
-import type { Prediction, Predictor, ServedModelInfo } from "../predictor.js";
+import type { Prediction, Predictor, Reservation, ServedModelInfo } from "../predictor.js";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.js";
 
 export interface WorkerPoolOptions extends WorkerInit {
@@ -15,6 +15,12 @@ export interface WorkerPoolOptions extends WorkerInit {
   readonly size?: number;
   /** Most rows merged into one dispatch. Default 64. */
   readonly maxRowsPerDispatch?: number;
+  /** Most input rows waiting for a worker, per worker (not counting the batches being answered); a query
+   * that would go over is refused with 503 "overloaded". A query always enters an empty queue (with nothing reserved). Default 64:
+   * one full dispatch waiting per worker, so an admitted query waits for at most about two batches. */
+  readonly maxQueueRows?: number;
+  /** How long a reservation (room held for a query whose body is being read) lasts at most. Default 1 s. */
+  readonly reservationMs?: number;
   /** A worker busy longer than this on one batch is terminated and replaced. Default 30 s. */
   readonly jobTimeoutMs?: number;
   /** A query no worker has taken after this long fails (504), e.g. while every worker keeps crashing. Default 60 s. */
@@ -65,6 +71,11 @@ function newWorker(init: WorkerInit): Worker {
 export class WorkerPool implements Predictor {
   private readonly slots: Slot[] = [];
   private readonly queue: QueueItem[] = [];
+  /** Rows in `queue`. */
+  private queuedRows = 0;
+  /** Rows (estimated) and count of the reservations of queries whose bodies are being read. */
+  private reservedRows = 0;
+  private reservations = 0;
   private nextId = 1;
   private closing = false;
   private idleWaiters: (() => void)[] = [];
@@ -75,6 +86,9 @@ export class WorkerPool implements Predictor {
   readonly maxRows: number;
   readonly jobTimeoutMs: number;
   readonly queueTimeoutMs: number;
+  /** Most rows waiting in the whole pool: maxQueueRows x size. */
+  readonly queueCapacity: number;
+  private readonly rejected = new Counter("pp_queue_rejected_total", "Queries refused with 503 because the worker queue was full.");
 
   private constructor(
     private readonly options: WorkerPoolOptions,
@@ -84,8 +98,14 @@ export class WorkerPool implements Predictor {
     this.maxRows = options.maxRowsPerDispatch ?? 64;
     this.jobTimeoutMs = options.jobTimeoutMs ?? 30_000;
     this.queueTimeoutMs = options.queueTimeoutMs ?? 60_000;
+    const perWorker = options.maxQueueRows ?? 512;
+    if (!(Number.isInteger(perWorker) && perWorker >= 1)) throw new RangeError(`maxQueueRows must be a positive integer, got ${perWorker}`);
+    this.queueCapacity = perWorker * this.size;
     options.metrics?.add(new Gauge("pp_workers_ready", "Worker threads ready to answer.", () => this.readyCount));
-    options.metrics?.add(new Gauge("pp_queue_rows", "Inputs waiting for a worker.", () => this.queue.reduce((s, q) => s + q.batch.batchSize, 0)));
+    options.metrics?.add(new Gauge("pp_queue_rows", "Inputs waiting for a worker.", () => this.queuedRows));
+    options.metrics?.add(new Gauge("pp_queue_reserved_rows", "Inputs (estimated) of queries admitted to the queue whose bodies are being read.", () => this.reservedRows));
+    options.metrics?.add(new Gauge("pp_queue_capacity_rows", "Most inputs that may wait for a worker (--max-queue x workers).", () => this.queueCapacity));
+    options.metrics?.add(this.rejected);
     options.metrics?.add(this.restarts);
   }
 
@@ -110,6 +130,53 @@ export class WorkerPool implements Predictor {
 
   get restartCount(): number {
     return this.restarts.get();
+  }
+
+  /** Rows waiting for a worker now. */
+  get queueRows(): number {
+    return this.queuedRows;
+  }
+
+  /** The queue is full: a new query would be refused. */
+  saturated(): boolean {
+    return this.queuedRows + this.reservedRows >= this.queueCapacity;
+  }
+
+  /** A query of `rows` more inputs fits: always into an empty queue that nothing is reserved in. */
+  private fits(rows: number): boolean {
+    if (this.queue.length === 0 && this.reservations === 0) return true;
+    return this.queuedRows + this.reservedRows + rows <= this.queueCapacity;
+  }
+
+  /**
+   * Holds room for a query of about `rows` inputs while its body is read and validated; null when full. A
+   * reservation lapses after `reservationMs` (default 1 s), so a slow upload cannot hold the queue.
+   */
+  reserve(rows: number): Reservation | null {
+    if (this.closing) return { release: () => {} }; // predict() refuses with "shutting down"
+    if (!this.fits(rows)) {
+      this.rejected.inc();
+      return null;
+    }
+    this.reservedRows += rows;
+    this.reservations++;
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      clearTimeout(lapse);
+      this.reservedRows -= rows;
+      this.reservations--;
+    };
+    const lapse = setTimeout(release, this.options.reservationMs ?? 1000);
+    lapse.unref?.();
+    return { release };
+  }
+
+  private take(at: number, count = 1): QueueItem[] {
+    const items = this.queue.splice(at, count);
+    for (const q of items) this.queuedRows -= q.batch.batchSize;
+    return items;
   }
 
   private spawn(): Promise<ServedModelInfo> {
@@ -205,8 +272,15 @@ export class WorkerPool implements Predictor {
     this.pump();
   }
 
-  predict(batch: InputBatch, context?: { clientId?: string }): Promise<Prediction> {
+  predict(batch: InputBatch, context?: { clientId?: string; reservation?: Reservation }): Promise<Prediction> {
+    context?.reservation?.release();
     if (this.closing) return Promise.reject(new ServiceError("unavailable", "the service is shutting down"));
+    if (!this.fits(batch.batchSize)) {
+      this.rejected.inc();
+      return Promise.reject(
+        new ServiceError("overloaded", `the server is at capacity (${this.queuedRows} inputs queued, at most ${this.queueCapacity}); retry after a second`, undefined, undefined, 1),
+      );
+    }
     return new Promise((resolve, reject) => {
       const item: QueueItem = {
         batch,
@@ -216,12 +290,13 @@ export class WorkerPool implements Predictor {
         waitTimer: setTimeout(() => {
           const at = this.queue.indexOf(item);
           if (at < 0) return;
-          this.queue.splice(at, 1);
+          this.take(at);
           reject(new ServiceError("timeout", `no model worker took the query within ${this.queueTimeoutMs} ms`));
           this.checkIdle();
         }, this.queueTimeoutMs),
       };
       this.queue.push(item);
+      this.queuedRows += batch.batchSize;
       this.pump();
     });
   }
@@ -231,7 +306,7 @@ export class WorkerPool implements Predictor {
       if (this.queue.length === 0) break;
       if (!slot.ready || slot.job) continue;
       // Merge queued requests of the same client (per-client defenses see one client per batch).
-      const first = this.queue.shift()!;
+      const first = this.take(0)[0];
       const items = [first];
       let rows = first.batch.batchSize;
       for (let i = 0; i < this.queue.length && rows < this.maxRows; ) {
@@ -239,7 +314,7 @@ export class WorkerPool implements Predictor {
         if (q.clientId === first.clientId && rows + q.batch.batchSize <= this.maxRows) {
           items.push(q);
           rows += q.batch.batchSize;
-          this.queue.splice(i, 1);
+          this.take(i);
         } else i++;
       }
       for (const q of items) clearTimeout(q.waitTimer);
@@ -263,7 +338,7 @@ export class WorkerPool implements Predictor {
     }
     // With no worker left to take it, queued work would wait forever: fail it now.
     if (this.closing && this.slots.length === 0) {
-      for (const q of this.queue.splice(0)) {
+      for (const q of this.take(0, this.queue.length)) {
         clearTimeout(q.waitTimer);
         q.reject(new ServiceError("unavailable", "the service is shutting down"));
       }
