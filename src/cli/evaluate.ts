@@ -50,11 +50,11 @@ export const evaluateCommand = new Command("evaluate")
     preset: string; dataset?: "mnist" | "fashion-mnist"; attacks?: string[]; defenses?: string[]; grid?: string[]; thiefParams?: string[];
     budget?: number; seed?: number; transfer?: "auto" | "fashion-mnist" | "heldout" | "mnist"; heldOut?: number; victimEpochs?: number;
     workers: number; out?: string; cacheDir: string;
-  }) => {
+  }, cmd: Command) => {
     const { presets, presetSettings, parseGridEntry, threatConfigs } = await import("../eval/config.js");
     const { writeCombinedReport } = await import("../eval/combined.js");
-    const { describeDefense, parseParameterStrings } = await import("../defenses/index.js");
-    const { describeThief } = await import("../thieves/registry.js");
+    const { describeDefense, parseParameterStrings, publicParameters } = await import("../defenses/index.js");
+    const { createThief, describeThief } = await import("../thieves/registry.js");
     const { prepareSetup } = await import("../eval/setup.js");
     const { runEvaluation, formatDuration } = await import("../eval/runner.js");
     const { runThiefJob } = await import("../eval/jobs.js");
@@ -63,28 +63,62 @@ export const evaluateCommand = new Command("evaluate")
     const { workerExecutor } = await import("../node/eval-workers.js");
     const started = performance.now();
 
+    // Every flag is checked before any work (minutes of training the victim): a bad value is a flag
+    // error naming the flag, exit code 2, like commander's own.
+    const flagError = (flag: string, entry: string | undefined, e: unknown): never =>
+      cmd.error(`error: ${flag}${entry === undefined ? "" : ` ${entry}`}: ${e instanceof Error ? e.message : String(e)}`, { exitCode: 2, code: "prediction-poisoning.flag" });
     const base = presets[opts.preset].config;
     const grid: Record<string, Record<string, unknown[]>> = {};
     for (const [defense, axes] of Object.entries(base.grid)) grid[defense] = Object.fromEntries(Object.entries(axes).map(([k, v]) => [k, [...v]]));
-    for (const entry of opts.grid ?? []) {
-      const { defense, params } = parseGridEntry(entry);
-      // Each value goes through the defense's own parameter parser: "0.5" -> 0.5, unknown names rejected.
-      grid[defense] = Object.fromEntries(
-        Object.entries(params).map(([name, values]) => [name, values.map((value) => parseParameterStrings(defense, { [name]: value })[name])]),
-      );
-    }
     const defenses = opts.defenses ?? [...base.defenses];
-    // Fail on a misspelt name now, not after minutes of training the victim.
-    for (const name of defenses) describeDefense(name);
-    for (const name of opts.attacks ?? []) describeThief(name);
-    for (const entry of opts.grid ?? []) {
-      const { defense } = parseGridEntry(entry);
-      if (!defenses.includes(defense)) throw new Error(`--grid ${entry}: "${defense}" is not among the defenses (${defenses.join(", ")})`);
+    for (const name of defenses) {
+      try {
+        describeDefense(name);
+      } catch (e) {
+        flagError("--defenses", undefined, e);
+      }
     }
-    const thiefOverrides = parseThiefParams(opts.thiefParams ?? []);
+    for (const name of opts.attacks ?? []) {
+      try {
+        describeThief(name);
+      } catch (e) {
+        flagError("--attacks", undefined, e);
+      }
+    }
+    for (const entry of opts.grid ?? []) {
+      try {
+        const { defense, params } = parseGridEntry(entry);
+        if (!defenses.includes(defense)) throw new Error(`"${defense}" is not among the defenses (${defenses.join(", ")})`);
+        // Each value goes through the defense's own parameter parser: "0.5" -> 0.5, unknown names rejected.
+        const axes: Record<string, unknown[]> = Object.fromEntries(
+          Object.entries(params).map(([name, values]) => [name, values.map((value) => parseParameterStrings(defense, { [name]: value })[name])]),
+        );
+        // ... and every combination through its validation (epsilon >= 0, ...).
+        for (const setting of presetSettings([defense], { [defense]: axes })) publicParameters(defense, setting.params);
+        grid[defense] = axes;
+      } catch (e) {
+        flagError("--grid", entry, e);
+      }
+    }
+    let thiefOverrides: Record<string, Record<string, unknown>> = {};
+    try {
+      thiefOverrides = parseThiefParams(opts.thiefParams ?? []);
+    } catch (e) {
+      flagError("--thief-params", undefined, e);
+    }
     const thiefParams: Record<string, Record<string, unknown>> = {};
     for (const attack of new Set([...Object.keys(base.thiefParams), ...Object.keys(thiefOverrides)])) {
       thiefParams[attack] = { ...(base.thiefParams[attack] ?? {}), ...(thiefOverrides[attack] ?? {}) };
+    }
+    // Each thief built with its parameters now (construction only validates them; no model is made).
+    const noDeps = { buildSubstitute: () => { throw new Error("not available while checking parameters"); } };
+    for (const attack of new Set([...withTop1(opts.attacks ?? [...base.attacks]), ...Object.keys(thiefOverrides)])) {
+      try {
+        createThief(attack, thiefParams[attack] ?? {}, noDeps);
+      } catch (e) {
+        const given = (opts.thiefParams ?? []).filter((entry) => entry.split(":")[0] === attack);
+        flagError("--thief-params", given.length > 0 ? given.join(" ") : undefined, e);
+      }
     }
     const { grid: _g, defenses: _d, extraSettings, ...rest } = base;
     // An explicit --transfer (or --attacks, --budget) asks for one run, not the preset's threat settings.

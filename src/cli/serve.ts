@@ -36,6 +36,8 @@ export const serveCommand = new Command("serve")
   .option("--param <name=value>", 'a defense parameter by name, repeatable; for a chain\'s stage parameters that share a name, e.g. "grad2.epsilon=0.4"', paramArg)
   .option("--proxy-arch <arch>", "architecture of MAD's scratch proxy of the thief's model (lenet, mlp, vgg)", "lenet")
   .option("--proxy-seed <n>", "seed of the scratch proxy's initialisation", integerArg(0, 2 ** 32 - 1), 0)
+  .option("--misinformation-model <dir>", "adaptive-misinformation: its misinformation model (train one with `train --kind misinformation`)")
+  .option("--scorer-model <dir>", "adaptive-misinformation: its out-of-distribution scorer (`train --kind outlier-exposed`); without it, the victim's own top probability is the score")
   .option("--proxy-model <dir>", "a trained proxy model directory instead of the scratch proxy (MAD's view of the thief; for grad2: its surrogate, a model distilled from the victim's answers)")
   .option("--host <host>", "interface to listen on (0.0.0.0 for all)", "127.0.0.1")
   .option("--port <n>", "port (0: any free port)", integerArg(0, 65535), 8080)
@@ -92,6 +94,8 @@ interface ServeFlags {
   proxyArch: Architecture;
   proxySeed: number;
   proxyModel?: string;
+  misinformationModel?: string;
+  scorerModel?: string;
   host: string;
   port: number;
   workers?: number;
@@ -178,7 +182,14 @@ async function defenseParameters(
     params.jacobian === "layers" || flags.defense.split(">").some((stage) => stage.trim() === "grad2")
       ? (await import("../models/proxy.js")).Proxy.scratch({ arch: flags.proxyArch, seed: flags.proxySeed, numClasses: 2, inputShape: [1] })
       : undefined;
-  const probe = createDefense(flags.defense, key ? { ...params, key } : params, { core: info.needsCore ? await loadCore() : undefined, proxy });
+  // Adaptive Misinformation's models are loaded by each worker; here stand-ins only let the parameters be checked.
+  const usesMisinformation = flags.defense.split(">").some((stage) => stage.trim() === "adaptive-misinformation");
+  if (usesMisinformation && !flags.misinformationModel) {
+    throw new DefenseConfigError(flags.defense, undefined, "needs --misinformation-model <dir> (train one: prediction-poisoning train --kind misinformation --out <dir>)");
+  }
+  const standIn = { probs: async () => new Float32Array(0) };
+  const models = usesMisinformation ? { misinformation: standIn, scorer: flags.scorerModel ? standIn : undefined } : {};
+  const probe = createDefense(flags.defense, key ? { ...params, key } : params, { core: info.needsCore ? await loadCore() : undefined, proxy, ...models });
   const validated = { ...probe.params };
   probe.dispose?.();
   return { params: validated, keyFile, keyed };
@@ -228,9 +239,10 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
     const { modelExists } = await import("../node/model-files.js");
     if (!modelExists(modelDir)) throw new Error(`--model ${modelDir}: no model.json there (give a tfjs model directory, or "demo")`);
   }
-  if (flags.proxyModel) {
+  for (const [flag, dir] of [["--proxy-model", flags.proxyModel], ["--misinformation-model", flags.misinformationModel], ["--scorer-model", flags.scorerModel]] as const) {
+    if (!dir) continue;
     const { modelExists } = await import("../node/model-files.js");
-    if (!modelExists(flags.proxyModel)) throw new Error(`--proxy-model ${flags.proxyModel}: no model.json there`);
+    if (!modelExists(dir)) throw new Error(`${flag} ${dir}: no model.json there`);
   }
 
   const proxy = flags.proxyModel ? { dir: flags.proxyModel } : { arch: flags.proxyArch, seed: flags.proxySeed };
@@ -255,6 +267,8 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
       defense: flags.defense,
       params,
       proxy,
+      misinformationModel: flags.misinformationModel,
+      scorerModel: flags.scorerModel,
       keyFile: keyed ? keyFile : undefined,
       publishParams: flags.publicParams === true,
       watermark,

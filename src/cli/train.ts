@@ -40,6 +40,7 @@ interface TrainCliOptions {
   out: string;
   trainCount?: number;
   fashionMnistDir?: string;
+  kind: "victim" | "outlier-exposed" | "misinformation";
 }
 
 export const trainCommand = new Command("train")
@@ -53,6 +54,12 @@ export const trainCommand = new Command("train")
   .option("--momentum <x>", "SGD momentum", fraction, 0.5)
   .option("--train-count <n>", "train on only the first N training images (quick runs)", positiveInt("--train-count"))
   .option("--fashion-mnist-dir <dir>", "where the Fashion-MNIST *-ubyte.gz files are (default: the Debian package's)")
+  .addOption(
+    new Option(
+      "--kind <kind>",
+      "what to train: the victim, or Adaptive Misinformation's scorer (outlier exposure on synthetic outliers) or misinformation model, for serve --scorer-model / --misinformation-model",
+    ).choices(["victim", "outlier-exposed", "misinformation"]).default("victim"),
+  )
   .requiredOption("--out <dir>", "directory to write model.json, weights.bin and victim.json")
   .action(async (o: TrainCliOptions) => {
     const { trainVictimToDir } = await import("../node/victim-files.js");
@@ -60,6 +67,14 @@ export const trainCommand = new Command("train")
     if (o.arch === "vgg") throw new Error("vgg is for 32x32x3 inputs; mnist and fashion-mnist are 28x28x1: use --arch lenet or mlp");
     const bar = terminalProgress(`${o.arch}/${o.dataset}`);
     const started = performance.now();
+    if (o.kind !== "victim") {
+      try {
+        await trainDefenseModel(o, bar.onBatch);
+      } finally {
+        bar.stop();
+      }
+      return;
+    }
     let result;
     try {
       result = await trainVictimToDir(o.out, {
@@ -84,3 +99,23 @@ export const trainCommand = new Command("train")
         `(${m.trainCount} training images, ${m.epochs} epochs, ${m.trainSeconds.toFixed(1)} s training, ${((performance.now() - started) / 1000).toFixed(1)} s total); saved to ${o.out}`,
     );
   });
+
+/** Adaptive Misinformation's models (src/models/misinformation.ts), trained like the victim and saved for `serve`. */
+async function trainDefenseModel(o: TrainCliOptions, onBatch?: (e: import("../models/training.js").TrainingProgressEvent) => void): Promise<void> {
+  const { victimData } = await import("../node/victim-files.js");
+  const { saveModelToDir } = await import("../node/model-files.js");
+  const { trainMisinformation, trainOutlierExposed } = await import("../models/misinformation.js");
+  const { generateOutliers } = await import("../models/outliers.js");
+  const { subset } = await import("../models/datasets.js");
+  const split = victimData(o.dataset, { fashionMnistDir: o.fashionMnistDir });
+  const train = o.trainCount ? subset(split.train, Int32Array.from({ length: Math.min(o.trainCount, split.train.count) }, (_, i) => i)) : split.train;
+  const options = { arch: o.arch, epochs: o.epochs, seed: o.seed, batchSize: o.batchSize, learningRate: o.lr, momentum: o.momentum, onBatch };
+  const started = performance.now();
+  const trained =
+    o.kind === "outlier-exposed"
+      ? await trainOutlierExposed({ train, outliers: generateOutliers({ count: train.count, seed: o.seed, source: train }), test: split.test }, options)
+      : await trainMisinformation({ train, test: split.test }, options);
+  await saveModelToDir(trained.model, o.out);
+  trained.model.dispose();
+  console.log(`${o.kind} ${o.arch} on ${o.dataset} (${train.count} training images, ${o.epochs} epochs, ${((performance.now() - started) / 1000).toFixed(1)} s); saved to ${o.out}`);
+}

@@ -177,4 +177,37 @@ test("serve: grad2 (a scratch surrogate of --proxy-arch) and a modelguard-s>grad
   for (const s of servers) if (s.exitCode === null) s.kill("SIGTERM");
 });
 
+test("serve: adaptive-misinformation with models from `train --kind`; without --misinformation-model it refuses to start", async () => {
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr!.on("data", (d) => (stderr += d));
+      child.once("exit", (code) => resolve({ code, stderr }));
+    });
+  const missing = await run(["serve", "--model", modelDir, "--defense", "adaptive-misinformation", "--port", "0"]);
+  assert.is(missing.code, 2);
+  assert.match(missing.stderr, /--misinformation-model/);
+  for (const kind of ["misinformation", "outlier-exposed"]) {
+    const trained = await run(["train", "--kind", kind, "--arch", "mlp", "--epochs", "1", "--train-count", "300", "--out", join(dir, kind)]);
+    assert.is(trained.code, 0, trained.stderr);
+  }
+  const none = await serve(["--model", modelDir, "--defense", "none", "--port", "0", "--workers", "1"]);
+  const am = await serve([
+    "--model", modelDir, "--defense", "adaptive-misinformation", "--tau", "0.99",
+    "--misinformation-model", join(dir, "misinformation"), "--scorer-model", join(dir, "outlier-exposed"), "--port", "0", "--workers", "1",
+  ]);
+  const truth = await predict(none.url, 12);
+  const answer = await predict(am.url, 12);
+  assert.equal((await predict(am.url, 12)).text, answer.text, "deterministic");
+  let misinformed = 0;
+  answer.body.probabilities.forEach((row, i) => {
+    assert.ok(Math.abs(row.reduce((x, p) => x + p, 0) - 1) < 1e-4);
+    if (row.some((p, k) => Math.abs(p - truth.body.probabilities[i][k]) > 1e-3)) misinformed++;
+  });
+  // τ = 0.99 against a one-epoch scorer: most of these digits score below it and get the misinformation model's answer.
+  assert.ok(misinformed >= 6, `only ${misinformed} of 12 answers changed`);
+  for (const s of servers) if (s.exitCode === null) s.kill("SIGTERM");
+});
+
 test.run();

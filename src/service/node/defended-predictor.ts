@@ -29,6 +29,9 @@ export interface DefendedPredictorOptions {
   /** The proxy of the thief's model for defenses with a `jacobian` parameter (MAD): a seeded scratch network
    * (the same in every worker and replica, so answers do not depend on which one serves) or a trained model. */
   readonly proxy?: ProxySource;
+  /** Adaptive Misinformation's misinformation model and out-of-distribution scorer: tfjs model directories (logits out). */
+  readonly misinformationModel?: string;
+  readonly scorerModel?: string;
   /** The file holding the defense's secret key (keyed MAD), read by each worker: the key never travels in messages. */
   readonly keyFile?: string;
   /** Publish the defense's public parameters in GET /v1/model (default: only its name and whether it is keyed). */
@@ -83,7 +86,9 @@ export async function createPredictor(options: DefendedPredictorOptions): Promis
         : Proxy.scratch({ arch: source.arch, seed: source.seed, numClasses: victim.numClasses, inputShape: victim.inputShape });
   }
   const params = options.keyFile ? { ...options.params, key: readKeyFile(options.keyFile) } : options.params;
-  let defense = createDefense(options.defense, params, { core, proxy });
+  const misinformation = options.misinformationModel ? new Proxy(await loadLayersModelFromDir(options.misinformationModel)) : undefined;
+  const scorer = options.scorerModel ? new Proxy(await loadLayersModelFromDir(options.scorerModel)) : undefined;
+  let defense = createDefense(options.defense, params, { core, proxy, misinformation, scorer });
   let sink: WatermarkSink | undefined;
   if (options.watermark) {
     const wm = options.watermark;
@@ -97,6 +102,8 @@ export async function createPredictor(options: DefendedPredictorOptions): Promis
     publishParams: options.publishParams,
     dispose: () => {
       victim.dispose();
+      misinformation?.dispose();
+      scorer?.dispose();
       void sink?.close();
     },
   });
