@@ -16,8 +16,20 @@ export const ORACLE_ARGMIN: i32 = 3;
 
 /** MAD-argmax candidates put this much extra mass on m so that argmax v_S = m strictly. */
 export const ARGMAX_TIE_BREAK: f64 = 1e-5;
-/** MAD-argmax enumerates all 2^(K−1) subsets up to this K (Gray-code walk), greedy beyond. */
+/** MAD-argmax enumerates all 2^(K−1) subsets up to this K (Gray-code walk), greedy beyond: the default. */
 export const EXACT_ARGMAX_LIMIT: i32 = 20;
+/** Largest exact limit accepted: 2^23 subsets per row (the counters are i32). */
+export const MAX_EXACT_ARGMAX_LIMIT: i32 = 24;
+
+// MAD-argmax search options of the next batches (set by batch.ts from the perturber's options).
+let exactLimit: i32 = EXACT_ARGMAX_LIMIT;
+/** After the greedy: swap passes (try adding, removing or exchanging one class) until none improves. */
+let greedyRefine: bool = false;
+
+export function configureArgmax(limit: i32, refine: i32): void {
+  exactLimit = limit < 1 ? 1 : limit > MAX_EXACT_ARGMAX_LIMIT ? MAX_EXACT_ARGMAX_LIMIT : limit;
+  greedyRefine = refine != 0;
+}
 
 /** The row's data, laid out by batch.ts (globals: the core allocates nothing). d: p − y (probs);
  * M, My, running: gram only. */
@@ -308,7 +320,7 @@ function classOfBit(bit: i32, m: i32): i32 {
 export function argmaxOracle(K: i32, target: usize): void {
   const m = firstArgmax(bufY, K);
   resetSubset(K, m);
-  if (K <= EXACT_ARGMAX_LIMIT) {
+  if (K <= exactLimit) {
     if (!reachable && rowJacobian != JACOBIAN_GRAM) exactArgmaxAtCandidates(K, m, target);
     else exactArgmax(K, m, target);
   } else if (!reachable && rowJacobian != JACOBIAN_GRAM) greedyArgmaxAtCandidates(K, m, target);
@@ -350,6 +362,7 @@ function greedyArgmaxAtCandidates(K: i32, m: i32, target: usize): void {
     bestNorm = roundNorm;
     flipMember(K, roundClass, 1.0);
   }
+  if (greedyRefine) refineSubset(K, m);
   materialiseSubset(K, -1, target);
 }
 
@@ -522,6 +535,12 @@ function exactArgmax(K: i32, m: i32, target: usize): void {
  * best; stop as soon as a round fails to beat the best subset seen (a local maximum for "add one").
  */
 function greedyArgmax(K: i32, m: i32, target: usize): void {
+  if (greedyRefine) {
+    greedyFullPath(K, m);
+    refineSubset(K, m);
+    materialiseSubset(K, -1, target);
+    return;
+  }
   let best = scoreSubset(K, -1);
   while (subsetSize < K) {
     let roundBest = -Infinity;
@@ -540,4 +559,98 @@ function greedyArgmax(K: i32, m: i32, target: usize): void {
   }
   // Every accepted round improved on all before it, so the current F is the best subset seen.
   materialiseSubset(K, -1, target);
+}
+
+/** One greedy round: the class outside F whose F ∪ {k} scores best (first on ties); its score in roundScore. */
+let roundScore: f64 = 0;
+function greedyRound(K: i32): i32 {
+  let roundBest = -Infinity;
+  let roundClass = -1;
+  for (let k = 0; k < K; k++) {
+    if (load<u8>(bufMember + <usize>k)) continue;
+    const score = scoreSubset(K, k);
+    if (score > roundBest) {
+      roundBest = score;
+      roundClass = k;
+    }
+  }
+  roundScore = roundBest;
+  return roundClass;
+}
+
+/**
+ * argmaxRefine, general scoring (gram, reachable): the greedy without its early stop. It walks the
+ * whole path {m} ⊂ F_2 ⊂ ... ⊂ all classes and leaves F at the best subset on it (replaying the path
+ * up to there), since with `reachable` the score along the path often dips before it rises.
+ */
+function greedyFullPath(K: i32, m: i32): void {
+  let best = scoreSubset(K, -1);
+  let bestSize = 1;
+  while (subsetSize < K) {
+    const k = greedyRound(K);
+    if (k < 0) break;
+    flipMember(K, k, 1.0);
+    if (roundScore > best) {
+      best = roundScore;
+      bestSize = subsetSize;
+    }
+  }
+  resetSubset(K, m);
+  while (subsetSize < bestSize) flipMember(K, greedyRound(K), 1.0);
+}
+
+/** A move must beat the current subset by this much (relative) to count: no ping-pong on rounding. */
+const REFINE_MIN_GAIN: f64 = 1e-12;
+
+/**
+ * Local search after the greedy (argmaxRefine): each pass scores every neighbour of S (add one class,
+ * remove one class other than m, or exchange one member other than m for one non-member) and takes
+ * the best strict improvement; stops when none improves, after at most K passes. A pass is
+ * |S|·(K − |S|) + K candidates, each O(1) from the running sums (gram: O(K) per removal tried;
+ * reachable L1/KL: O(K) per candidate).
+ */
+function refineSubset(K: i32, m: i32): void {
+  let best = scoreSubset(K, -1);
+  for (let pass = 0; pass < K; pass++) {
+    let moveScore = best + REFINE_MIN_GAIN * max<f64>(abs<f64>(best), 1.0);
+    let moveOut = -1;
+    let moveIn = -1;
+    let found = false;
+    for (let k = 0; k < K; k++) {
+      if (load<u8>(bufMember + <usize>k)) continue;
+      const score = scoreSubset(K, k);
+      if (score > moveScore) {
+        moveScore = score;
+        moveOut = -1;
+        moveIn = k;
+        found = true;
+      }
+    }
+    for (let i = 0; i < K; i++) {
+      if (i == m || !load<u8>(bufMember + <usize>i)) continue;
+      flipMember(K, i, -1.0);
+      const removed = scoreSubset(K, -1);
+      if (removed > moveScore) {
+        moveScore = removed;
+        moveOut = i;
+        moveIn = -1;
+        found = true;
+      }
+      for (let j = 0; j < K; j++) {
+        if (j == i || load<u8>(bufMember + <usize>j)) continue;
+        const score = scoreSubset(K, j);
+        if (score > moveScore) {
+          moveScore = score;
+          moveOut = i;
+          moveIn = j;
+          found = true;
+        }
+      }
+      flipMember(K, i, 1.0);
+    }
+    if (!found) break;
+    if (moveOut >= 0) flipMember(K, moveOut, -1.0);
+    if (moveIn >= 0) flipMember(K, moveIn, 1.0);
+    best = scoreSubset(K, -1);
+  }
 }

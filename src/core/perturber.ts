@@ -79,6 +79,7 @@ export class WasmPerturber implements Perturber {
     wasm.configure(
       ORACLE_CODES[o.oracle], OBJECTIVE_CODES[o.objective], DISTANCE_CODES[o.distance], STEP_CODES[o.step], o.epsilon, o.seed,
     );
+    wasm.configureArgmax(o.exactArgmaxLimit, o.argmaxRefine ? 1 : 0);
     for (let start = 0; start < rows; start += chunkRows) {
       const n = Math.min(chunkRows, rows - start);
       if (rows !== n) {

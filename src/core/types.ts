@@ -15,6 +15,17 @@ export interface PerturbOptions {
   step?: Step;
   /** Seed of the `random` oracle, an integer in [0, 2^32). */
   seed?: number;
+  /**
+   * `argmax` only: search all 2^(K−1) subsets exhaustively up to K = exactArgmaxLimit (an integer
+   * in 1..24, default 20), greedily beyond. Exhaustive cost doubles per class: about 5 ms per row at
+   * K = 20 (the `probs` Jacobian, line search), so about 80 ms at 24; the greedy is O(K²) per row.
+   */
+  exactArgmaxLimit?: number;
+  /**
+   * `argmax` only, K > exactArgmaxLimit: after the greedy, local-search passes (add, remove or
+   * exchange one class) until none improves. Default false (the greedy alone, as before).
+   */
+  argmaxRefine?: boolean;
 }
 
 /** How the thief's gradients depend on the answer (the proxy descriptor). */

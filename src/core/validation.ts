@@ -10,7 +10,11 @@ function oneOf<T extends string>(field: string, value: unknown, allowed: Record<
   return value as T;
 }
 
-/** Validates options and fills defaults (step "linesearch", seed 0). */
+/** MAD-argmax's exhaustive search limit (assembly/oracles.ts EXACT_ARGMAX_LIMIT) and its largest allowed value. */
+export const DEFAULT_EXACT_ARGMAX_LIMIT = 20;
+export const MAX_EXACT_ARGMAX_LIMIT = 24;
+
+/** Validates options and fills defaults (step "linesearch", seed 0, exactArgmaxLimit 20, argmaxRefine false). */
 export function normaliseOptions(options: PerturbOptions): Required<PerturbOptions> {
   if (typeof options !== "object" || options === null) throw new CoreInputError("options", null, "must be an object");
   const oracle = oneOf("oracle", options.oracle, ORACLE_CODES);
@@ -23,9 +27,18 @@ export function normaliseOptions(options: PerturbOptions): Required<PerturbOptio
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
     throw new CoreInputError("seed", null, `must be an integer in [0, 2^32) (got ${String(seed)})`);
+  const exactArgmaxLimit = options.exactArgmaxLimit ?? DEFAULT_EXACT_ARGMAX_LIMIT;
+  if (!Number.isInteger(exactArgmaxLimit) || exactArgmaxLimit < 1 || exactArgmaxLimit > MAX_EXACT_ARGMAX_LIMIT)
+    throw new CoreInputError(
+      "exactArgmaxLimit",
+      null,
+      `must be an integer in 1..${MAX_EXACT_ARGMAX_LIMIT} (exhaustive search is 2^(K−1) subsets per row) (got ${String(exactArgmaxLimit)})`,
+    );
+  const argmaxRefine = options.argmaxRefine ?? false;
+  if (typeof argmaxRefine !== "boolean") throw new CoreInputError("argmaxRefine", null, `must be a boolean (got ${String(argmaxRefine)})`);
   if (step === "projections" && distance === "kl")
     throw new CoreInputError("step", null, "projections needs a ball with a Euclidean projection: use distance l1 or l2, or step linesearch/reachable with kl");
-  return { oracle, objective, distance, epsilon, step, seed };
+  return { oracle, objective, distance, epsilon, step, seed, exactArgmaxLimit, argmaxRefine };
 }
 
 /** Checks array types and lengths; returns the number of rows. */

@@ -8,6 +8,7 @@
 // that a thief who knows every public parameter cannot reproduce, so it cannot undo the line search.
 // The core is deterministic for every oracle but "random", so a repeated query gets the same answer.
 import { CoreInputError } from "../core/errors.js";
+import { DEFAULT_EXACT_ARGMAX_LIMIT, MAX_EXACT_ARGMAX_LIMIT } from "../core/validation.js";
 import type { Jacobian, Perturber, PerturbOptions } from "../core/types.js";
 import { validateDefenseBatch } from "./batch.js";
 import type { Defense } from "./defense.js";
@@ -46,6 +47,14 @@ const keyedParameters = {
   }),
 };
 
+// MAD-argmax's subset search (the core's exactArgmaxLimit): exhaustive is 2^(K−1) subsets per row.
+const exactLimitParameter = param.integer({
+  description: `argmax: search all 2^(K−1) subsets up to K = exactLimit, greedily beyond (cost doubles per class: ~5 ms per row at K = 20, ~80 ms at ${MAX_EXACT_ARGMAX_LIMIT}).`,
+  default: DEFAULT_EXACT_ARGMAX_LIMIT,
+  min: 1,
+  max: MAX_EXACT_ARGMAX_LIMIT,
+});
+
 const stepParameter = param.choice(["linesearch", "projections", "reachable"], {
   description: "How ỹ is reached from the target vertex: linesearch (the paper), projections (l1/l2), reachable (candidates scored where the line search lands).",
   default: "linesearch",
@@ -61,6 +70,7 @@ const madParameters = defineParameters("mad", {
   epsilon: epsilonParameter,
   step: stepParameter,
   seed: param.integer({ description: "Seed of the random oracle.", default: 0, min: 0, max: 4294967295, secret: true }),
+  exactLimit: exactLimitParameter,
   jacobian: jacobianParameter,
   layers: layersParameter,
   ...keyedParameters,
@@ -69,6 +79,7 @@ const madParameters = defineParameters("mad", {
 const madArgmaxParameters = defineParameters("mad-argmax", {
   epsilon: epsilonParameter,
   step: stepParameter,
+  exactLimit: exactLimitParameter,
   jacobian: jacobianParameter,
   layers: layersParameter,
   ...keyedParameters,
@@ -158,8 +169,9 @@ export const madDefense = defineDefense({
   needsCore: true,
   parameters: madParameters,
   create(params, deps) {
-    const { oracle, objective, distance, epsilon, step, seed, jacobian, layers, keyMix, keyJitter, keyCell, key } = params;
-    return createMad("mad", params, { options: { oracle, objective, distance, epsilon, step, seed }, jacobian, layers, keyed: { keyMix, keyJitter, keyCell }, key }, deps);
+    const { oracle, objective, distance, epsilon, step, seed, exactLimit, jacobian, layers, keyMix, keyJitter, keyCell, key } = params;
+    const options: PerturbOptions = { oracle, objective, distance, epsilon, step, seed, exactArgmaxLimit: exactLimit };
+    return createMad("mad", params, { options, jacobian, layers, keyed: { keyMix, keyJitter, keyCell }, key }, deps);
   },
 });
 
@@ -169,11 +181,12 @@ export const madArgmaxDefense = defineDefense({
   needsCore: true,
   parameters: madArgmaxParameters,
   create(params, deps) {
-    const { epsilon, step, jacobian, layers, keyMix, keyJitter, keyCell, key } = params;
+    const { epsilon, step, exactLimit, jacobian, layers, keyMix, keyJitter, keyCell, key } = params;
+    const options: PerturbOptions = { oracle: "argmax", objective: "angular", distance: "l1", epsilon, step, seed: 0, exactArgmaxLimit: exactLimit };
     return createMad(
       "mad-argmax",
       params,
-      { options: { oracle: "argmax", objective: "angular", distance: "l1", epsilon, step, seed: 0 }, jacobian, layers, keyed: { keyMix, keyJitter, keyCell }, key },
+      { options, jacobian, layers, keyed: { keyMix, keyJitter, keyCell }, key },
       deps,
     );
   },

@@ -132,12 +132,12 @@ test("describeDefense, publicParameters and parseParameterStrings accept chain n
   assert.is(info.name, name);
   assert.ok(info.needsCore);
   assert.match(info.description, /modelguard-s, then mad-argmax/);
-  assert.equal(info.parameters.map((p) => p.name), ["modelguard-s.epsilon", "capacity", "mad-argmax.epsilon", "step", "jacobian", "layers", "keyMix", "keyJitter", "keyCell", "key"]);
+  assert.equal(info.parameters.map((p) => p.name), ["modelguard-s.epsilon", "capacity", "mad-argmax.epsilon", "step", "exactLimit", "jacobian", "layers", "keyMix", "keyJitter", "keyCell", "key"]);
   assert.ok(info.parameters.find((p) => p.name === "key")!.secret);
   const pub = publicParameters(name, { capacity: 8, keyMix: 0.5, key: KEY, "mad-argmax.epsilon": 0.7 });
   assert.not.ok("key" in pub);
   assert.equal(pub, {
-    "modelguard-s.epsilon": 1, capacity: 8, "mad-argmax.epsilon": 0.7, step: "linesearch", jacobian: "last-layer", keyMix: 0.5, keyJitter: 0, keyCell: 0.1,
+    "modelguard-s.epsilon": 1, capacity: 8, "mad-argmax.epsilon": 0.7, step: "linesearch", exactLimit: 20, jacobian: "last-layer", keyMix: 0.5, keyJitter: 0, keyCell: 0.1,
   });
   // The flat public form builds the chain (with the key added back, as serve does).
   const keyed = createDefense(name, { ...pub, key: KEY }, { core });

@@ -128,7 +128,7 @@ test("the key is secret: never in params, publicParameters, the parameter defaul
   assert.not.ok(JSON.stringify(defense.params).includes(KEY), "defense.params");
   assert.not.ok(JSON.stringify(defense).includes(KEY), "the defense object");
   assert.not.ok("key" in publicParameters("mad-argmax", params));
-  assert.equal(publicParameters("mad-argmax", params), { epsilon: 1, step: "linesearch", jacobian: "last-layer", keyMix: 0.5, keyJitter: 0, keyCell: 0.1 });
+  assert.equal(publicParameters("mad-argmax", params), { epsilon: 1, step: "linesearch", exactLimit: 20, jacobian: "last-layer", keyMix: 0.5, keyJitter: 0, keyCell: 0.1 });
   for (const name of ["mad", "mad-argmax"]) {
     const spec = describeDefense(name).parameters.find((p) => p.name === "key")!;
     assert.ok(spec.secret, `${name}: key is declared secret`);

@@ -34,7 +34,7 @@ test("GET /v1/model: name and keyed, no key anywhere, no parameters unless publi
   const published = await (await appFor(true).request("/v1/model")).text();
   assert.not.ok(published.includes(KEY));
   const open = JSON.parse(published) as { defense: { keyed: boolean; params: Record<string, unknown> } };
-  assert.equal(open.defense.params, { epsilon: 0.5, step: "linesearch", jacobian: "identity", keyMix: 0.5, keyJitter: 0, keyCell: 0.1 });
+  assert.equal(open.defense.params, { epsilon: 0.5, step: "linesearch", jacobian: "identity", keyMix: 0.5, keyJitter: 0, keyCell: 0.1, exactLimit: 20 });
 
   const unkeyed = JSON.parse(await (await appFor(true, { epsilon: 0.5, jacobian: "identity" }).request("/v1/model")).text()) as { defense: { keyed: boolean } };
   assert.is(unkeyed.defense.keyed, false);
