@@ -543,18 +543,9 @@ function greedyArgmax(K: i32, m: i32, target: usize): void {
   }
   let best = scoreSubset(K, -1);
   while (subsetSize < K) {
-    let roundBest = -Infinity;
-    let roundClass = -1;
-    for (let k = 0; k < K; k++) {
-      if (load<u8>(bufMember + <usize>k)) continue;
-      const score = scoreSubset(K, k);
-      if (score > roundBest) {
-        roundBest = score;
-        roundClass = k;
-      }
-    }
-    if (!(roundBest > best)) break;
-    best = roundBest;
+    const roundClass = greedyRound(K);
+    if (!(roundScore > best)) break;
+    best = roundScore;
     flipMember(K, roundClass, 1.0);
   }
   // Every accepted round improved on all before it, so the current F is the best subset seen.
