@@ -179,11 +179,11 @@ async function defenseParameters(
   // Only jacobian "layers" and GRAD² (its surrogate) insist on a proxy at construction; tfjs is loaded
   // (slowly) just for those. A scratch proxy builds its network lazily, so this one never runs.
   const proxy =
-    params.jacobian === "layers" || flags.defense.split(">").some((stage) => stage.trim() === "grad2")
+    params.jacobian === "layers" || info.trainedModels.includes("surrogate")
       ? (await import("../models/proxy.js")).Proxy.scratch({ arch: flags.proxyArch, seed: flags.proxySeed, numClasses: 2, inputShape: [1] })
       : undefined;
   // Adaptive Misinformation's models are loaded by each worker; here stand-ins only let the parameters be checked.
-  const usesMisinformation = flags.defense.split(">").some((stage) => stage.trim() === "adaptive-misinformation");
+  const usesMisinformation = info.trainedModels.includes("misinformation");
   if (usesMisinformation && !flags.misinformationModel) {
     throw new DefenseConfigError(flags.defense, undefined, "needs --misinformation-model <dir> (train one: prediction-poisoning train --kind misinformation --out <dir>)");
   }

@@ -84,6 +84,7 @@ export const adaptiveMisinformationDefense = defineDefense({
   description:
     "Adaptive Misinformation (Kariyappa & Qureshi 2020): y' = (1 − α)·y + α·m(x), α = σ(ν·(τ − s(x))), s an out-of-distribution score, m a misinformation model's softmax.",
   needsCore: false,
+  trainedModels: ["misinformation", "scorer"],
   parameters,
   create(params, deps): AdaptiveMisinformationDefense {
     const { tau, nu, score } = params;

@@ -59,6 +59,7 @@ export const grad2Defense = defineDefense({
   description:
     "GRAD² (Mazeika et al. 2022): per query, move up to ε/2 of mass into the class whose surrogate gradient ⟨∇θ log p_k, t⟩ is least (t = −𝟙 over all weights, by finite differences). Needs a surrogate proxy and the inputs.",
   needsCore: false,
+  trainedModels: ["surrogate"],
   parameters,
   create(params, deps) {
     const proxy = deps.proxy;

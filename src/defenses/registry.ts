@@ -2,7 +2,7 @@
 import { adaptiveMisinformationDefense } from "./adaptive-misinformation.js";
 import { chainDefenses, chainParameterName, chainParameterSpecs, routeChainParameters, splitChainName, type ChainStage } from "./chain.js";
 import type { Defense } from "./defense.js";
-import type { DefenseDefinition } from "./definition.js";
+import type { DefenseDefinition, TrainedModelRole } from "./definition.js";
 import type { DefenseDeps } from "./deps.js";
 import { DefenseConfigError } from "./errors.js";
 import { grad2Defense } from "./grad2.js";
@@ -44,6 +44,8 @@ export interface DefenseInfo {
   readonly description: string;
   /** Needs deps.core (the WASM core from loadCore()). */
   readonly needsCore: boolean;
+  /** The defender's trained models it takes in deps (a chain: every stage's); their weights are secrets. */
+  readonly trainedModels: readonly TrainedModelRole[];
   readonly parameters: readonly ParameterSpec[];
 }
 
@@ -74,7 +76,7 @@ export function describeDefense(name: string): DefenseInfo {
 }
 
 function describe(d: DefenseDefinition): DefenseInfo {
-  return { name: d.name, description: d.description, needsCore: d.needsCore, parameters: d.parameters.specs };
+  return { name: d.name, description: d.description, needsCore: d.needsCore, trainedModels: d.trainedModels ?? [], parameters: d.parameters.specs };
 }
 
 /**
@@ -166,6 +168,7 @@ function describeChain(chain: Chain): DefenseInfo {
     name: chain.name,
     description: `Chain: ${chain.definitions.map((d) => d.name).join(", then ")}, each stage answering the previous one's answers.`,
     needsCore: chain.definitions.some((d) => d.needsCore),
+    trainedModels: [...new Set(chain.definitions.flatMap((d) => d.trainedModels ?? []))],
     parameters: chainParameterSpecs(chain.stages),
   };
 }

@@ -3,6 +3,8 @@
 // thief's Fashion-MNIST pool) and its misinformation model, and GRAD²'s surrogate distilled from the
 // victim's answers on the victim's own training images (the defender has those; not the thief's queries).
 import type * as tf from "@tensorflow/tfjs";
+import { describeDefense } from "../defenses/registry.js";
+import type { TrainedModelRole } from "../defenses/definition.js";
 import { trainMisinformation, trainOutlierExposed } from "../models/misinformation.js";
 import { generateOutliers } from "../models/outliers.js";
 import { roleSeed } from "../models/random.js";
@@ -32,9 +34,9 @@ export interface DefenseModels {
   readonly surrogate?: tf.LayersModel;
 }
 
-/** The stages of every setting's defense (a chain "a>b" has two). */
-function stagesOf(config: EvalConfig): Set<string> {
-  return new Set(config.settings.flatMap((s) => s.defense.split(">")));
+/** The trained models the settings' defenses take (a chain's stages included). */
+function rolesOf(config: EvalConfig): Set<TrainedModelRole> {
+  return new Set(config.settings.flatMap((s) => describeDefense(s.defense).trainedModels));
 }
 
 export async function prepareDefenseModels(
@@ -44,7 +46,7 @@ export async function prepareDefenseModels(
   victim: { key: string; model: ProbabilityModel; spec: ModelSpec },
   options: { train: boolean },
 ): Promise<DefenseModels> {
-  const stages = stagesOf(config);
+  const roles = rolesOf(config);
   const v = config.victim;
   const training = { arch: v.arch, epochs: v.epochs, batchSize: v.batchSize, learningRate: v.learningRate, momentum: v.momentum };
   const cached = async (role: string, recipe: unknown, train: () => Promise<tf.LayersModel>): Promise<tf.LayersModel> => {
@@ -59,7 +61,7 @@ export async function prepareDefenseModels(
     return model;
   };
   const models: { scorer?: tf.LayersModel; misinformation?: tf.LayersModel; surrogate?: tf.LayersModel } = {};
-  if (stages.has("adaptive-misinformation")) {
+  if (roles.has("misinformation")) {
     const outlierSeed = roleSeed(config.seed, "outliers");
     const count = data.victimTrain.count;
     const scorerSeed = roleSeed(config.seed, "outlier-exposed");
@@ -74,7 +76,7 @@ export async function prepareDefenseModels(
       return (await trainMisinformation({ train: data.victimTrain, test: data.test }, { ...training, seed: misSeed })).model;
     });
   }
-  if (stages.has("grad2")) {
+  if (roles.has("surrogate")) {
     const seed = roleSeed(config.seed, "surrogate");
     models.surrogate = await cached("surrogate", { arch: victim.spec.arch, seed, epochs: 10, images: data.victimTrain.count }, async () => {
       env.log(`distilling GRAD²'s surrogate (${victim.spec.arch}, the victim's answers on its ${data.victimTrain.count} training images, 10 epochs)`);

@@ -2,7 +2,7 @@
 // (trained once and cached), the WASM core, and factories for the defenses and thieves.
 import type * as tf from "@tensorflow/tfjs";
 import type { Core } from "../core/index.js";
-import { createDefense, listDefenses, withWatermark, type Defense, type WatermarkRecord } from "../defenses/index.js";
+import { createDefense, describeDefense, listDefenses, withWatermark, type Defense, type WatermarkRecord } from "../defenses/index.js";
 import { Proxy } from "../models/proxy.js";
 import { trainVictim } from "../models/victim.js";
 import { TfjsClassifier } from "../models/tfjs-model.js";
@@ -99,7 +99,8 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
     createDefense(setting, hooks) {
       // A fresh scratch proxy per defense instance: a randomly initialised model of the victim's architecture.
       // GRAD²'s surrogate takes the proxy's place (chains with both are not in any preset).
-      const proxy = aux.surrogate && setting.defense.split(">").includes("grad2") ? new Proxy(aux.surrogate, spec) : Proxy.scratch({ ...spec, seed: seeds.proxy });
+      const surrogate = aux.surrogate && describeDefense(setting.defense).trainedModels.includes("surrogate");
+      const proxy = surrogate ? new Proxy(aux.surrogate!, spec) : Proxy.scratch({ ...spec, seed: seeds.proxy });
       const models = {
         misinformation: aux.misinformation && new Proxy(aux.misinformation, spec),
         scorer: aux.scorer && new Proxy(aux.scorer, spec),

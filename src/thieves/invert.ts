@@ -7,7 +7,7 @@ import { rowArgmax } from "../models/argmax.js";
 import { roleSeed } from "../models/random.js";
 import type { InputBatch } from "../models/types.js";
 import type { DefenseTraits } from "../defenses/defense.js";
-import { publicParameters } from "../defenses/registry.js";
+import { describeDefense, publicParameters } from "../defenses/registry.js";
 import {
   EXACT_SUBSETS_LIMIT, EXACT_TOLERANCE, argmaxTargets, entropy, createReverseSigmoidInverse, rowL1, searchPreimages, undoLineSearch, vertexTargets,
   type LineSearchDistance,
@@ -59,7 +59,7 @@ export function inversionPlan(knowledge: DefenseKnowledge, traits: DefenseTraits
   }
   // No public inverse: a stateful defense's answer depends on queries the thief never saw, GRAD²'s and
   // Adaptive Misinformation's on the defender's own models (their weights are secrets, like keys).
-  const privateModels = name.split(">").some((stage) => stage === "grad2" || stage === "adaptive-misinformation");
+  const privateModels = describeDefense(name).trainedModels.length > 0;
   return traits.randomized || traits.stateful || privateModels ? { kind: "as-given" } : { kind: "search" };
 }
 

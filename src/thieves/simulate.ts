@@ -56,10 +56,9 @@ export function simulateDefense(
     else throw new ThiefInputError(`thief "${thief}": cannot guess secret parameter "${spec.name}" of "${knowledge.name}"`);
   }
   const layersJacobian = params.jacobian === "layers";
-  const stages = knowledge.name.split(">");
-  // GRAD²'s surrogate and Adaptive Misinformation's models are the defender's own weights: the thief
-  // stands in scratch models of its own architecture (it trains none of them).
-  const needsModel = stages.includes("grad2");
+  // The defender's trained models (GRAD²'s surrogate, Adaptive Misinformation's) are secret weights: the
+  // thief stands in scratch models of its own architecture (it trains none of them).
+  const needsModel = info.trainedModels.includes("surrogate");
   let proxy: Proxy | undefined;
   const extra: Proxy[] = [];
   const defenseDeps: DefenseDeps = { core: deps.core };
@@ -67,12 +66,11 @@ export function simulateDefense(
     proxy = new Proxy(deps.buildSubstitute(roleSeed(options.seed, "scratch-proxy")));
     (defenseDeps as { proxy?: Proxy }).proxy = proxy;
   }
-  if (stages.includes("adaptive-misinformation")) {
-    for (const role of ["misinformation", "scorer"] as const) {
-      const model = new Proxy(deps.buildSubstitute(roleSeed(options.seed, `scratch-${role}`)));
-      extra.push(model);
-      (defenseDeps as Record<string, unknown>)[role] = model;
-    }
+  for (const role of info.trainedModels) {
+    if (role === "surrogate") continue; // that one is deps.proxy, above
+    const model = new Proxy(deps.buildSubstitute(roleSeed(options.seed, `scratch-${role}`)));
+    extra.push(model);
+    (defenseDeps as Record<string, unknown>)[role] = model;
   }
   const defense: Defense = createDefense(knowledge.name, params, defenseDeps);
   const uniformProxy = options.proxy === "uniform" && !layersJacobian && !needsModel && extra.length === 0;

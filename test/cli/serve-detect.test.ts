@@ -4,7 +4,7 @@
 // real redis-server judge one client together. Without --api-keys, --detect is a usage error (exit 2).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +22,7 @@ import { hashApiKey } from "../../src/service/node/redis-budgets.js";
 import { startRedis } from "../service/redis-server.js";
 import type { TestRedis } from "../service/redis-server.js";
 import { needs } from "../tools.js";
+import { startServe, type ServeProcess } from "./serve-process.js";
 
 const DIM = 784;
 const dir = mkdtempSync(join(tmpdir(), "pp-detect-"));
@@ -31,28 +32,8 @@ const servers: ChildProcess[] = [];
 let redis: TestRedis | null = null;
 let streams: { thief: Float32Array; honest: Float32Array };
 
-interface Server {
-  url: string;
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-}
 
-function serve(args: string[]): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", "serve", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  servers.push(child);
-  let out = "";
-  let err = "";
-  child.stderr!.on("data", (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve({ url: m[1], child, stdout: () => out, stderr: () => err });
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-  });
-}
+const serve = (args: string[]) => startServe(args, servers);
 
 const common = () => ["--model", modelDir, "--defense", "none", "--workers", "1", "--port", "0", "--api-keys", keysFile, "--detect", "prada", "--on-detect", "block", "--access-log"];
 

@@ -15,6 +15,7 @@ import { softLabels, trainModel } from "../../src/models/training.js";
 import { buildModel } from "../../src/models/zoo.js";
 import { saveModelToDir } from "../../src/node/model-files.js";
 import { encodeFloat32Base64 } from "../../src/service/schema.js";
+import { startServe } from "./serve-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pp-serve-"));
 const modelDir = join(dir, "mlp");
@@ -22,21 +23,7 @@ const EPSILON = 0.5;
 let digits: Float32Array;
 const servers: ChildProcess[] = [];
 
-function serve(args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string; stdout: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", "serve", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  servers.push(child);
-  let out = "";
-  let err = "";
-  child.stderr!.on("data", (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve({ url: m[1], child, stderr: () => err, stdout: () => out });
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-  });
-}
+const serve = (args: string[]) => startServe(args, servers);
 
 const KEY = { "x-api-key": "tester" };
 

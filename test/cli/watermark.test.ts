@@ -20,6 +20,7 @@ import type { BlackBox } from "../../src/thieves/thief.js";
 import { readWatermarkDir } from "../../src/service/node/watermark-log.js";
 import { startRedis } from "../service/redis-server.js";
 import { needs } from "../tools.js";
+import { startServe } from "./serve-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pp-wm-"));
 const victimDir = join(dir, "victim");
@@ -40,21 +41,7 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
   return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
 }
 
-function serve(args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", "serve", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stderr!.on("data", (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve({ url: m[1], child, stderr: () => err });
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-  });
-}
+const serve = (args: string[]) => startServe(args, children);
 
 /** The thief's view of the server: a BlackBox over POST /v1/predict. */
 /** fetch, retried once on a network error: a pooled keep-alive socket the server closed while the thief trained. */

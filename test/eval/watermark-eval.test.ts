@@ -7,7 +7,6 @@ import { createDefense, withWatermark } from "../../src/defenses/index.js";
 import type { EvalConfig } from "../../src/eval/config.js";
 import type { EvalData } from "../../src/eval/data.js";
 import { runThiefJob, type ThiefJob, type ThiefJobResult } from "../../src/eval/jobs.js";
-import type { EvalStore } from "../../src/eval/runner.js";
 import type { EvalSetup } from "../../src/eval/setup.js";
 import { runWatermarkEvaluation, type WatermarkRow } from "../../src/eval/watermark-eval.js";
 import { initBackend } from "../../src/models/backend.js";
@@ -15,29 +14,10 @@ import { rowArgmax } from "../../src/models/argmax.js";
 import type { LabeledImages } from "../../src/models/datasets.js";
 import { createThief } from "../../src/thieves/registry.js";
 import { RecordingBlackBox, inputShape, numClasses, randomImages, tinyModel } from "../thieves/helpers.js";
+import { MemoryStore } from "./memory-store.js";
 
 await initBackend();
 
-class MemoryStore implements EvalStore {
-  readonly files = new Map<string, string | Float32Array>();
-  async readText(name: string) {
-    const v = this.files.get(name);
-    return typeof v === "string" ? v : null;
-  }
-  async writeText(name: string, text: string) {
-    this.files.set(name, text);
-  }
-  async readFloats(name: string) {
-    const v = this.files.get(name);
-    return v instanceof Float32Array ? v.slice() : null;
-  }
-  async writeFloats(name: string, data: Float32Array) {
-    this.files.set(name, data.slice());
-  }
-  where(name: string) {
-    return `memory:${name}`;
-  }
-}
 
 const victim = new RecordingBlackBox();
 const KEY = "ab".repeat(32);

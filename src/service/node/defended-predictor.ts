@@ -78,7 +78,7 @@ export async function createPredictor(options: DefendedPredictorOptions): Promis
   let proxy: Proxy | undefined;
   // MAD's proxy of the thief (any stage with a Jacobian) or GRAD²'s surrogate: --proxy-model, else a scratch model.
   const stages = options.defense.split(">").map((s) => s.trim());
-  if (stages.some((s) => s === "grad2" || describeDefense(s).parameters.some((p) => p.name === "jacobian"))) {
+  if (info.trainedModels.includes("surrogate") || stages.some((s) => describeDefense(s).parameters.some((p) => p.name === "jacobian"))) {
     const source = options.proxy ?? defaultProxy;
     proxy =
       "dir" in source
