@@ -4,6 +4,7 @@ import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { integerArg } from "./config.js";
+import { presets as presetTable } from "../eval/config.js";
 
 const list = (value: string) => value.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -32,7 +33,7 @@ export function withTop1(attacks: readonly string[]): string[] {
 
 export const evaluateCommand = new Command("evaluate")
   .description("Run thieves against defenses along parameter sweeps and report thief vs defender accuracy (tables, CSV, JSON, SVG plots).")
-  .addOption(new Option("--preset <name>", "base configuration (flags below override it)").choices(["quick", "protection", "paper"]).default("quick"))
+  .addOption(new Option("--preset <name>", "base configuration (flags below override it)").choices(Object.keys(presetTable)).default("quick"))
   .addOption(new Option("--dataset <name>", "victim dataset").choices(["mnist", "fashion-mnist"]))
   .option("--attacks <list>", "thieves, comma-separated: knockoff,top1,invert,recover,smooth,jbda,jbself,jbtop3 (top1 is always added)", list)
   .option("--defenses <list>", "defenses, comma-separated: none,mad,mad-argmax,reverse-sigmoid,random-noise,modelguard-w", list)

@@ -29,19 +29,37 @@ function range(start: number, end: number): Int32Array {
   return Int32Array.from({ length: end - start }, (_, i) => start + i);
 }
 
-function split(train: LabeledImages, heldOutSize: number): { victimTrain: LabeledImages; heldOut: LabeledImages } {
-  if (!Number.isInteger(heldOutSize) || heldOutSize < 1 || heldOutSize >= train.count) {
-    throw new RangeError(`heldOutSize must be an integer in [1, ${train.count - 1}], got ${heldOutSize}`);
+/** The last `heldOutSize` images of `images` are held out; the rest are kept. */
+function split(images: LabeledImages, heldOutSize: number, what: string): { kept: LabeledImages; heldOut: LabeledImages } {
+  if (!Number.isInteger(heldOutSize) || heldOutSize < 1 || heldOutSize >= images.count) {
+    throw new RangeError(`heldOutSize must be an integer in [1, ${images.count - 1}] (the ${what} has ${images.count} images), got ${heldOutSize}`);
   }
-  const cut = train.count - heldOutSize;
-  return { victimTrain: subset(train, range(0, cut)), heldOut: subset(train, range(cut, train.count)) };
+  const cut = images.count - heldOutSize;
+  return { kept: subset(images, range(0, cut)), heldOut: subset(images, range(cut, images.count)) };
 }
 
-export function prepareData(config: Pick<EvalConfig, "dataset" | "transfer" | "heldOutSize" | "seed">, sources: DataSources): EvalData {
+/**
+ * Held out from the training set (the victim trains on the rest), or from the test set (the victim trains
+ * on every training image, as in the paper, and accuracy is measured on the remaining test images).
+ */
+function holdOut(
+  train: LabeledImages,
+  test: LabeledImages,
+  config: Pick<EvalConfig, "heldOutSize" | "heldOutFrom">,
+): { victimTrain: LabeledImages; heldOut: LabeledImages; test: LabeledImages } {
+  if ((config.heldOutFrom ?? "train") === "test") {
+    const { kept, heldOut } = split(test, config.heldOutSize, "test set");
+    return { victimTrain: train, heldOut, test: kept };
+  }
+  const { kept, heldOut } = split(train, config.heldOutSize, "training set");
+  return { victimTrain: kept, heldOut, test };
+}
+
+export function prepareData(config: Pick<EvalConfig, "dataset" | "transfer" | "heldOutSize" | "heldOutFrom" | "seed">, sources: DataSources): EvalData {
   const splitSeed = runSeeds(config.seed).split;
   if (config.dataset === "mnist") {
-    const { train, test } = sources.mnist(splitSeed);
-    const { victimTrain, heldOut } = split(train, config.heldOutSize);
+    const { train, test: fullTest } = sources.mnist(splitSeed);
+    const { victimTrain, heldOut, test } = holdOut(train, fullTest, config);
     let pool: ImageSet = heldOut;
     let poolName = "mnist-heldout";
     if (config.transfer === "fashion-mnist" || config.transfer === "auto") {
@@ -60,7 +78,7 @@ export function prepareData(config: Pick<EvalConfig, "dataset" | "transfer" | "h
   if (config.dataset === "fashion-mnist") {
     const fashion = sources.fashionMnist();
     if (!fashion) throw new Error("dataset fashion-mnist is not installed (apt-get install dataset-fashion-mnist)");
-    const { victimTrain, heldOut } = split(fashion.train, config.heldOutSize);
+    const { victimTrain, heldOut, test } = holdOut(fashion.train, fashion.test, config);
     let pool: ImageSet = heldOut;
     let poolName = "fashion-mnist-heldout";
     if (config.transfer === "auto" || config.transfer === "mnist") {
@@ -74,7 +92,7 @@ export function prepareData(config: Pick<EvalConfig, "dataset" | "transfer" | "h
     } else if (config.transfer !== "heldout") {
       throw new RangeError(`transfer set "${config.transfer}" does not apply to a Fashion-MNIST victim (use auto, mnist or heldout)`);
     }
-    return { dataset: "fashion-mnist", numClasses: fashion.train.numClasses, inputShape: fashion.train.inputShape, victimTrain, heldOut, test: fashion.test, pool, poolName };
+    return { dataset: "fashion-mnist", numClasses: fashion.train.numClasses, inputShape: fashion.train.inputShape, victimTrain, heldOut, test, pool, poolName };
   }
   throw new RangeError(`unknown dataset "${config.dataset as string}" (known: mnist, fashion-mnist)`);
 }

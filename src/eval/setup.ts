@@ -55,7 +55,9 @@ export function withDeploymentKey(defense: string, params: Readonly<Record<strin
 export function victimKey(config: EvalConfig): string {
   const { dataset, heldOutSize, victim } = config;
   const { split, victim: seed } = runSeeds(config.seed);
-  return `${dataset}-${victim.arch}-${hashString(stableStringify({ dataset, heldOutSize, split, victim: { ...victim, seed } }))}`;
+  // Held out from the test set, the victim trains on every training image whatever the size.
+  const heldOut = config.heldOutFrom === "test" ? { heldOutFrom: "test" } : { heldOutSize };
+  return `${dataset}-${victim.arch}-${hashString(stableStringify({ dataset, ...heldOut, split, victim: { ...victim, seed } }))}`;
 }
 
 export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, options: { trainVictim: boolean }): Promise<EvalSetup> {

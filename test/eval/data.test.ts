@@ -43,6 +43,14 @@ test("Fashion-MNIST victim: MNIST digits (train and test) are the out-of-distrib
   assert.is(d.pool.images[d.pool.images.length - 1], Math.fround(0.2));
 });
 
+test("held out from the test set: the victim trains on every training image, accuracy on the rest of the test set", () => {
+  const d = prepareData({ ...base, dataset: "fashion-mnist", transfer: "mnist", heldOutSize: 2, heldOutFrom: "test" }, withFashion);
+  assert.is(d.victimTrain.count, 12);
+  assert.is(d.heldOut.count, 2);
+  assert.is(d.test.count, 1);
+  assert.throws(() => prepareData({ ...base, dataset: "fashion-mnist", transfer: "mnist", heldOutSize: 3, heldOutFrom: "test" }, withFashion), /the test set has 3 images/);
+});
+
 test("--thief-params parses THIEF:PARAM=VALUE lists with numbers, booleans and strings", () => {
   assert.equal(parseThiefParams(["knockoff:epochs=10:labels=top1", "jbtop3:finalEpochs=5", "knockoff:learningRate=0.05"]), {
     knockoff: { epochs: 10, labels: "top1", learningRate: 0.05 },
