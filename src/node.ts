@@ -13,4 +13,4 @@ export { ensureDemoModel, demoModelDir } from "./service/node/demo-model.js";
 export {
   FileWatermarkLog, RedisWatermarkLog, openWatermarkLog, readWatermarkDir, type WatermarkEntry, type WatermarkLogTarget, type WatermarkSink,
 } from "./service/node/watermark-log.js";
-export { verifyWatermark, httpSuspect, modelDirSuspect, type VerifyResult, type SuspectLabels } from "./node/watermark-verify.js";
+export { verifyWatermark, httpSuspect, modelDirSuspect, type VerifyResult, type Suspect, type SuspectAnswers } from "./node/watermark-verify.js";

@@ -76,25 +76,37 @@ verifyCommand.action(async (flags: VerifyFlags, command: Command) => {
     suspect = httpSuspect(flags.suspect, numClasses, headers);
   } else {
     const loaded = await modelDirSuspect(flags.suspect, inputShape, numClasses, flags.outputs);
-    suspect = loaded.labels;
+    suspect = loaded.suspect;
     dispose = loaded.dispose;
   }
   try {
     const r = await verifyWatermark(entries, suspect, { maxQueries: flags.maxQueries, alpha: flags.alpha });
+    const part = (t: typeof r.label) => t && { queries: t.queries, matches: t.matches, informative: t.informative, pValue: t.pValue, log10PValue: t.log10PValue };
     if (flags.json) {
       console.log(JSON.stringify({
         queries: r.queries, matches: r.matches, pValue: r.pValue, verdict: r.verdict,
         log10PValue: r.log10PValue, nullRate: r.nullRate, informative: r.informative, alpha: r.alpha, logged: entries.length, duplicates: r.duplicates,
+        label: part(r.label), soft: part(r.soft),
+        ...(r.softSkipped ? { softSkipped: r.softSkipped } : {}),
         ...(r.victimAgreement !== undefined ? { victimAgreement: r.victimAgreement } : {}),
       }));
     } else {
+      const share = (t: { matches: number; queries: number }) => `${t.matches} of ${t.queries} (${((100 * t.matches) / Math.max(1, t.queries)).toFixed(1)} %)`;
       console.log(`watermark log: ${source}: ${entries.length} entries (${r.duplicates} repeated inputs counted once), ${numClasses} classes`);
       console.log(`queries used: ${r.queries}`);
-      console.log(`matches with the watermark label: ${r.matches} (${((100 * r.matches) / r.queries).toFixed(1)} %)`);
-      if (r.victimAgreement !== undefined) console.log(`suspect agreed with the victim's own label on ${(100 * r.victimAgreement).toFixed(1)} % (diagnostic only)`);
-      console.log(`null rate: 1/(K − 1) = ${r.nullRate.toPrecision(4)} per query (the most a model that never saw the answers can match a keyed uniform wrong label)`);
-      console.log(`p-value: P[Binomial(${r.informative}, ${r.nullRate.toPrecision(4)}) >= ${r.matches}] = ${r.pValue.toExponential(3)} (log10 ${r.log10PValue.toFixed(2)}; ` +
-        `${r.informative} of ${r.queries} queries where the suspect did not answer the victim's label, the only ones that can match)`);
+      console.log(`null rate: 1/(K − 1) = ${r.nullRate.toPrecision(4)} per query (the most a model that never saw the answers can match a keyed uniform class)`);
+      if (r.label) {
+        console.log(`label marks: the suspect's top-1 is the watermark label on ${share(r.label)}; ` +
+          `p = P[Binomial(${r.label.informative}, ${r.nullRate.toPrecision(4)}) >= ${r.label.matches}] = ${r.label.pValue.toExponential(3)} ` +
+          `(${r.label.informative} queries where the suspect did not answer the victim's label, the only ones that can match)`);
+        if (r.victimAgreement !== undefined) console.log(`  suspect agreed with the victim's own label on ${(100 * r.victimAgreement).toFixed(1)} % (diagnostic only)`);
+      }
+      if (r.soft) {
+        console.log(`soft marks: the suspect's most likely class besides the kept top-1 is the watermark class on ${share(r.soft)}; ` +
+          `p = P[Binomial(${r.soft.queries}, ${r.nullRate.toPrecision(4)}) >= ${r.soft.matches}] = ${r.soft.pValue.toExponential(3)}`);
+      }
+      if (r.softSkipped) console.log(`soft marks not tested: ${r.softSkipped}`);
+      console.log(`p-value: ${r.pValue.toExponential(3)} (log10 ${r.log10PValue.toFixed(2)}${r.label && r.soft ? "; both tests, Bonferroni: 2 × the smaller" : ""})`);
       console.log(`verdict: ${r.verdict} (alpha ${r.alpha})`);
     }
   } finally {

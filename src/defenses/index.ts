@@ -10,14 +10,15 @@ export {
 } from "./defended-model.js";
 export { KL_FLOOR, perturbationDistances, RunningStats, type DistanceSummary } from "./stats.js";
 export {
-  createWatermarker, watermarkClass, watermarkRow, withWatermark, type WatermarkDraw, type WatermarkOptions, type WatermarkRecord, type Watermarker,
+  createWatermarker, DEFAULT_SOFT_MASS, softMarkRow, watermarkClass, watermarkRow, withWatermark, type WatermarkDraw, type WatermarkKind, type WatermarkOptions,
+  type WatermarkRecord, type Watermarker,
 } from "./watermark.js";
 export { binomialTail, logBinomialTail } from "./binomial.js";
 export { chainDefenses, CHAIN_SEPARATOR } from "./chain.js";
 export { isModelGuardS, MODELGUARD_S_STATE_FORMAT, type ModelGuardSDefense, type ModelGuardSState } from "./modelguard-s.js";
 export { grad2Row } from "./grad2.js";
 export {
-  DEFAULT_ALPHA, DEFAULT_MAX_QUERIES, distinctEntries, verifyWatermark, type SuspectLabels, type VerifyOptions, type VerifyResult, type WatermarkEntry,
+  DEFAULT_ALPHA, DEFAULT_MAX_QUERIES, distinctEntries, verifyWatermark, type MarkTest, type Suspect, type SuspectAnswers, type VerifyOptions, type VerifyResult, type WatermarkEntry,
 } from "./watermark-verify.js";
 export {
   MemoryPradaStore, PRADA_DEFAULTS, PradaConfigError, PradaDetector, newPradaState, resolvePradaOptions,

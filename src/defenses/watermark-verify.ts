@@ -11,11 +11,20 @@
 // impossible where it does). The p-value P[Binomial(n', 1/(K − 1)) ≥ matches] is valid without any model of
 // the suspect; without the victim's labels in the log, n' = n (all queries), which is conservative.
 // Repeated inputs are counted once.
+//
+// Soft marks (the answer's top-1 t kept, keyed mass moved into w ≠ t): the suspect's most likely class other
+// than t is w with probability exactly 1 / (K − 1) under H0, by the same argument (w is the key's uniform
+// choice among the K − 1 classes other than t, independent of the suspect), so the soft matches are
+// Binomial(n_soft, 1 / (K − 1)) too. They need the suspect's probabilities, not only its labels. The two
+// tests are combined by Bonferroni: p = min(1, 2·min(p_label, p_soft)), valid whatever their dependence.
 import type { InputBatch } from "../models/types.js";
 import { logBinomialTail } from "./binomial.js";
+import type { WatermarkKind } from "./watermark.js";
 
 /** One logged watermarked answer: the input and the watermark label it was given. */
 export interface WatermarkEntry {
+  /** Absent: "label" (logs written before soft marks). */
+  readonly kind?: WatermarkKind;
   readonly input: Float32Array;
   readonly inputShape: readonly number[];
   readonly numClasses: number;
@@ -24,8 +33,13 @@ export interface WatermarkEntry {
   readonly victimProb?: number;
 }
 
-/** Labels of the suspect for a batch of inputs. */
-export type SuspectLabels = (batch: InputBatch) => Promise<Int32Array>;
+/** What a suspect answers for a batch of inputs: its labels and, when it gives them, its probabilities (row-major). */
+export interface SuspectAnswers {
+  readonly labels: Int32Array;
+  readonly probs?: Float32Array;
+}
+
+export type Suspect = (batch: InputBatch) => Promise<SuspectAnswers>;
 
 export interface VerifyOptions {
   readonly maxQueries?: number;
@@ -34,24 +48,41 @@ export interface VerifyOptions {
   readonly batchSize?: number;
 }
 
+/** One of the two tests: label marks (the suspect's top-1) or soft marks (its most likely class other than t). */
+export interface MarkTest {
+  readonly queries: number;
+  readonly matches: number;
+  /** Queries on which a match was possible (label marks: the suspect did not answer the victim's top-1). */
+  readonly informative: number;
+  readonly pValue: number;
+  readonly log10PValue: number;
+}
+
 export interface VerifyResult {
+  /** Both tests together: verification queries, matches, and the combined p-value. */
   readonly queries: number;
   readonly matches: number;
   readonly pValue: number;
   readonly log10PValue: number;
   /** The per-query null rate used: 1 / (K − 1). */
   readonly nullRate: number;
-  /** Queries on which a match was possible: the suspect did not answer the victim's top-1 (all, without victim labels). */
+  /** Queries on which a match was possible, over both tests. */
   readonly informative: number;
   readonly alpha: number;
   readonly verdict: "stolen" | "no evidence";
-  /** How often the suspect answered the victim's own top-1 (a diagnostic: a good model does either way). */
+  readonly label: MarkTest | null;
+  readonly soft: MarkTest | null;
+  /** Why soft marks in the log were not tested (the suspect gave labels only). */
+  readonly softSkipped?: string;
+  /** How often the suspect answered the victim's own top-1 on label marks (a diagnostic: a good model does either way). */
   readonly victimAgreement?: number;
   readonly duplicates: number;
 }
 
 export const DEFAULT_MAX_QUERIES = 200;
 export const DEFAULT_ALPHA = 1e-6;
+
+const kindOf = (e: WatermarkEntry): WatermarkKind => e.kind ?? "label";
 
 /** Distinct entries (by input bytes), in log order; all of one shape and class count. */
 export function distinctEntries(entries: readonly WatermarkEntry[]): { entries: WatermarkEntry[]; duplicates: number } {
@@ -63,6 +94,7 @@ export function distinctEntries(entries: readonly WatermarkEntry[]): { entries: 
     if (e.inputShape.join("x") !== first.inputShape.join("x") || e.numClasses !== first.numClasses) {
       throw new Error(`watermark log entry ${i}: shape [${e.inputShape}] with ${e.numClasses} classes, the first is [${first.inputShape}] with ${first.numClasses}`);
     }
+    if (kindOf(e) === "soft" && e.victimLabel === undefined) throw new Error(`watermark log entry ${i}: a soft mark without the top-1 it kept (victimLabel)`);
     const id = byteKey(e.input);
     if (seen.has(id)) continue;
     seen.add(id);
@@ -71,47 +103,80 @@ export function distinctEntries(entries: readonly WatermarkEntry[]): { entries: 
   return { entries: out, duplicates: entries.length - out.length };
 }
 
-export async function verifyWatermark(logEntries: readonly WatermarkEntry[], suspect: SuspectLabels, options: VerifyOptions = {}): Promise<VerifyResult> {
+function markTest(queries: number, matches: number, informative: number, nullRate: number): MarkTest {
+  const logP = logBinomialTail(matches, informative, nullRate);
+  return { queries, matches, informative, pValue: Math.exp(logP), log10PValue: logP / Math.LN10 };
+}
+
+/** The most likely class of row i other than `excluded` (the first on ties). */
+function topOther(probs: Float32Array, i: number, K: number, excluded: number): number {
+  let best = -1;
+  for (let k = 0; k < K; k++) if (k !== excluded && (best < 0 || probs[i * K + k] > probs[i * K + best])) best = k;
+  return best;
+}
+
+export async function verifyWatermark(logEntries: readonly WatermarkEntry[], suspect: Suspect, options: VerifyOptions = {}): Promise<VerifyResult> {
   const { entries: all, duplicates } = distinctEntries(logEntries);
   const maxQueries = options.maxQueries ?? DEFAULT_MAX_QUERIES;
   const alpha = options.alpha ?? DEFAULT_ALPHA;
   const batchSize = options.batchSize ?? 64;
-  const entries = all.slice(0, maxQueries);
+  // Label marks first (rarer, and the only ones a labels-only thief learns), soft marks fill the rest.
+  const labelled = all.filter((e) => kindOf(e) === "label");
+  const soft = all.filter((e) => kindOf(e) === "soft");
+  const entries = [...labelled, ...soft].slice(0, maxQueries);
   const K = entries[0].numClasses;
   if (K < 2) throw new Error(`the watermark log says ${K} classes`);
   const inputShape = entries[0].inputShape;
   const size = inputShape.reduce((a, b) => a * b, 1);
-  let matches = 0;
-  let agree = 0;
-  let withVictim = 0;
+  const counts = { label: { queries: 0, matches: 0, withVictim: 0, agree: 0 }, soft: { queries: 0, matches: 0 } };
+  let softSkipped: string | undefined;
   for (let from = 0; from < entries.length; from += batchSize) {
-    const part = entries.slice(from, from + batchSize);
+    let part = entries.slice(from, from + batchSize);
+    if (softSkipped) part = part.filter((e) => kindOf(e) === "label");
+    if (part.length === 0) continue;
     const data = new Float32Array(part.length * size);
     part.forEach((e, i) => data.set(e.input, i * size));
-    const labels = await suspect({ data, batchSize: part.length, inputShape });
-    if (labels.length !== part.length) throw new Error(`the suspect answered ${labels.length} labels for ${part.length} inputs`);
+    const answer = await suspect({ data, batchSize: part.length, inputShape });
+    if (answer.labels.length !== part.length) throw new Error(`the suspect answered ${answer.labels.length} labels for ${part.length} inputs`);
+    if (answer.probs && answer.probs.length !== part.length * K) throw new Error(`the suspect answered ${answer.probs.length} probabilities for ${part.length} inputs of ${K} classes`);
     part.forEach((e, i) => {
-      if (labels[i] === e.label) matches++;
-      if (e.victimLabel !== undefined) {
-        withVictim++;
-        if (labels[i] === e.victimLabel) agree++;
+      if (kindOf(e) === "label") {
+        const c = counts.label;
+        c.queries++;
+        if (answer.labels[i] === e.label) c.matches++;
+        if (e.victimLabel !== undefined) {
+          c.withVictim++;
+          if (answer.labels[i] === e.victimLabel) c.agree++;
+        }
+      } else if (answer.probs) {
+        counts.soft.queries++;
+        if (topOther(answer.probs, i, K, e.victimLabel!) === e.label) counts.soft.matches++;
+      } else {
+        softSkipped = "the suspect answers labels only: soft marks need its probabilities";
       }
     });
   }
   const nullRate = 1 / (K - 1);
+  const l = counts.label;
   // Where the log has the victim's label for every input, only the queries the suspect did not answer with it count.
-  const informative = withVictim === entries.length ? entries.length - agree : entries.length;
-  const logP = logBinomialTail(matches, informative, nullRate);
+  const labelTest = l.queries ? markTest(l.queries, l.matches, l.withVictim === l.queries ? l.queries - l.agree : l.queries, nullRate) : null;
+  const softTest = counts.soft.queries ? markTest(counts.soft.queries, counts.soft.matches, counts.soft.queries, nullRate) : null;
+  const tests = [labelTest, softTest].filter((t): t is MarkTest => t !== null);
+  const minLog = Math.min(...tests.map((t) => t.log10PValue));
+  const log10P = tests.length > 1 ? Math.min(0, minLog + Math.log10(2)) : minLog;
   return {
-    queries: entries.length,
-    matches,
-    pValue: Math.exp(logP),
-    log10PValue: logP / Math.LN10,
+    queries: tests.reduce((n, t) => n + t.queries, 0),
+    matches: tests.reduce((n, t) => n + t.matches, 0),
+    pValue: 10 ** log10P,
+    log10PValue: log10P,
     nullRate,
-    informative,
+    informative: tests.reduce((n, t) => n + t.informative, 0),
     alpha,
-    verdict: logP <= Math.log(alpha) ? "stolen" : "no evidence",
-    victimAgreement: withVictim ? agree / withVictim : undefined,
+    verdict: log10P <= Math.log10(alpha) ? "stolen" : "no evidence",
+    label: labelTest,
+    soft: softTest,
+    softSkipped,
+    victimAgreement: l.withVictim ? l.agree / l.withVictim : undefined,
     duplicates,
   };
 }

@@ -7,6 +7,13 @@
 // swapped: ã = a ∘ (t w), t = argmax a. That is a permutation of a, so it stays on the simplex and ã_w is
 // its largest entry. When the top is not strict (a tie, e.g. a uniform a), ã is moved halfway to the
 // one-hot of w: ã = (ã + e_w) / 2, still on the simplex, and ã_w ≥ 1/2 > every other entry.
+// Soft marks (softRate > 0): another keyed share of the queries, disjoint from the label marks
+// (rate ≤ u₀ < rate + softRate), keeps its top-1 t = argmax a but moves mass into a keyed class w ≠ t:
+//   ã = (1 − m)·a + m·e_w,   m = min(softMass, ½·(a_t − a_w)/(1 + a_t − a_w))
+// The cap keeps a_t the strict top (ã_t − ã_w = (1 − m)(a_t − a_w) − m ≥ half the old gap), so honest users
+// lose no top-1 answer; a thief that trains on the probabilities learns the mass on w, and `verify` tests
+// whether the suspect's most likely class other than t is w (exactly 1 / (K − 1) for an independent model).
+// A thief that keeps only top-1 labels discards soft marks: only the label marks reach it.
 // Rows not selected get a exactly. The same input always gets the same answer (given a deterministic
 // wrapped defense), in every worker and replica with the same key; another key selects other inputs.
 // Web Crypto only (crypto.subtle): no Node import, so browsers and edge runtimes run it too.
@@ -17,15 +24,20 @@ import { isKeyHex, keyBytes, MIN_KEY_BYTES } from "./keyed.js";
 
 const DOMAIN = new TextEncoder().encode("prediction-poisoning/watermark/v1");
 
+/** "label": a keyed wrong top-1; "soft": the top-1 kept, keyed mass moved into another class. */
+export type WatermarkKind = "label" | "soft";
+
 /** One watermarked answer, for the watermark log. */
 export interface WatermarkRecord {
+  /** Absent in logs written before soft marks: "label". */
+  readonly kind?: WatermarkKind;
   /** The query as given (a copy; `inputShape` per example). */
   readonly input: Float32Array;
   readonly inputShape: readonly number[];
   readonly numClasses: number;
-  /** The watermark class the answer has as its strict top-1. */
+  /** The watermark class: the answer's strict top-1 (label marks) or the class given the mass (soft marks). */
   readonly label: number;
-  /** The victim's own top-1 (≠ label). */
+  /** The victim's own top-1 (≠ label); for soft marks the answer's top-1, which the mark keeps. */
   readonly victimLabel: number;
   /** The victim's probability of the watermark class (informational: never used as a null rate by default). */
   readonly victimProb: number;
@@ -36,12 +48,21 @@ export interface WatermarkOptions {
   readonly key: string;
   /** Fraction of queries watermarked, in [0, 1). */
   readonly rate: number;
+  /** Fraction of queries given a soft mark (top-1 kept), in [0, 1 − rate]; default 0. */
+  readonly softRate?: number;
+  /** Largest mass a soft mark moves, in (0, 1); default DEFAULT_SOFT_MASS. */
+  readonly softMass?: number;
   /** Called with the watermarked rows of each batch before the answer is returned (awaited). */
   readonly onWatermark?: (records: WatermarkRecord[]) => void | Promise<void>;
 }
 
+export const DEFAULT_SOFT_MASS = 0.25;
+
 export interface WatermarkDraw {
+  /** A label mark. */
   readonly selected: boolean;
+  /** A soft mark (never together with a label mark). */
+  readonly soft: boolean;
   /** Index among the K − 1 classes other than the victim's top-1. */
   readonly offset: number;
 }
@@ -51,9 +72,12 @@ export interface Watermarker {
   draw(input: Float32Array, inputShape: readonly number[], numClasses: number): Promise<WatermarkDraw>;
 }
 
-export function createWatermarker(keyHex: string, rate: number): Watermarker {
+export function createWatermarker(keyHex: string, rate: number, softRate = 0): Watermarker {
   if (!isKeyHex(keyHex)) throw new DefenseConfigError("watermark", "key", `must be hex of at least ${MIN_KEY_BYTES} bytes`);
   if (!(Number.isFinite(rate) && rate >= 0 && rate < 1)) throw new DefenseConfigError("watermark", "rate", `must be in [0, 1), got ${rate}`);
+  if (!(Number.isFinite(softRate) && softRate >= 0 && rate + softRate <= 1)) {
+    throw new DefenseConfigError("watermark", "softRate", `must be in [0, 1 − rate] = [0, ${1 - rate}], got ${softRate}`);
+  }
   const subtle = globalThis.crypto?.subtle;
   if (!subtle) throw new DefenseConfigError("watermark", "key", "needs Web Crypto (crypto.subtle; in a browser, a secure context)");
   const hmacKey = subtle.importKey("raw", keyBytes(keyHex), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
@@ -70,7 +94,7 @@ export function createWatermarker(keyHex: string, rate: number): Watermarker {
       const h = new DataView(await subtle.sign("HMAC", await hmacKey, message));
       const u0 = (h.getUint32(0, true) + 0.5) / 4294967296;
       const u1 = (h.getUint32(4, true) + 0.5) / 4294967296;
-      return { selected: u0 < rate, offset: Math.min(K - 2, Math.floor(u1 * (K - 1))) };
+      return { selected: u0 < rate, soft: u0 >= rate && u0 < rate + softRate, offset: Math.min(K - 2, Math.floor(u1 * (K - 1))) };
     },
   };
 }
@@ -92,16 +116,34 @@ export function watermarkRow(a: ArrayLike<number>, w: number): Float32Array {
   return out;
 }
 
+/**
+ * The soft-marked answer row (see the header): mass moved from `a` into class w, a's strict top-1 kept;
+ * null when a has no strict top-1 (nothing can be moved without touching it).
+ */
+export function softMarkRow(a: ArrayLike<number>, w: number, softMass: number): Float32Array | null {
+  const K = a.length;
+  const t = rowArgmax(a, 0, K);
+  for (let k = 0; k < K; k++) if (k !== t && a[k] >= a[t]) return null;
+  const gap = a[t] - a[w];
+  const m = Math.min(softMass, (0.5 * gap) / (1 + gap));
+  const out = new Float32Array(K);
+  for (let k = 0; k < K; k++) out[k] = (1 - m) * a[k] + (k === w ? m : 0);
+  return out;
+}
+
 /** Wraps `inner` so that a keyed ~rate of the queries answer a keyed wrong top-1 label (see the header). */
 export function withWatermark(inner: Defense, options: WatermarkOptions): Defense {
-  const marker = createWatermarker(options.key, options.rate);
+  const marker = createWatermarker(options.key, options.rate, options.softRate ?? 0);
+  const softMass = options.softMass ?? DEFAULT_SOFT_MASS;
+  if (!(Number.isFinite(softMass) && softMass > 0 && softMass < 1)) throw new DefenseConfigError("watermark", "softMass", `must be in (0, 1), got ${softMass}`);
   return {
     name: inner.name,
     params: inner.params,
     // needsInput stays the inner defense's: DefendedModel reads it to decide whether to fill proxyProbs for
     // the inner one. The wrapper itself always needs batch.inputs (DefendedModel always passes them) and
     // throws without them.
-    traits: { ...inner.traits, keepsTop1: false, keyed: true },
+    // Soft marks keep the top-1; label marks do not.
+    traits: { ...inner.traits, keepsTop1: options.rate > 0 ? false : inner.traits.keepsTop1, keyed: true },
     async apply(batch: DefenseBatch): Promise<DefenseResult> {
       const inputs = batch.inputs;
       if (!inputs) throw new DefenseInputError("inputs", undefined, "the watermark needs the queries themselves (batch.inputs)");
@@ -113,15 +155,29 @@ export function withWatermark(inner: Defense, options: WatermarkOptions): Defens
         inner.apply(batch),
         Promise.all(Array.from({ length: B }, (_, i) => marker.draw(inputs.data.subarray(i * size, (i + 1) * size), inputs.inputShape, K))),
       ]);
-      if (!draws.some((d) => d.selected)) return result;
+      if (!draws.some((d) => d.selected || d.soft)) return result;
       const probs = Float32Array.from(result.probs);
       const records: WatermarkRecord[] = [];
       for (let i = 0; i < B; i++) {
+        if (draws[i].soft) {
+          const a = result.probs.subarray(i * K, (i + 1) * K);
+          const t = rowArgmax(a, 0, K);
+          const w = watermarkClass(t, draws[i].offset);
+          const row = softMarkRow(a, w, softMass);
+          if (!row) continue;
+          probs.set(row, i * K);
+          records.push({
+            kind: "soft", input: inputs.data.slice(i * size, (i + 1) * size), inputShape: [...inputs.inputShape], numClasses: K,
+            label: w, victimLabel: t, victimProb: batch.probs[i * K + w],
+          });
+          continue;
+        }
         if (!draws[i].selected) continue;
         const c = rowArgmax(batch.probs, i, K);
         const w = watermarkClass(c, draws[i].offset);
         probs.set(watermarkRow(result.probs.subarray(i * K, (i + 1) * K), w), i * K);
         records.push({
+          kind: "label",
           input: inputs.data.slice(i * size, (i + 1) * size),
           inputShape: [...inputs.inputShape],
           numClasses: K,

@@ -8,8 +8,15 @@ export interface DefenseSetting {
   readonly params: Readonly<Record<string, unknown>>;
   /** Position in this defense's sweep. */
   readonly order: number;
-  /** DAWN watermark rate around the defense (the watermark evaluation; absent: none). */
-  readonly watermark?: number;
+  /** The watermark around the defense (the watermark evaluation; absent: none). */
+  readonly watermark?: WatermarkSetting;
+}
+
+/** DAWN label marks at `rate`, and soft marks (top-1 kept) at `softRate` moving at most `softMass` (src/defenses/watermark.ts). */
+export interface WatermarkSetting {
+  readonly rate: number;
+  readonly softRate?: number;
+  readonly softMass?: number;
 }
 
 export interface VictimConfig {
@@ -84,6 +91,10 @@ const defaultVictim: VictimConfig = { arch: "lenet", epochs: 8, batchSize: 64, l
 export interface WatermarkEvaluation {
   /** Share of queries watermarked (the `serve --watermark` rate). */
   readonly rate: number;
+  /** Share of queries given a soft mark (`serve --watermark-soft`); default 0. */
+  readonly softRate?: number;
+  /** Largest mass a soft mark moves (`serve --watermark-soft-mass`); default the defense's. */
+  readonly softMass?: number;
   /** Verification queries per suspect (`verify --max-queries`). */
   readonly maxQueries: number;
   /** A thief counts as identified at p ≤ alpha. */
@@ -225,6 +236,8 @@ export const presets: Readonly<Record<string, Preset>> = {
     },
     watermark: {
       rate: 0.01,
+      softRate: 0.1,
+      softMass: 0.25,
       maxQueries: 200,
       alpha: 1e-6,
       controlAlpha: 1e-3,

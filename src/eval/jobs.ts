@@ -1,6 +1,7 @@
 // The unit of parallel work: one thief stealing from one defense setting, then scored on the test set.
 // Jobs are plain data (structured-clone safe) so a worker thread can run them against its own setup.
 import { DefendedModel, verifyWatermark, type VerifyResult, type WatermarkEntry, type WatermarkRecord } from "../defenses/index.js";
+import * as tf from "@tensorflow/tfjs";
 import { argmaxRows } from "../models/argmax.js";
 import { predictLogits } from "../models/training.js";
 import { knockoffQueryIndices } from "../thieves/knockoff.js";
@@ -38,22 +39,34 @@ export interface ThiefJob {
   readonly verify?: { readonly maxQueries: number; readonly alpha: number; readonly marks?: WatermarkSet };
 }
 
-/** Watermarked queries as plain data (structured-clone safe): inputs row-major, their watermark and victim labels. */
+/** Watermarked queries as plain data (structured-clone safe): inputs row-major, their watermark and victim labels, soft or not. */
 export interface WatermarkSet {
   readonly inputs: Float32Array;
   readonly labels: Int32Array;
   readonly victimLabels: Int32Array;
+  /** 1: a soft mark (top-1 kept), 0: a label mark. */
+  readonly soft: Uint8Array;
 }
 
 export function watermarkSet(records: readonly WatermarkRecord[], rowSize: number): WatermarkSet {
   const inputs = new Float32Array(records.length * rowSize);
   records.forEach((r, i) => inputs.set(r.input, i * rowSize));
-  return { inputs, labels: Int32Array.from(records, (r) => r.label), victimLabels: Int32Array.from(records, (r) => r.victimLabel) };
+  return {
+    inputs, labels: Int32Array.from(records, (r) => r.label), victimLabels: Int32Array.from(records, (r) => r.victimLabel),
+    soft: Uint8Array.from(records, (r) => (r.kind === "soft" ? 1 : 0)),
+  };
+}
+
+/** How many label and soft marks a set holds. */
+export function markCounts(set: WatermarkSet): { label: number; soft: number } {
+  const soft = set.soft.reduce((n, s) => n + s, 0);
+  return { label: set.labels.length - soft, soft };
 }
 
 function watermarkEntries(set: WatermarkSet, inputShape: readonly number[], numClasses: number): WatermarkEntry[] {
   const size = inputShape.reduce((a, b) => a * b, 1);
   return Array.from(set.labels, (label, i) => ({
+    kind: set.soft[i] ? ("soft" as const) : ("label" as const),
     input: set.inputs.subarray(i * size, (i + 1) * size), inputShape, numClasses, label, victimLabel: set.victimLabels[i],
   }));
 }
@@ -71,7 +84,7 @@ export interface ThiefJobResult {
   readonly diagnostics: Readonly<Record<string, number>> | null;
   readonly seconds: number;
   /** Jobs with `verify`: the ownership test of the stolen copy, and how many watermarked queries there were. */
-  readonly watermark?: VerifyResult & { readonly marks: number };
+  readonly watermark?: VerifyResult & { readonly marks: number; readonly softMarks: number };
 }
 
 /** The images a fixed-sample thief queries for (budget, seed): the rows its answers are computed for in advance. */
@@ -133,11 +146,19 @@ export async function runThiefJob(job: ThiefJob, setup: EvalSetup): Promise<Thie
       const rowSize = inputShape.reduce((a, b) => a * b, 1);
       const marks = job.verify.marks ?? watermarkSet(live, rowSize);
       const entries = watermarkEntries(marks, inputShape, numClasses);
-      const suspect = async (batch: { data: Float32Array; batchSize: number }) =>
-        argmaxRows(predictLogits(result.model, batch.data, batch.batchSize, inputShape), batch.batchSize, numClasses);
+      const softMarks = markCounts(marks).soft;
+      // The stolen copy as `verify` sees a model directory: its probabilities (softmax of its logits) and labels.
+      const suspect = async (batch: { data: Float32Array; batchSize: number }) => {
+        const logits = predictLogits(result.model, batch.data, batch.batchSize, inputShape);
+        const probs = tf.tidy(() => tf.softmax(tf.tensor2d(logits, [batch.batchSize, numClasses])).dataSync() as Float32Array);
+        return { labels: argmaxRows(probs, batch.batchSize, numClasses), probs };
+      };
       watermark = entries.length
-        ? { ...(await verifyWatermark(entries, suspect, { maxQueries: job.verify.maxQueries, alpha: job.verify.alpha })), marks: entries.length }
-        : { queries: 0, matches: 0, pValue: 1, log10PValue: 0, nullRate: 1 / (numClasses - 1), informative: 0, alpha: job.verify.alpha, verdict: "no evidence", duplicates: 0, marks: 0 };
+        ? { ...(await verifyWatermark(entries, suspect, { maxQueries: job.verify.maxQueries, alpha: job.verify.alpha })), marks: entries.length - softMarks, softMarks }
+        : {
+          queries: 0, matches: 0, pValue: 1, log10PValue: 0, nullRate: 1 / (numClasses - 1), informative: 0, alpha: job.verify.alpha, verdict: "no evidence",
+          duplicates: 0, marks: 0, softMarks: 0, label: null, soft: null,
+        };
     }
     return {
       id: job.id,

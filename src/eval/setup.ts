@@ -109,7 +109,8 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
       };
       const defense = createDefense(setting.defense, withDeploymentKey(setting.defense, setting.params, seeds.defenseKey), { core, proxy, ...models });
       if (!setting.watermark) return defense;
-      return withWatermark(defense, { key: seeds.defenseKey, rate: setting.watermark, onWatermark: hooks?.onWatermark });
+      const { rate, softRate, softMass } = setting.watermark;
+      return withWatermark(defense, { key: seeds.defenseKey, rate, softRate, softMass, onWatermark: hooks?.onWatermark });
     },
     createThief(attack, overrides) {
       return createThief(attack, { ...(config.thiefParams[attack] ?? {}), ...(overrides?.params ?? {}) }, {

@@ -11,15 +11,18 @@ import { describeThief } from "../thieves/registry.js";
 import { AnswerTable, predictAll } from "./black-box.js";
 import { threatOf, type DefenseSetting, type WatermarkEvaluation } from "./config.js";
 import { hashBytes, stableStringify } from "./hash.js";
-import { poolQueryImages, watermarkSet, type ThiefJob, type ThiefJobResult, type WatermarkSet } from "./jobs.js";
+import { markCounts, poolQueryImages, watermarkSet, type ThiefJob, type ThiefJobResult, type WatermarkSet } from "./jobs.js";
 import { accuracyFromProbs } from "./metrics.js";
 import type { EvalStore, JobExecutor } from "./runner.js";
 import { runSeeds } from "./seeds.js";
 import type { EvalSetup } from "./setup.js";
-import type { WatermarkRecord } from "../defenses/index.js";
+import type { MarkTest, WatermarkRecord } from "../defenses/index.js";
 
-/** Bumped when a row's meaning changes (2: the p-value counts only the queries where a match was possible). */
-export const WATERMARK_SCHEMA = 2;
+/**
+ * Bumped when a row's meaning changes (2: the p-value counts only the queries where a match was possible;
+ * 3: soft marks, and the p-value combines the label and soft tests).
+ */
+export const WATERMARK_SCHEMA = 3;
 
 export interface WatermarkRow {
   readonly kind: "thief" | "clean copy";
@@ -28,8 +31,13 @@ export interface WatermarkRow {
   readonly epochs: number;
   readonly seed: number;
   readonly queriesUsed: number;
-  /** Watermarked answers among the ones this suspect's inputs got. */
+  /** Label-marked answers among the ones this suspect's inputs got. */
   readonly marks: number;
+  /** Soft-marked answers among them. */
+  readonly softMarks: number;
+  /** The two tests (null: no such marks were verified). */
+  readonly label: MarkTest | null;
+  readonly soft: MarkTest | null;
   readonly queries: number;
   /** Verification queries the suspect did not answer with the victim's label: the only ones that can match. */
   readonly informative?: number;
@@ -67,7 +75,7 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
   const seeds = runSeeds(config.seed);
   const attacks = wm.attacks?.[threat] ?? config.attacks;
   for (const attack of attacks) describeThief(attack);
-  const setting: DefenseSetting = { defense: "none", params: {}, order: 0, watermark: wm.rate };
+  const setting: DefenseSetting = { defense: "none", params: {}, order: 0, watermark: { rate: wm.rate, softRate: wm.softRate, softMass: wm.softMass } };
   const rowSize = data.inputShape.reduce((a, b) => a * b, 1);
 
   // What a set of queries gets through the watermark: the answers and the marked rows.
@@ -85,7 +93,7 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
   const victimAccuracy = accuracyFromProbs(victimTest, data.test.labels, K);
   const test = await answer(data.test.images, data.test.count, victimTest);
   const watermarkedAccuracy = accuracyFromProbs(test.answers, data.test.labels, K);
-  log(`watermark rate ${wm.rate}: ${test.marks.labels.length} of ${data.test.count} test answers marked; accuracy ${(victimAccuracy * 100).toFixed(2)} % -> ${(watermarkedAccuracy * 100).toFixed(2)} %`);
+  log(`watermark rate ${wm.rate} (soft ${wm.softRate ?? 0}): ${markCounts(test.marks).label} of ${data.test.count} test answers label-marked; accuracy ${(victimAccuracy * 100).toFixed(2)} % -> ${(watermarkedAccuracy * 100).toFixed(2)} %`);
 
   const queries = poolQueryImages(setup, config.budget, seeds.thief);
   const victimQueries = await predictAll(setup.victim, queries.images, queries.count, data.inputShape);
@@ -98,7 +106,7 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
   const done = new Map((previous?.meta?.schema === WATERMARK_SCHEMA ? previous.rows : []).map((r) => [r.key, r]));
   const identity = (kind: WatermarkRow["kind"], attack: string, seed: number, params?: Record<string, unknown>) =>
     stableStringify({
-      kind, attack, seed, threat, budget: config.budget, rate: wm.rate, maxQueries: wm.maxQueries, alpha: wm.alpha, victim: setup.victimKey,
+      kind, attack, seed, threat, budget: config.budget, rate: wm.rate, softRate: wm.softRate ?? 0, softMass: wm.softMass, maxQueries: wm.maxQueries, alpha: wm.alpha, victim: setup.victimKey,
       thiefParams: setup.createThief(attack, { params }).params, queries: describeThief(attack).queries === "fixed-sample" || kind === "clean copy" ? queryTag : "live",
       key: hashBytes(new TextEncoder().encode(seeds.defenseKey)), core: setup.coreHash,
     });
@@ -142,7 +150,7 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
   }
 
   const write = async () => {
-    const summary = summarize(rows, wm, { threat, victimAccuracy, watermarkedAccuracy, marks: fixed.marks.labels.length, budget: config.budget, pool: data.poolName });
+    const summary = summarize(rows, wm, { threat, victimAccuracy, watermarkedAccuracy, marks: markCounts(fixed.marks), budget: config.budget, pool: data.poolName });
     await store.writeText("results.json", JSON.stringify({
       meta: { schema: WATERMARK_SCHEMA, threat, budget: config.budget, transferSet: data.poolName, ...wm, victimAccuracy, watermarkedAccuracy, command: options.command },
       rows: sortRows(rows),
@@ -157,11 +165,12 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
     if (!what || !result.watermark) throw new Error(`watermark evaluation: unexpected result for job ${result.id}`);
     const w = result.watermark;
     rows.push({
-      ...what, queriesUsed: result.queriesUsed, marks: w.marks, queries: w.queries, informative: w.informative, matches: w.matches, pValue: w.pValue, log10PValue: w.log10PValue,
+      ...what, queriesUsed: result.queriesUsed, marks: w.marks, softMarks: w.softMarks, label: w.label, soft: w.soft, queries: w.queries, informative: w.informative, matches: w.matches, pValue: w.pValue, log10PValue: w.log10PValue,
       verdict: w.verdict, thiefAccuracy: result.thiefAccuracy, fidelity: result.fidelity, seconds: result.seconds,
     });
     trained++;
-    log(`[wm ${trained}/${jobs.length}] ${what.kind} ${what.attack} (${what.epochs} epochs): ${w.matches}/${w.queries} watermark labels, p = ${w.pValue.toExponential(1)} (${w.verdict})`);
+    const part = (name: string, t: MarkTest | null) => (t ? `${name} ${t.matches}/${t.queries}` : `${name} -`);
+    log(`[wm ${trained}/${jobs.length}] ${what.kind} ${what.attack} (${what.epochs} epochs): ${part("label", w.label)}, ${part("soft", w.soft)}, p = ${w.pValue.toExponential(1)} (${w.verdict})`);
     await write();
   });
   const markdown = await write();
@@ -178,21 +187,23 @@ const pFormat = (row: Pick<WatermarkRow, "log10PValue" | "pValue">) => (row.pVal
 function summarize(
   rows: readonly WatermarkRow[],
   wm: WatermarkEvaluation,
-  info: { threat: string; victimAccuracy: number; watermarkedAccuracy: number; marks: number; budget: number; pool: string },
+  info: { threat: string; victimAccuracy: number; watermarkedAccuracy: number; marks: { label: number; soft: number }; budget: number; pool: string },
 ): string {
   const thieves = sortRows(rows.filter((r) => r.kind === "thief"));
   const clean = rows.filter((r) => r.kind === "clean copy");
   const lines: string[] = [];
-  lines.push(`### Watermark (${info.threat}): rate ${wm.rate}, at most ${wm.maxQueries} verification queries, identified at p ≤ ${wm.alpha}`);
+  const soft = wm.softRate ? `, soft marks at ${wm.softRate} (mass ≤ ${wm.softMass ?? "default"})` : "";
+  lines.push(`### Watermark (${info.threat}): label marks at ${wm.rate}${soft}, at most ${wm.maxQueries} verification queries, identified at p ≤ ${wm.alpha}`);
   lines.push("");
   lines.push(`Honest users: test accuracy ${pct(info.victimAccuracy)} undefended, ${pct(info.watermarkedAccuracy)} with the watermark ` +
-    `(cost ${((info.victimAccuracy - info.watermarkedAccuracy) * 100).toFixed(2)} points; target ≤ ${(wm.rate * 100).toFixed(1)}). ` +
-    `${info.marks} of the ${info.budget} fixed-sample queries (${info.pool}) are watermarked.`);
+    `(cost ${((info.victimAccuracy - info.watermarkedAccuracy) * 100).toFixed(2)} points; target ≤ ${(wm.rate * 100).toFixed(1)}; soft marks keep the top-1). ` +
+    `Of the ${info.budget} fixed-sample queries (${info.pool}), ${info.marks.label} carry a label mark and ${info.marks.soft} a soft mark.`);
   lines.push("");
-  lines.push("| thief | epochs | queries | watermarked answers it got | verification queries | not the victim's label | watermark labels returned | p-value | verdict | thief accuracy |");
+  lines.push("| thief | epochs | queries | label marks it got | soft marks it got | label test: matches / informative | soft test: matches / queries | p-value | verdict | thief accuracy |");
   lines.push("|---|---|---|---|---|---|---|---|---|---|");
+  const cell = (t: MarkTest | null | undefined) => (t ? `${t.matches} / ${t.informative} (p ${pFormat(t)})` : "-");
   for (const r of thieves) {
-    lines.push(`| ${r.attack} | ${r.epochs} | ${r.queriesUsed} | ${r.marks} | ${r.queries} | ${r.informative ?? "?"} | ${r.matches} | ${pFormat(r)} | ${r.verdict} | ${pct(r.thiefAccuracy)} |`);
+    lines.push(`| ${r.attack} | ${r.epochs} | ${r.queriesUsed} | ${r.marks} | ${r.softMarks ?? 0} | ${cell(r.label)} | ${cell(r.soft)} | ${pFormat(r)} | ${r.verdict} | ${pct(r.thiefAccuracy)} |`);
   }
   const big = thieves.filter((r) => r.queriesUsed >= 1000);
   const caught = big.filter((r) => r.log10PValue <= Math.log10(wm.alpha));
@@ -204,7 +215,7 @@ function summarize(
     const falsely = group.filter((r) => r.log10PValue <= Math.log10(wm.controlAlpha));
     const worst = group.reduce((a, b) => (b.log10PValue < a.log10PValue ? b : a));
     lines.push(`Clean copies (Knockoff on the same ${info.budget} inputs with the victim's clean answers, ${epochs} epochs, ${group.length} training seeds): ` +
-      `watermark labels returned ${group.map((r) => r.matches).join(", ")} of ${worst.queries}; smallest p ${pFormat(worst)}; ` +
+      `watermark classes returned ${group.map((r) => r.matches).join(", ")} of ${worst.queries}; smallest p ${pFormat(worst)}; ` +
       `identified at p ≤ ${wm.controlAlpha}: ${falsely.length} of ${group.length}.`);
   }
   return lines.join("\n") + "\n";

@@ -1,19 +1,25 @@
 // Suspects for `verify`: a model behind this project's HTTP API, or a tfjs model directory. The test
 // itself (null rate, p-value, verdict) is src/defenses/watermark-verify.ts.
-import type { SuspectLabels } from "../defenses/watermark-verify.js";
+import type { Suspect } from "../defenses/watermark-verify.js";
 
 export {
-  DEFAULT_ALPHA, DEFAULT_MAX_QUERIES, distinctEntries, verifyWatermark, type SuspectLabels, type VerifyOptions, type VerifyResult,
+  DEFAULT_ALPHA, DEFAULT_MAX_QUERIES, distinctEntries, verifyWatermark, type Suspect, type SuspectAnswers, type VerifyOptions, type VerifyResult,
 } from "../defenses/watermark-verify.js";
 
-function argmaxLabels(rows: number[][], K: number, what: string): Int32Array {
-  return Int32Array.from(rows, (row, i) => {
+/** The suspect's probability rows, checked, as labels (argmax) and a row-major array. */
+function probabilityAnswers(rows: number[][], K: number, what: string): { labels: Int32Array; probs: Float32Array } {
+  const probs = new Float32Array(rows.length * K);
+  rows.forEach((row, i) => {
     if (!Array.isArray(row) || row.length !== K) throw new Error(`${what}: probabilities row ${i} has ${Array.isArray(row) ? row.length : "no"} values, expected ${K}`);
-    let best = 0;
-    for (let k = 1; k < K; k++) if (row[k] > row[best]) best = k;
-    return best;
+    row.forEach((p, k) => {
+      if (typeof p !== "number" || !Number.isFinite(p)) throw new Error(`${what}: probabilities row ${i} entry ${k} is ${JSON.stringify(p)}, expected a finite number`);
+      probs[i * K + k] = p;
+    });
   });
+  return { labels: argmaxRows(probs, rows.length, K), probs };
 }
+
+import { argmaxRows } from "../models/argmax.js";
 
 function nested(data: Float32Array, shape: readonly number[], offset = 0): unknown {
   if (shape.length === 0) return data[offset];
@@ -23,7 +29,7 @@ function nested(data: Float32Array, shape: readonly number[], offset = 0): unkno
 }
 
 /** A suspect behind this project's HTTP API (POST /v1/predict, {"inputs": [...]} in). */
-export function httpSuspect(url: string, numClasses: number, headers: Record<string, string> = {}): SuspectLabels {
+export function httpSuspect(url: string, numClasses: number, headers: Record<string, string> = {}): Suspect {
   const endpoint = /\/v1\/predict\/?$/.test(url) ? url : `${url.replace(/\/+$/, "")}/v1/predict`;
   return async (batch) => {
     const size = batch.inputShape.reduce((a, b) => a * b, 1);
@@ -45,14 +51,15 @@ export function httpSuspect(url: string, numClasses: number, headers: Record<str
     }
     if (Array.isArray(body.probabilities)) {
       if (body.probabilities.length !== batch.batchSize) throw new Error(`suspect ${endpoint}: ${body.probabilities.length} answers for ${batch.batchSize} inputs`);
-      return argmaxLabels(body.probabilities, numClasses, `suspect ${endpoint}`);
+      return probabilityAnswers(body.probabilities, numClasses, `suspect ${endpoint}`);
     }
     if (Array.isArray(body.labels)) {
       if (body.labels.length !== batch.batchSize) throw new Error(`suspect ${endpoint}: ${body.labels.length} labels for ${batch.batchSize} inputs`);
-      return Int32Array.from(body.labels, (l, i) => {
+      const labels = Int32Array.from(body.labels, (l, i) => {
         if (!Number.isInteger(l) || l < 0 || l >= numClasses) throw new Error(`suspect ${endpoint}: label ${i} is ${JSON.stringify(l)}, expected an integer in [0, ${numClasses})`);
         return l;
       });
+      return { labels };
     }
     throw new Error(`suspect ${endpoint}: the answer has neither "probabilities" nor "labels"`);
   };
@@ -64,7 +71,7 @@ export async function modelDirSuspect(
   inputShape: readonly number[],
   numClasses: number,
   outputs: "logits" | "probabilities" = "logits",
-): Promise<{ labels: SuspectLabels; dispose: () => void }> {
+): Promise<{ suspect: Suspect; dispose: () => void }> {
   const { modelExists, loadModelFromDir } = await import("./model-files.js");
   if (!modelExists(dir)) throw new Error(`suspect ${dir}: no model.json there (give a tfjs model directory or an http(s) URL)`);
   const { initBackend } = await import("../models/backend.js");
@@ -79,9 +86,11 @@ export async function modelDirSuspect(
     model.dispose();
     throw new Error(`suspect ${dir}: has ${model.numClasses} classes, the watermark log ${numClasses}`);
   }
-  const { argmaxRows } = await import("../models/argmax.js");
   return {
-    labels: async (batch) => argmaxRows(await model.predict(batch), batch.batchSize, numClasses),
+    suspect: async (batch) => {
+      const probs = await model.predict(batch);
+      return { labels: argmaxRows(probs, batch.batchSize, numClasses), probs };
+    },
     dispose: () => model.dispose(),
   };
 }

@@ -5,10 +5,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createDefense, type WatermarkRecord } from "../../src/defenses/index.js";
-import { createWatermarker, watermarkClass, watermarkRow, withWatermark } from "../../src/defenses/watermark.js";
+import { createWatermarker, softMarkRow, watermarkClass, watermarkRow, withWatermark } from "../../src/defenses/watermark.js";
 import { loadCore } from "../../src/core/index.js";
 import { binomialTail, logBinomialTail } from "../../src/defenses/binomial.js";
-import { verifyWatermark, type WatermarkEntry } from "../../src/defenses/watermark-verify.js";
+import { distinctEntries as distinct, verifyWatermark, type WatermarkEntry } from "../../src/defenses/watermark-verify.js";
 import { argmax, lcg, randomRows } from "./helpers.js";
 
 const KEY = "77617465726d61726b2074657374206b6579";
@@ -151,8 +151,9 @@ test("verify counts only the queries a match was possible on: where the suspect 
     input: Float32Array.of(i), inputShape: [1], numClasses: 10, label: 1 + (i % 9), victimLabel: 0,
   }));
   // The suspect answers the victim's label on 17 inputs and the watermark label on 3.
-  const suspect = async (batch: { data: Float32Array; batchSize: number }) =>
-    Int32Array.from(batch.data, (x) => (x < 3 ? 1 + (x % 9) : 0));
+  const suspect = async (batch: { data: Float32Array; batchSize: number }) => ({
+    labels: Int32Array.from(batch.data, (x) => (x < 3 ? 1 + (x % 9) : 0)),
+  });
   const r = await verifyWatermark(entries, suspect);
   assert.is(r.queries, 20);
   assert.is(r.matches, 3);
@@ -164,9 +165,98 @@ test("verify counts only the queries a match was possible on: where the suspect 
   assert.ok(Math.abs(bare.pValue - binomialTail(3, 20, 1 / 9)) < 1e-12);
   assert.ok(bare.pValue > r.pValue);
   // A suspect that never answers the victim's label has nothing to gain from the conditioning.
-  const wrong = await verifyWatermark(entries, async (b) => new Int32Array(b.batchSize).fill(5));
+  const wrong = await verifyWatermark(entries, async (b) => ({ labels: new Int32Array(b.batchSize).fill(5) }));
   assert.is(wrong.informative, 20);
   assert.is(wrong.matches, 2);
+});
+
+test("soft marks: a keyed share disjoint from the label marks keeps its strict top-1 and moves at most softMass into the keyed class", async () => {
+  const records: WatermarkRecord[] = [];
+  const SOFT = 0.2;
+  const d = withWatermark(createDefense("none", {}, { core }), { key: KEY, rate: RATE, softRate: SOFT, softMass: 0.3, onWatermark: (r) => void records.push(...r) });
+  const probs = (await d.apply(batch)).probs;
+  const marker = createWatermarker(KEY, RATE, SOFT);
+  let soft = 0;
+  let label = 0;
+  for (let i = 0; i < N; i++) {
+    const row = probs.subarray(i * K, (i + 1) * K);
+    const y = victim.subarray(i * K, (i + 1) * K);
+    const draw = await marker.draw(inputs.subarray(i * SIZE, (i + 1) * SIZE), SHAPE, K);
+    assert.ok(!(draw.selected && draw.soft), "label and soft marks are disjoint");
+    if (draw.selected) label++;
+    if (!draw.soft) continue;
+    soft++;
+    const t = argmax(y);
+    const w = watermarkClass(t, draw.offset);
+    assert.is(argmax(row), t, `row ${i}: top-1 kept`);
+    assert.ok(row.every((p, k) => k === t || p < row[t]), `row ${i}: strict top-1`);
+    // ã = (1 − m) y + m e_w with 0 < m ≤ 0.3: every other class scales by the same 1 − m.
+    const m = 1 - row[t] / y[t];
+    assert.ok(m > 0 && m <= 0.3 + 1e-6, `row ${i}: mass ${m}`);
+    for (let k = 0; k < K; k++) if (k !== w) assert.ok(Math.abs(row[k] - (1 - m) * y[k]) < 1e-5, `row ${i} class ${k}`);
+    assert.ok(Math.abs(row.reduce((s, p) => s + p, 0) - 1) < 1e-5 && row.every((p) => p >= 0), `row ${i} on the simplex`);
+  }
+  assert.ok(Math.abs(soft / N - SOFT) < 0.025, `soft-marked ${soft / N}`);
+  assert.is(records.filter((r) => r.kind === "soft").length, soft);
+  assert.is(records.filter((r) => r.kind === "label").length, label);
+  // Only label marks cost top-1: the wrapper keeps the inner trait when there are none.
+  const softOnly = withWatermark(createDefense("none", {}, { core }), { key: KEY, rate: 0, softRate: 0.5 });
+  assert.is(softOnly.traits.keepsTop1, createDefense("none", {}, { core }).traits.keepsTop1);
+  assert.throws(() => withWatermark(createDefense("none", {}, { core }), { key: KEY, rate: 0.5, softRate: 0.6 }), /softRate/);
+  assert.throws(() => withWatermark(createDefense("none", {}, { core }), { key: KEY, rate: 0.1, softMass: 1 }), /softMass/);
+});
+
+test("softMarkRow: the cap keeps at least half the top's lead; no strict top, no mark", () => {
+  const a = [0.5, 0.45, 0.05];
+  const row = softMarkRow(a, 1, 0.9)!;
+  assert.is(argmax(row), 0);
+  assert.ok(row[0] - row[1] >= (0.05 / 2) * (1 - 1e-6), `${Array.from(row)}`);
+  assert.is(softMarkRow([0.5, 0.5, 0], 2, 0.2), null);
+  const confident = softMarkRow([0.98, 0.01, 0.01], 2, 0.25)!;
+  // m = min(0.25, ½ · 0.97 / 1.97) = 0.2462: the cap binds even for a confident answer.
+  const m = (0.5 * 0.97) / 1.97;
+  assert.ok(Math.abs(confident[2] - ((1 - m) * 0.01 + m)) < 1e-6, `${Array.from(confident)}`);
+});
+
+test("verify: soft marks test the suspect's most likely class besides the kept top-1; labels-only suspects skip them; Bonferroni", async () => {
+  // 30 soft entries of 10 classes: kept top-1 0, watermark class 1 + (i mod 9); 10 label entries.
+  const soft: WatermarkEntry[] = Array.from({ length: 30 }, (_, i) => ({
+    kind: "soft", input: Float32Array.of(100 + i), inputShape: [1], numClasses: 10, label: 1 + (i % 9), victimLabel: 0,
+  }));
+  const label: WatermarkEntry[] = Array.from({ length: 10 }, (_, i) => ({
+    kind: "label", input: Float32Array.of(i), inputShape: [1], numClasses: 10, label: 1 + (i % 9), victimLabel: 0,
+  }));
+  // A suspect whose runner-up is the watermark class on the first 12 soft inputs, class 9 elsewhere; its top-1 is always 0.
+  const suspect = async (b: { data: Float32Array; batchSize: number }) => {
+    const probs = new Float32Array(b.batchSize * 10);
+    Array.from(b.data).forEach((x, i) => {
+      probs[i * 10] = 0.8;
+      const runnerUp = x >= 100 && x < 112 ? 1 + ((x - 100) % 9) : 9;
+      probs[i * 10 + runnerUp] = 0.15;
+      for (let k = 1; k < 10; k++) if (k !== runnerUp) probs[i * 10 + k] = 0.05 / 8;
+    });
+    return { labels: new Int32Array(b.batchSize), probs };
+  };
+  const r = await verifyWatermark([...soft, ...label], suspect, { maxQueries: 200 });
+  assert.is(r.label!.queries, 10);
+  assert.is(r.label!.matches, 0);
+  assert.is(r.label!.informative, 0);
+  assert.is(r.soft!.queries, 30);
+  // Runner-up = watermark class on the 12 chosen inputs, plus the inputs whose watermark class is 9 anyway (i mod 9 = 8: i = 17, 26).
+  assert.is(r.soft!.matches, 14);
+  assert.ok(Math.abs(r.soft!.pValue - binomialTail(14, 30, 1 / 9)) < 1e-15);
+  assert.ok(Math.abs(r.pValue - Math.min(1, 2 * Math.min(r.soft!.pValue, r.label!.pValue))) < 1e-15);
+  assert.is(r.queries, 40);
+  // Label marks come first under a small query budget.
+  const few = await verifyWatermark([...soft, ...label], suspect, { maxQueries: 12 });
+  assert.is(few.label!.queries, 10);
+  assert.is(few.soft!.queries, 2);
+  // A suspect that answers labels only: soft marks are skipped, said so.
+  const labelsOnly = await verifyWatermark([...soft, ...label], async (b) => ({ labels: new Int32Array(b.batchSize) }));
+  assert.is(labelsOnly.soft, null);
+  assert.match(labelsOnly.softSkipped ?? "", /labels only/);
+  assert.is(labelsOnly.queries, 10);
+  assert.throws(() => distinct([{ ...soft[0], victimLabel: undefined }]), /soft mark without the top-1/);
 });
 
 test.run();

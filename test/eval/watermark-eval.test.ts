@@ -46,7 +46,7 @@ function makeSetup(counter: { steals: number }): EvalSetup {
     config, data, spec: { arch: "mlp", numClasses, inputShape, seed: 1 }, victimKey: "tiny-victim", victim, coreHash: "test-core",
     createDefense(s, hooks) {
       const inner = createDefense(s.defense, { ...s.params });
-      return s.watermark ? withWatermark(inner, { key: KEY, rate: s.watermark, onWatermark: hooks?.onWatermark }) : inner;
+      return s.watermark ? withWatermark(inner, { key: KEY, ...s.watermark, onWatermark: hooks?.onWatermark }) : inner;
     },
     createThief(attack, overrides) {
       const thief = createThief(attack, params, { buildSubstitute: tinyModel, pool: overrides?.pool ?? data.pool, seeds: data.heldOut });
@@ -103,6 +103,27 @@ test("a second run trains nothing and reports the same rows", async () => {
   const again = await runWatermarkEvaluation({ setup, store, execute: inProcess(setup), log: () => {}, evaluation });
   assert.is(counter.steals, 0);
   assert.equal(again.rows, rows);
+});
+
+test("soft marks: the soft-label copy's runner-up follows them, the top-1 copy's and the clean copies' do not", async () => {
+  const setup = makeSetup({ steals: 0 });
+  const soft = { ...evaluation, rate: 0.02, softRate: 0.5, softMass: 0.4 };
+  const summary = await runWatermarkEvaluation({ setup, store: new MemoryStore(), execute: inProcess(setup), log: () => {}, evaluation: soft });
+  const by = (kind: string, attack?: string) => summary.rows.filter((r) => r.kind === kind && (!attack || r.attack === attack));
+  const share = (r: WatermarkRow) => r.soft!.matches / r.soft!.queries;
+  for (const r of summary.rows) {
+    assert.ok(r.softMarks >= 40 && r.softMarks <= 80, `${r.softMarks} of 120 soft-marked at 0.5`);
+    assert.is(r.soft!.queries, r.softMarks);
+  }
+  // K = 3: an independent model's runner-up is the soft mark's class half the time.
+  const knockoff = share(by("thief", "knockoff")[0]);
+  const cleanMost = Math.max(...by("clean copy").map(share));
+  // (A 16-unit model on 120 queries memorises little; the MNIST evaluation is the real measure.)
+  assert.ok(knockoff >= 0.6 && knockoff > cleanMost, `knockoff ${knockoff}, clean copies at most ${cleanMost}`);
+  assert.ok(share(by("thief", "top1")[0]) < knockoff, "top-1 labels carry no soft mark");
+  // Soft marks keep every top-1: the honest cost is the label marks' alone.
+  assert.ok(summary.watermarkedAccuracy >= 0.9, `${summary.watermarkedAccuracy}`);
+  assert.match(summary.markdown, /soft marks at 0.5/);
 });
 
 test.run();

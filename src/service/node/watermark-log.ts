@@ -4,7 +4,8 @@
 //   opened O_APPEND with mode 0600; each batch's records go out in one write(2) of whole JSON lines, so
 //   writers never interleave inside a line and nothing is lost when several threads and processes write.
 //   Redis: RPUSH of the same JSON lines onto one list (default key "pp:watermarks").
-// One line: {"v":1,"time","shape":[...],"classes":K,"label":w,"victimLabel":c,"victimProb":y_w,"input":base64 float32 LE}.
+// One line: {"v":1,"time","kind":"label"|"soft","shape":[...],"classes":K,"label":w,"victimLabel":c,"victimProb":y_w,
+// "input":base64 float32 LE} (no "kind": a label mark).
 // The log holds the queries and their watermark labels: keep it as private as the key file.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -47,6 +48,7 @@ export function formatRecord(r: WatermarkRecord): string {
   return JSON.stringify({
     v: 1,
     time: new Date().toISOString(),
+    kind: r.kind ?? "label",
     shape: r.inputShape,
     classes: r.numClasses,
     label: r.label,
@@ -63,9 +65,11 @@ export function parseRecord(line: string): WatermarkEntry {
   if (o.v !== 1 || !Array.isArray(shape) || typeof o.classes !== "number" || typeof o.label !== "number" || typeof o.input !== "string") {
     throw new Error("not a watermark record");
   }
+  if (o.kind !== undefined && o.kind !== "label" && o.kind !== "soft") throw new Error(`unknown watermark kind ${JSON.stringify(o.kind)}`);
   const input = decode(o.input);
   if (input.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`input has ${input.length} values, shape [${shape}] needs ${shape.reduce((a, b) => a * b, 1)}`);
   return {
+    kind: (o.kind as "label" | "soft" | undefined) ?? "label",
     input,
     inputShape: shape,
     numClasses: o.classes,
