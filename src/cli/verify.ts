@@ -86,7 +86,7 @@ verifyCommand.action(async (flags: VerifyFlags, command: Command) => {
       console.log(JSON.stringify({
         queries: r.queries, matches: r.matches, pValue: r.pValue, verdict: r.verdict,
         log10PValue: r.log10PValue, nullRate: r.nullRate, informative: r.informative, alpha: r.alpha, logged: entries.length, duplicates: r.duplicates,
-        label: part(r.label), soft: part(r.soft),
+        label: part(r.label), softInput: part(r.softInput), softClass: part(r.softClass),
         ...(r.softSkipped ? { softSkipped: r.softSkipped } : {}),
         ...(r.victimAgreement !== undefined ? { victimAgreement: r.victimAgreement } : {}),
       }));
@@ -101,12 +101,16 @@ verifyCommand.action(async (flags: VerifyFlags, command: Command) => {
           `(${r.label.informative} queries where the suspect did not answer the victim's label, the only ones that can match)`);
         if (r.victimAgreement !== undefined) console.log(`  suspect agreed with the victim's own label on ${(100 * r.victimAgreement).toFixed(1)} % (diagnostic only)`);
       }
-      if (r.soft) {
-        console.log(`soft marks: the suspect's most likely class besides the kept top-1 is the watermark class on ${share(r.soft)}; ` +
-          `p = P[Binomial(${r.soft.queries}, ${r.nullRate.toPrecision(4)}) >= ${r.soft.matches}] = ${r.soft.pValue.toExponential(3)}`);
+      if (r.softInput) {
+        console.log(`soft marks (keyed per input): the suspect's most likely class besides the kept top-1 is the watermark class on ${share(r.softInput)}; ` +
+          `p = P[Binomial(${r.softInput.queries}, ${r.nullRate.toPrecision(4)}) >= ${r.softInput.matches}] = ${r.softInput.pValue.toExponential(3)}`);
+      }
+      if (r.softClass) {
+        console.log(`soft marks (keyed per class): the suspect's most likely class besides the kept top-1 is the class's keyed one on ${share(r.softClass)}; ` +
+          `p = ${r.softClass.pValue.toExponential(3)} (exact, over the key's choice of one class per top-1 class)`);
       }
       if (r.softSkipped) console.log(`soft marks not tested: ${r.softSkipped}`);
-      console.log(`p-value: ${r.pValue.toExponential(3)} (log10 ${r.log10PValue.toFixed(2)}${r.label && r.soft ? "; both tests, Bonferroni: 2 × the smaller" : ""})`);
+      console.log(`p-value: ${r.pValue.toExponential(3)} (log10 ${r.log10PValue.toFixed(2)}${[r.label, r.softInput, r.softClass].filter(Boolean).length > 1 ? "; Bonferroni over the tests: their number × the smallest" : ""})`);
       console.log(`verdict: ${r.verdict} (alpha ${r.alpha})`);
     }
   } finally {

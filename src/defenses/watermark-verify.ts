@@ -15,16 +15,27 @@
 // Soft marks (the answer's top-1 t kept, keyed mass moved into w ≠ t): the suspect's most likely class other
 // than t is w with probability exactly 1 / (K − 1) under H0, by the same argument (w is the key's uniform
 // choice among the K − 1 classes other than t, independent of the suspect), so the soft matches are
-// Binomial(n_soft, 1 / (K − 1)) too. They need the suspect's probabilities, not only its labels. The two
-// tests are combined by Bonferroni: p = min(1, 2·min(p_label, p_soft)), valid whatever their dependence.
+// Binomial(n_soft, 1 / (K − 1)) too (soft marks keyed per input). They need the suspect's probabilities.
+//
+// Soft marks keyed per class (w = π(t), one keyed class per top-1 class t): the statistic is the same count
+// S = Σ_i [r_i = π(t_i)], r_i the suspect's most likely class other than t_i. Under H0 the π(c) are
+// independent and uniform over the K − 1 classes other than c (the key's HMAC), independent of the suspect,
+// so given the suspect's answers S = Σ_c n_c[π(c)] with n_c[k] = #{i : t_i = c, r_i = k}: a sum of
+// independent terms, each uniform over {n_c[k] : k ≠ c}. Its exact tail P[S ≥ s] is a convolution over the
+// classes present (computed in log space), again valid without any model of the suspect.
+//
+// The tests that ran are combined by Bonferroni: p = min(1, m·min_j p_j) for m tests, valid whatever their
+// dependence.
 import type { InputBatch } from "../models/types.js";
 import { logBinomialTail } from "./binomial.js";
-import type { WatermarkKind } from "./watermark.js";
+import type { SoftKeying, WatermarkKind } from "./watermark.js";
 
 /** One logged watermarked answer: the input and the watermark label it was given. */
 export interface WatermarkEntry {
   /** Absent: "label" (logs written before soft marks). */
   readonly kind?: WatermarkKind;
+  /** Soft marks: how `label` was keyed (absent: "input"). */
+  readonly keying?: SoftKeying;
   readonly input: Float32Array;
   readonly inputShape: readonly number[];
   readonly numClasses: number;
@@ -71,7 +82,10 @@ export interface VerifyResult {
   readonly alpha: number;
   readonly verdict: "stolen" | "no evidence";
   readonly label: MarkTest | null;
-  readonly soft: MarkTest | null;
+  /** Soft marks keyed per input. */
+  readonly softInput: MarkTest | null;
+  /** Soft marks keyed per top-1 class. */
+  readonly softClass: MarkTest | null;
   /** Why soft marks in the log were not tested (the suspect gave labels only). */
   readonly softSkipped?: string;
   /** How often the suspect answered the victim's own top-1 on label marks (a diagnostic: a good model does either way). */
@@ -108,6 +122,31 @@ function markTest(queries: number, matches: number, informative: number, nullRat
   return { queries, matches, informative, pValue: Math.exp(logP), log10PValue: logP / Math.LN10 };
 }
 
+const logAdd = (a: number, b: number) => (a === -Infinity ? b : b === -Infinity ? a : Math.max(a, b) + Math.log1p(Math.exp(-Math.abs(a - b))));
+
+/**
+ * ln P[S ≥ observed] for S = Σ_c n_c[π(c)], π(c) independent and uniform over the K − 1 classes other than c
+ * (see the header). `counts` maps each class present to its row n_c (length K; n_c[c] unused).
+ */
+export function logClassKeyedTail(counts: ReadonlyMap<number, ArrayLike<number>>, numClasses: number, observed: number): number {
+  let dist = [0]; // ln P[S = s] for s = 0..max so far
+  const logQ = -Math.log(numClasses - 1);
+  for (const [c, row] of counts) {
+    const values = new Map<number, number>(); // value n_c[k] → how many k ≠ c take it
+    for (let k = 0; k < numClasses; k++) if (k !== c) values.set(row[k], (values.get(row[k]) ?? 0) + 1);
+    const top = Math.max(...values.keys());
+    const next = new Array<number>(dist.length + top).fill(-Infinity);
+    for (const [value, ways] of values) {
+      const lw = Math.log(ways) + logQ;
+      for (let s = 0; s < dist.length; s++) if (dist[s] !== -Infinity) next[s + value] = logAdd(next[s + value], dist[s] + lw);
+    }
+    dist = next;
+  }
+  let tail = -Infinity;
+  for (let s = Math.max(0, observed); s < dist.length; s++) tail = logAdd(tail, dist[s]);
+  return Math.min(0, tail);
+}
+
 /** The most likely class of row i other than `excluded` (the first on ties). */
 function topOther(probs: Float32Array, i: number, K: number, excluded: number): number {
   let best = -1;
@@ -123,12 +162,15 @@ export async function verifyWatermark(logEntries: readonly WatermarkEntry[], sus
   // Label marks first (rarer, and the only ones a labels-only thief learns), soft marks fill the rest.
   const labelled = all.filter((e) => kindOf(e) === "label");
   const soft = all.filter((e) => kindOf(e) === "soft");
+  const byClass = (e: WatermarkEntry) => (e.keying ?? "input") === "class";
   const entries = [...labelled, ...soft].slice(0, maxQueries);
   const K = entries[0].numClasses;
   if (K < 2) throw new Error(`the watermark log says ${K} classes`);
   const inputShape = entries[0].inputShape;
   const size = inputShape.reduce((a, b) => a * b, 1);
-  const counts = { label: { queries: 0, matches: 0, withVictim: 0, agree: 0 }, soft: { queries: 0, matches: 0 } };
+  const counts = { label: { queries: 0, matches: 0, withVictim: 0, agree: 0 }, softInput: { queries: 0, matches: 0 }, softClass: { queries: 0, matches: 0 } };
+  // Class-keyed soft marks: per kept top-1 class, how often each other class is the suspect's runner-up.
+  const runnerUps = new Map<number, Float64Array>();
   let softSkipped: string | undefined;
   for (let from = 0; from < entries.length; from += batchSize) {
     let part = entries.slice(from, from + batchSize);
@@ -149,8 +191,15 @@ export async function verifyWatermark(logEntries: readonly WatermarkEntry[], sus
           if (answer.labels[i] === e.victimLabel) c.agree++;
         }
       } else if (answer.probs) {
-        counts.soft.queries++;
-        if (topOther(answer.probs, i, K, e.victimLabel!) === e.label) counts.soft.matches++;
+        const r = topOther(answer.probs, i, K, e.victimLabel!);
+        const c = byClass(e) ? counts.softClass : counts.softInput;
+        c.queries++;
+        if (r === e.label) c.matches++;
+        if (byClass(e)) {
+          let row = runnerUps.get(e.victimLabel!);
+          if (!row) runnerUps.set(e.victimLabel!, (row = new Float64Array(K)));
+          row[r]++;
+        }
       } else {
         softSkipped = "the suspect answers labels only: soft marks need its probabilities";
       }
@@ -160,10 +209,17 @@ export async function verifyWatermark(logEntries: readonly WatermarkEntry[], sus
   const l = counts.label;
   // Where the log has the victim's label for every input, only the queries the suspect did not answer with it count.
   const labelTest = l.queries ? markTest(l.queries, l.matches, l.withVictim === l.queries ? l.queries - l.agree : l.queries, nullRate) : null;
-  const softTest = counts.soft.queries ? markTest(counts.soft.queries, counts.soft.matches, counts.soft.queries, nullRate) : null;
-  const tests = [labelTest, softTest].filter((t): t is MarkTest => t !== null);
+  const si = counts.softInput;
+  const softInput = si.queries ? markTest(si.queries, si.matches, si.queries, nullRate) : null;
+  const sc = counts.softClass;
+  let softClass: MarkTest | null = null;
+  if (sc.queries) {
+    const logP = logClassKeyedTail(runnerUps, K, sc.matches);
+    softClass = { queries: sc.queries, matches: sc.matches, informative: sc.queries, pValue: Math.exp(logP), log10PValue: logP / Math.LN10 };
+  }
+  const tests = [labelTest, softInput, softClass].filter((t): t is MarkTest => t !== null);
   const minLog = Math.min(...tests.map((t) => t.log10PValue));
-  const log10P = tests.length > 1 ? Math.min(0, minLog + Math.log10(2)) : minLog;
+  const log10P = Math.min(0, minLog + Math.log10(tests.length));
   return {
     queries: tests.reduce((n, t) => n + t.queries, 0),
     matches: tests.reduce((n, t) => n + t.matches, 0),
@@ -174,7 +230,8 @@ export async function verifyWatermark(logEntries: readonly WatermarkEntry[], sus
     alpha,
     verdict: log10P <= Math.log10(alpha) ? "stolen" : "no evidence",
     label: labelTest,
-    soft: softTest,
+    softInput,
+    softClass,
     softSkipped,
     victimAgreement: l.withVictim ? l.agree / l.withVictim : undefined,
     duplicates,

@@ -14,6 +14,12 @@
 // lose no top-1 answer; a thief that trains on the probabilities learns the mass on w, and `verify` tests
 // whether the suspect's most likely class other than t is w (exactly 1 / (K − 1) for an independent model).
 // A thief that keeps only top-1 labels discards soft marks: only the label marks reach it.
+// Which class w gets the mass (softKeying):
+//   "class" (default): w = π(t), one keyed class per top-1 class, π(t) the ⌊u·(K − 1)⌋-th class other than t,
+//     u from HMAC(key, "prediction-poisoning/watermark/class/v1" ‖ K ‖ t). Every soft mark of class t points
+//     the same way, so even a copy that generalises rather than memorises learns it (as a confusion).
+//   "input": w drawn per input like a label mark's (u₁ above); only a copy that memorises its training
+//     answers keeps it (measured in docs/RESULTS.md).
 // Rows not selected get a exactly. The same input always gets the same answer (given a deterministic
 // wrapped defense), in every worker and replica with the same key; another key selects other inputs.
 // Web Crypto only (crypto.subtle): no Node import, so browsers and edge runtimes run it too.
@@ -27,10 +33,15 @@ const DOMAIN = new TextEncoder().encode("prediction-poisoning/watermark/v1");
 /** "label": a keyed wrong top-1; "soft": the top-1 kept, keyed mass moved into another class. */
 export type WatermarkKind = "label" | "soft";
 
+/** How a soft mark's class is keyed: per top-1 class, or per input (see the header). */
+export type SoftKeying = "class" | "input";
+
 /** One watermarked answer, for the watermark log. */
 export interface WatermarkRecord {
   /** Absent in logs written before soft marks: "label". */
   readonly kind?: WatermarkKind;
+  /** Soft marks: how `label` was keyed. */
+  readonly keying?: SoftKeying;
   /** The query as given (a copy; `inputShape` per example). */
   readonly input: Float32Array;
   readonly inputShape: readonly number[];
@@ -52,6 +63,8 @@ export interface WatermarkOptions {
   readonly softRate?: number;
   /** Largest mass a soft mark moves, in (0, 1); default DEFAULT_SOFT_MASS. */
   readonly softMass?: number;
+  /** Default "class". */
+  readonly softKeying?: SoftKeying;
   /** Called with the watermarked rows of each batch before the answer is returned (awaited). */
   readonly onWatermark?: (records: WatermarkRecord[]) => void | Promise<void>;
 }
@@ -70,7 +83,11 @@ export interface WatermarkDraw {
 export interface Watermarker {
   /** The keyed draw for one input (exported for tests and `verify`). */
   draw(input: Float32Array, inputShape: readonly number[], numClasses: number): Promise<WatermarkDraw>;
+  /** The keyed offset of top-1 class `top` among K classes (class-keyed soft marks: π(top) = watermarkClass(top, offset)). */
+  classOffset(top: number, numClasses: number): Promise<number>;
 }
+
+const CLASS_DOMAIN = new TextEncoder().encode("prediction-poisoning/watermark/class/v1");
 
 export function createWatermarker(keyHex: string, rate: number, softRate = 0): Watermarker {
   if (!isKeyHex(keyHex)) throw new DefenseConfigError("watermark", "key", `must be hex of at least ${MIN_KEY_BYTES} bytes`);
@@ -81,6 +98,8 @@ export function createWatermarker(keyHex: string, rate: number, softRate = 0): W
   const subtle = globalThis.crypto?.subtle;
   if (!subtle) throw new DefenseConfigError("watermark", "key", "needs Web Crypto (crypto.subtle; in a browser, a secure context)");
   const hmacKey = subtle.importKey("raw", keyBytes(keyHex), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  // At most K entries per class count: the class-keyed offsets are computed once.
+  const classOffsets = new Map<number, Promise<number>>();
   return {
     async draw(input, inputShape, K) {
       const header = DOMAIN.length + 2 + 1 + 4 * inputShape.length;
@@ -95,6 +114,20 @@ export function createWatermarker(keyHex: string, rate: number, softRate = 0): W
       const u0 = (h.getUint32(0, true) + 0.5) / 4294967296;
       const u1 = (h.getUint32(4, true) + 0.5) / 4294967296;
       return { selected: u0 < rate, soft: u0 >= rate && u0 < rate + softRate, offset: Math.min(K - 2, Math.floor(u1 * (K - 1))) };
+    },
+    async classOffset(top, K) {
+      const id = K * 65536 + top;
+      let offset = classOffsets.get(id);
+      if (!offset) {
+        const message = new Uint8Array(CLASS_DOMAIN.length + 4);
+        message.set(CLASS_DOMAIN);
+        const view = new DataView(message.buffer);
+        view.setUint16(CLASS_DOMAIN.length, K, true);
+        view.setUint16(CLASS_DOMAIN.length + 2, top, true);
+        offset = subtle.sign("HMAC", await hmacKey, message).then((h) => Math.min(K - 2, Math.floor(((new DataView(h).getUint32(0, true) + 0.5) / 4294967296) * (K - 1))));
+        classOffsets.set(id, offset);
+      }
+      return offset;
     },
   };
 }
@@ -136,6 +169,8 @@ export function withWatermark(inner: Defense, options: WatermarkOptions): Defens
   const marker = createWatermarker(options.key, options.rate, options.softRate ?? 0);
   const softMass = options.softMass ?? DEFAULT_SOFT_MASS;
   if (!(Number.isFinite(softMass) && softMass > 0 && softMass < 1)) throw new DefenseConfigError("watermark", "softMass", `must be in (0, 1), got ${softMass}`);
+  const keying = options.softKeying ?? "class";
+  if (keying !== "class" && keying !== "input") throw new DefenseConfigError("watermark", "softKeying", `must be "class" or "input", got ${JSON.stringify(keying)}`);
   return {
     name: inner.name,
     params: inner.params,
@@ -162,12 +197,12 @@ export function withWatermark(inner: Defense, options: WatermarkOptions): Defens
         if (draws[i].soft) {
           const a = result.probs.subarray(i * K, (i + 1) * K);
           const t = rowArgmax(a, 0, K);
-          const w = watermarkClass(t, draws[i].offset);
+          const w = watermarkClass(t, keying === "class" ? await marker.classOffset(t, K) : draws[i].offset);
           const row = softMarkRow(a, w, softMass);
           if (!row) continue;
           probs.set(row, i * K);
           records.push({
-            kind: "soft", input: inputs.data.slice(i * size, (i + 1) * size), inputShape: [...inputs.inputShape], numClasses: K,
+            kind: "soft", keying, input: inputs.data.slice(i * size, (i + 1) * size), inputShape: [...inputs.inputShape], numClasses: K,
             label: w, victimLabel: t, victimProb: batch.probs[i * K + w],
           });
           continue;

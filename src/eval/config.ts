@@ -17,6 +17,7 @@ export interface WatermarkSetting {
   readonly rate: number;
   readonly softRate?: number;
   readonly softMass?: number;
+  readonly softKeying?: "class" | "input";
 }
 
 export interface VictimConfig {
@@ -29,8 +30,30 @@ export interface VictimConfig {
 
 export type TransferChoice = "auto" | "fashion-mnist" | "heldout" | "mnist";
 
+/**
+ * A user's own victim and data (evaluate --victim): references the environment resolves (Node: paths),
+ * so worker threads load the same files.
+ */
+export interface UserRunConfig {
+  /** A tfjs model (LayersModel or GraphModel). */
+  readonly victim: string;
+  readonly outputs: "logits" | "probabilities";
+  /** The test set: labelled, or unlabeled (then accuracies are agreement with the victim's top-1). */
+  readonly test: string;
+  /** Knockoff's query pool. */
+  readonly transfer: string;
+  /** The JB thieves' seeds; absent: a seeded share of the test set (at most heldOutSize), withheld from it. */
+  readonly seeds?: string;
+  /** The thieves' architecture (and MAD's scratch proxy's); absent: the victim's own when known (victim.json), else chosen from the input shape. */
+  readonly thiefArch?: Architecture;
+  /** MAD's proxy: a trained LayersModel (logits out); absent: a scratch model of the thieves' architecture. */
+  readonly proxyModel?: string;
+}
+
 export interface EvalConfig {
-  readonly dataset: "mnist" | "fashion-mnist";
+  /** "user": a user's own victim and data, described by `user`. */
+  readonly dataset: "mnist" | "fashion-mnist" | "user";
+  readonly user?: UserRunConfig;
   readonly attacks: readonly string[];
   readonly settings: readonly DefenseSetting[];
   readonly budget: number;
@@ -95,6 +118,8 @@ export interface WatermarkEvaluation {
   readonly softRate?: number;
   /** Largest mass a soft mark moves (`serve --watermark-soft-mass`); default the defense's. */
   readonly softMass?: number;
+  /** How a soft mark's class is keyed (`serve --watermark-soft-keying`); default "class". */
+  readonly softKeying?: "class" | "input";
   /** Verification queries per suspect (`verify --max-queries`). */
   readonly maxQueries: number;
   /** A thief counts as identified at p ≤ alpha. */

@@ -1,5 +1,6 @@
 // Everything a run (or a worker thread) needs, built from the configuration: the data, the victim
-// (trained once and cached), the WASM core, and factories for the defenses and thieves.
+// (trained once and cached, or a user's own model: EvalConfig.user), the WASM core, and factories for
+// the defenses and thieves.
 import type * as tf from "@tensorflow/tfjs";
 import type { Core } from "../core/index.js";
 import { createDefense, describeDefense, listDefenses, withWatermark, type Defense, type WatermarkRecord } from "../defenses/index.js";
@@ -7,14 +8,14 @@ import { Proxy } from "../models/proxy.js";
 import { trainVictim } from "../models/victim.js";
 import { TfjsClassifier } from "../models/tfjs-model.js";
 import type { ProbabilityModel } from "../models/types.js";
-import { buildModel, type ModelSpec } from "../models/zoo.js";
+import { assertArchitectureFits, buildModel, defaultArchitecture, type Architecture, type ModelSpec } from "../models/zoo.js";
 import { createThief } from "../thieves/registry.js";
 import type { ImageSet, Thief } from "../thieves/thief.js";
-import type { DefenseSetting, EvalConfig } from "./config.js";
-import { prepareData, type DataSources, type EvalData } from "./data.js";
-import { hashString, stableStringify } from "./hash.js";
+import type { DefenseSetting, EvalConfig, UserRunConfig } from "./config.js";
+import { prepareData, prepareUserData, type DataSources, type EvalData, type UserVictim } from "./data.js";
+import { hashBytes, hashString, stableStringify } from "./hash.js";
 import { runSeeds } from "./seeds.js";
-import { prepareDefenseModels } from "./defense-models.js";
+import { defensesNeedingTrainingData, prepareDefenseModels, type DefenseModels } from "./defense-models.js";
 
 /** Where trained victims are kept between runs (Node: a directory per key under .cache/). */
 export interface VictimStore {
@@ -31,8 +32,22 @@ export interface EvalEnvironment {
   log(message: string): void;
 }
 
+/** What a user run (EvalConfig.user) used, each said in one line for logs and reports. */
+export interface UserRunInfo {
+  readonly victim: string;
+  readonly test: string;
+  readonly transfer: string;
+  readonly seeds: string;
+  readonly thiefArch: string;
+  readonly proxy: string;
+  readonly testLabels: "given" | "victim";
+  readonly classNames?: readonly string[];
+}
+
 export interface EvalSetup {
   readonly config: EvalConfig;
+  /** Set for a user's own victim and data. */
+  readonly userRun?: UserRunInfo;
   readonly data: EvalData;
   readonly spec: ModelSpec;
   /** Names the victim in cache files: equal keys mean the same trained victim. */
@@ -61,17 +76,19 @@ export function victimKey(config: EvalConfig): string {
 }
 
 export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, options: { trainVictim: boolean }): Promise<EvalSetup> {
+  if (config.user) return prepareUserSetup({ ...config, user: config.user }, env);
   const data = prepareData(config, env.sources);
+  const victimTrain = data.victimTrain!;
   const seeds = runSeeds(config.seed);
   const spec: ModelSpec = { arch: config.victim.arch, numClasses: data.numClasses, inputShape: data.inputShape, seed: seeds.victim };
   const key = victimKey(config);
   let victimModel = await env.victims.load(key);
   if (!victimModel) {
     if (!options.trainVictim) throw new Error(`victim ${key} is not trained yet (expected at ${env.victims.where(key)})`);
-    env.log(`training the victim (${config.victim.arch}, ${data.victimTrain.count} images, ${config.victim.epochs} epochs); cached at ${env.victims.where(key)}`);
+    env.log(`training the victim (${config.victim.arch}, ${victimTrain.count} images, ${config.victim.epochs} epochs); cached at ${env.victims.where(key)}`);
     const v = config.victim;
     const trained = await trainVictim(
-      { train: data.victimTrain, test: data.test },
+      { train: victimTrain, test: data.test },
       {
         arch: v.arch,
         dataset: data.dataset,
@@ -87,30 +104,48 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
     await env.victims.save(key, victimModel);
   }
   const victim = new TfjsClassifier(victimModel, { outputs: "logits" });
-  const core = await env.loadCore();
+  const aux = await prepareDefenseModels(config, data, env, { key, model: victim, spec }, { train: options.trainVictim });
+  return assemble({ config, data, spec, victimKey: key, victim, aux, core: await env.loadCore() });
+}
+
+/** The setup's factories over its parts; `proxyModel` replaces MAD's scratch proxy with a trained model. */
+async function assemble(parts: {
+  config: EvalConfig;
+  data: EvalData;
+  spec: ModelSpec;
+  victimKey: string;
+  victim: ProbabilityModel;
+  aux: DefenseModels;
+  core: Core;
+  proxyModel?: tf.LayersModel;
+  userRun?: UserRunInfo;
+}): Promise<EvalSetup> {
+  const { config, data, spec, aux, core } = parts;
+  const seeds = runSeeds(config.seed);
   const { coreWasmBase64 } = await import("../core/generated/core-wasm.js");
   const thiefSpec = spec;
-  const aux = await prepareDefenseModels(config, data, env, { key, model: victim, spec }, { train: options.trainVictim });
   return {
     config,
+    userRun: parts.userRun,
     data,
     spec,
-    victimKey: key,
-    victim,
+    victimKey: parts.victimKey,
+    victim: parts.victim,
     coreHash: hashString(coreWasmBase64),
     createDefense(setting, hooks) {
       // A fresh scratch proxy per defense instance: a randomly initialised model of the victim's architecture.
       // GRAD²'s surrogate takes the proxy's place (chains with both are not in any preset).
       const surrogate = aux.surrogate && describeDefense(setting.defense).trainedModels.includes("surrogate");
-      const proxy = surrogate ? new Proxy(aux.surrogate!, spec) : Proxy.scratch({ ...spec, seed: seeds.proxy });
+      const proxy = surrogate
+        ? new Proxy(aux.surrogate!, spec)
+        : parts.proxyModel ? new Proxy(parts.proxyModel, spec) : Proxy.scratch({ ...spec, seed: seeds.proxy });
       const models = {
         misinformation: aux.misinformation && new Proxy(aux.misinformation, spec),
         scorer: aux.scorer && new Proxy(aux.scorer, spec),
       };
       const defense = createDefense(setting.defense, withDeploymentKey(setting.defense, setting.params, seeds.defenseKey), { core, proxy, ...models });
       if (!setting.watermark) return defense;
-      const { rate, softRate, softMass } = setting.watermark;
-      return withWatermark(defense, { key: seeds.defenseKey, rate, softRate, softMass, onWatermark: hooks?.onWatermark });
+      return withWatermark(defense, { key: seeds.defenseKey, ...setting.watermark, onWatermark: hooks?.onWatermark });
     },
     createThief(attack, overrides) {
       return createThief(attack, { ...(config.thiefParams[attack] ?? {}), ...(overrides?.params ?? {}) }, {
@@ -123,3 +158,67 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
   };
 }
 
+/** The thieves' architecture for a user's victim, and why it was chosen. */
+function chooseThiefArch(user: UserRunConfig, victim: UserVictim): { arch: Architecture; why: string } {
+  const shape = victim.model.inputShape;
+  if (user.thiefArch) {
+    assertArchitectureFits(user.thiefArch, shape);
+    return { arch: user.thiefArch, why: "--thief-arch" };
+  }
+  if (victim.arch) {
+    try {
+      assertArchitectureFits(victim.arch, shape);
+      return { arch: victim.arch, why: "the victim's own architecture, from its victim.json" };
+    } catch {
+      // a victim.json that does not match the model: fall through to the shape's choice
+    }
+  }
+  return { arch: defaultArchitecture(shape), why: `chosen from the input shape ${shape.join("x")}` };
+}
+
+/**
+ * A user's own victim (a tfjs model trained elsewhere) with the user's test set, query pool and seeds.
+ * Nothing is trained here: defenses that need models trained on the victim's data are refused.
+ */
+async function prepareUserSetup(config: EvalConfig & { readonly user: UserRunConfig }, env: EvalEnvironment): Promise<EvalSetup> {
+  const sources = env.sources.user;
+  if (!sources) throw new Error("this environment cannot load a user's victim and data (no file system)");
+  const refused = defensesNeedingTrainingData(config.settings);
+  if (refused.length > 0) {
+    throw new Error(`${refused.join(", ")}: these defenses need models trained on the victim's training data, which an evaluation of your own victim does not have; leave them out`);
+  }
+  const { user } = config;
+  const victim = await sources.victim(user.victim, user.outputs);
+  const data = await prepareUserData(config, sources, victim, env.log);
+  const seeds = runSeeds(config.seed);
+  const thief = chooseThiefArch(user, victim);
+  const spec: ModelSpec = { arch: thief.arch, numClasses: data.numClasses, inputShape: data.inputShape, seed: seeds.victim };
+  let proxyModel: tf.LayersModel | undefined;
+  let proxyText = `a scratch ${thief.arch} (randomly initialised, never trained)`;
+  if (user.proxyModel) {
+    proxyModel = await sources.layersModel(user.proxyModel);
+    const proxy = new Proxy(proxyModel);
+    if (proxy.inputShape.join("x") !== data.inputShape.join("x") || proxy.numClasses !== data.numClasses) {
+      throw new Error(`proxy model ${user.proxyModel}: takes [${proxy.inputShape}] and has ${proxy.numClasses} classes; the victim takes [${data.inputShape}] with ${data.numClasses} classes`);
+    }
+    proxyText = `the trained model at ${user.proxyModel}`;
+  }
+  // The test set is part of the key: the runner names its cached test-set answers by the victim key.
+  const victimKey = `${victim.name.replace(/[^A-Za-z0-9._-]/g, "_")}-user-${hashString(stableStringify({
+    model: victim.hash, outputs: user.outputs, test: hashBytes(data.test.images), labels: hashBytes(data.test.labels),
+  }))}`;
+  const userRun: UserRunInfo = {
+    victim: victim.description,
+    ...data.described!,
+    thiefArch: `${thief.arch} (${thief.why})`,
+    proxy: proxyText,
+    testLabels: data.testLabels ?? "given",
+    classNames: victim.classNames,
+  };
+  env.log(`victim: ${userRun.victim}`);
+  env.log(`test set: ${userRun.test}`);
+  env.log(`transfer set (Knockoff's pool): ${userRun.transfer}`);
+  env.log(`JB seeds: ${userRun.seeds}`);
+  env.log(`thieves' architecture: ${userRun.thiefArch}; MAD's proxy: ${userRun.proxy}`);
+  return assemble({ config, data, spec, victimKey, victim: victim.model, aux: {}, core: await env.loadCore(), proxyModel, userRun });
+}

@@ -8,7 +8,7 @@ import { createDefense, type WatermarkRecord } from "../../src/defenses/index.js
 import { createWatermarker, softMarkRow, watermarkClass, watermarkRow, withWatermark } from "../../src/defenses/watermark.js";
 import { loadCore } from "../../src/core/index.js";
 import { binomialTail, logBinomialTail } from "../../src/defenses/binomial.js";
-import { distinctEntries as distinct, verifyWatermark, type WatermarkEntry } from "../../src/defenses/watermark-verify.js";
+import { distinctEntries as distinct, logClassKeyedTail, verifyWatermark, type WatermarkEntry } from "../../src/defenses/watermark-verify.js";
 import { argmax, lcg, randomRows } from "./helpers.js";
 
 const KEY = "77617465726d61726b2074657374206b6579";
@@ -173,7 +173,7 @@ test("verify counts only the queries a match was possible on: where the suspect 
 test("soft marks: a keyed share disjoint from the label marks keeps its strict top-1 and moves at most softMass into the keyed class", async () => {
   const records: WatermarkRecord[] = [];
   const SOFT = 0.2;
-  const d = withWatermark(createDefense("none", {}, { core }), { key: KEY, rate: RATE, softRate: SOFT, softMass: 0.3, onWatermark: (r) => void records.push(...r) });
+  const d = withWatermark(createDefense("none", {}, { core }), { key: KEY, rate: RATE, softRate: SOFT, softMass: 0.3, softKeying: "input", onWatermark: (r) => void records.push(...r) });
   const probs = (await d.apply(batch)).probs;
   const marker = createWatermarker(KEY, RATE, SOFT);
   let soft = 0;
@@ -204,6 +204,75 @@ test("soft marks: a keyed share disjoint from the label marks keeps its strict t
   assert.is(softOnly.traits.keepsTop1, createDefense("none", {}, { core }).traits.keepsTop1);
   assert.throws(() => withWatermark(createDefense("none", {}, { core }), { key: KEY, rate: 0.5, softRate: 0.6 }), /softRate/);
   assert.throws(() => withWatermark(createDefense("none", {}, { core }), { key: KEY, rate: 0.1, softMass: 1 }), /softMass/);
+});
+
+test("class-keyed soft marks: one keyed class per top-1 class (never the top-1), the same across inputs and instances, another key another map", async () => {
+  const records: WatermarkRecord[] = [];
+  const d = withWatermark(createDefense("none", {}, { core }), { key: KEY, rate: 0, softRate: 0.3, onWatermark: (r) => void records.push(...r) });
+  await d.apply(batch);
+  const map = new Map<number, number>();
+  for (const r of records) {
+    assert.is(r.keying, "class");
+    assert.is.not(r.label, r.victimLabel);
+    if (map.has(r.victimLabel)) assert.is(r.label, map.get(r.victimLabel), `class ${r.victimLabel}: one keyed class`);
+    map.set(r.victimLabel, r.label);
+  }
+  assert.is(map.size, K, "every class seen");
+  const marker = createWatermarker(KEY, 0, 0.3);
+  for (const [t, w] of map) assert.is(watermarkClass(t, await marker.classOffset(t, K)), w);
+  const other = createWatermarker(OTHER_KEY, 0, 0.3);
+  const otherMap = await Promise.all([...map.keys()].map(async (t) => watermarkClass(t, await other.classOffset(t, K))));
+  assert.ok(otherMap.some((w, i) => w !== [...map.values()][i]), "another key, another map");
+});
+
+test("class-keyed tail: exact against enumerating every keyed map (K = 4, three classes present)", () => {
+  const K4 = 4;
+  const counts = new Map<number, number[]>([[0, [0, 5, 1, 0]], [2, [2, 0, 0, 3]], [3, [1, 1, 4, 0]]]);
+  // Enumerate π(0) ∈ {1,2,3}, π(2) ∈ {0,1,3}, π(3) ∈ {0,1,2}: 27 equally likely maps.
+  const sums: number[] = [];
+  for (const a of [1, 2, 3]) for (const b of [0, 1, 3]) for (const c of [0, 1, 2]) sums.push(counts.get(0)![a] + counts.get(2)![b] + counts.get(3)![c]);
+  for (const observed of [0, 3, 6, 9, 12, 13]) {
+    const exact = sums.filter((v) => v >= observed).length / sums.length;
+    const got = Math.exp(logClassKeyedTail(counts, K4, observed));
+    assert.ok(Math.abs(got - exact) < 1e-12, `S >= ${observed}: ${got} vs ${exact}`);
+  }
+  // Deep tails stay finite in log space: 300 classes all matched at 1/999 each.
+  const many = new Map<number, Float64Array>();
+  for (let c = 0; c < 300; c++) {
+    const row = new Float64Array(1000);
+    row[(c + 1) % 1000] = 1;
+    many.set(c, row);
+  }
+  const deep = logClassKeyedTail(many, 1000, 300);
+  assert.ok(Math.abs(deep - 300 * -Math.log(999)) < 1e-6, `${deep}`);
+});
+
+test("verify: class-keyed soft marks, a suspect that learnt the map is identified, one that did not is not", async () => {
+  const marker = createWatermarker(KEY, 0, 1);
+  const pi = await Promise.all(Array.from({ length: 10 }, async (_, t) => watermarkClass(t, await marker.classOffset(t, 10))));
+  const entries: WatermarkEntry[] = Array.from({ length: 100 }, (_, i) => ({
+    kind: "soft", keying: "class", input: Float32Array.of(i), inputShape: [1], numClasses: 10, label: pi[i % 10], victimLabel: i % 10,
+  }));
+  const suspectWith = (runnerUp: (t: number, i: number) => number) => async (b: { data: Float32Array; batchSize: number }) => {
+    const probs = new Float32Array(b.batchSize * 10).fill(0.01);
+    Array.from(b.data).forEach((x, i) => {
+      const t = x % 10;
+      probs[i * 10 + t] = 0.8;
+      probs[i * 10 + runnerUp(t, x)] = 0.12;
+    });
+    return { labels: Int32Array.from(b.data, (x) => x % 10), probs };
+  };
+  // Learnt: the runner-up is π(t) on 6 of every 10 inputs of each class.
+  const thief = await verifyWatermark(entries, suspectWith((t, x) => (Math.floor(x / 10) < 6 ? pi[t] : (t + 1) % 10 === pi[t] ? (t + 2) % 10 : (t + 1) % 10)));
+  assert.ok(thief.softClass && thief.softClass.matches >= 60, `${thief.softClass?.matches}`);
+  assert.is(thief.verdict, "stolen");
+  // Independent, with a strong confusion of its own (runner-up t + 1 always): matches only where π(t) = t + 1.
+  const independent = await verifyWatermark(entries, suspectWith((t) => (t + 1) % 10));
+  const agreeing = pi.filter((w, t) => w === (t + 1) % 10).length;
+  assert.is(independent.softClass!.matches, 10 * agreeing);
+  // Exact: P[S ≥ 10·a] for S = 10 × Binomial(10, 1/9).
+  assert.ok(Math.abs(independent.softClass!.pValue - binomialTail(agreeing, 10, 1 / 9)) < 1e-12, `${independent.softClass!.pValue}`);
+  assert.is(independent.verdict, "no evidence");
 });
 
 test("softMarkRow: the cap keeps at least half the top's lead; no strict top, no mark", () => {
@@ -238,22 +307,23 @@ test("verify: soft marks test the suspect's most likely class besides the kept t
     return { labels: new Int32Array(b.batchSize), probs };
   };
   const r = await verifyWatermark([...soft, ...label], suspect, { maxQueries: 200 });
+  assert.is(r.softClass, null);
   assert.is(r.label!.queries, 10);
   assert.is(r.label!.matches, 0);
   assert.is(r.label!.informative, 0);
-  assert.is(r.soft!.queries, 30);
+  assert.is(r.softInput!.queries, 30);
   // Runner-up = watermark class on the 12 chosen inputs, plus the inputs whose watermark class is 9 anyway (i mod 9 = 8: i = 17, 26).
-  assert.is(r.soft!.matches, 14);
-  assert.ok(Math.abs(r.soft!.pValue - binomialTail(14, 30, 1 / 9)) < 1e-15);
-  assert.ok(Math.abs(r.pValue - Math.min(1, 2 * Math.min(r.soft!.pValue, r.label!.pValue))) < 1e-15);
+  assert.is(r.softInput!.matches, 14);
+  assert.ok(Math.abs(r.softInput!.pValue - binomialTail(14, 30, 1 / 9)) < 1e-15);
+  assert.ok(Math.abs(r.pValue - Math.min(1, 2 * Math.min(r.softInput!.pValue, r.label!.pValue))) < 1e-15);
   assert.is(r.queries, 40);
   // Label marks come first under a small query budget.
   const few = await verifyWatermark([...soft, ...label], suspect, { maxQueries: 12 });
   assert.is(few.label!.queries, 10);
-  assert.is(few.soft!.queries, 2);
+  assert.is(few.softInput!.queries, 2);
   // A suspect that answers labels only: soft marks are skipped, said so.
   const labelsOnly = await verifyWatermark([...soft, ...label], async (b) => ({ labels: new Int32Array(b.batchSize) }));
-  assert.is(labelsOnly.soft, null);
+  assert.is(labelsOnly.softInput, null);
   assert.match(labelsOnly.softSkipped ?? "", /labels only/);
   assert.is(labelsOnly.queries, 10);
   assert.throws(() => distinct([{ ...soft[0], victimLabel: undefined }]), /soft mark without the top-1/);

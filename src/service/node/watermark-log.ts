@@ -4,7 +4,7 @@
 //   opened O_APPEND with mode 0600; each batch's records go out in one write(2) of whole JSON lines, so
 //   writers never interleave inside a line and nothing is lost when several threads and processes write.
 //   Redis: RPUSH of the same JSON lines onto one list (default key "pp:watermarks").
-// One line: {"v":1,"time","kind":"label"|"soft","shape":[...],"classes":K,"label":w,"victimLabel":c,"victimProb":y_w,
+// One line: {"v":1,"time","kind":"label"|"soft",["keying":"class"|"input",]"shape":[...],"classes":K,"label":w,"victimLabel":c,"victimProb":y_w,
 // "input":base64 float32 LE} (no "kind": a label mark).
 // The log holds the queries and their watermark labels: keep it as private as the key file.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeSync } from "node:fs";
@@ -49,6 +49,7 @@ export function formatRecord(r: WatermarkRecord): string {
     v: 1,
     time: new Date().toISOString(),
     kind: r.kind ?? "label",
+    ...(r.keying ? { keying: r.keying } : {}),
     shape: r.inputShape,
     classes: r.numClasses,
     label: r.label,
@@ -66,10 +67,12 @@ export function parseRecord(line: string): WatermarkEntry {
     throw new Error("not a watermark record");
   }
   if (o.kind !== undefined && o.kind !== "label" && o.kind !== "soft") throw new Error(`unknown watermark kind ${JSON.stringify(o.kind)}`);
+  if (o.keying !== undefined && o.keying !== "class" && o.keying !== "input") throw new Error(`unknown soft-mark keying ${JSON.stringify(o.keying)}`);
   const input = decode(o.input);
   if (input.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`input has ${input.length} values, shape [${shape}] needs ${shape.reduce((a, b) => a * b, 1)}`);
   return {
     kind: (o.kind as "label" | "soft" | undefined) ?? "label",
+    keying: o.keying as "class" | "input" | undefined,
     input,
     inputShape: shape,
     numClasses: o.classes,
