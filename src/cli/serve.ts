@@ -9,12 +9,21 @@ import { isKeyed } from "../defenses/keyed.js";
 import type { Architecture } from "../models/zoo.js";
 import { bytesArg, integerArg, rangeArg } from "./config.js";
 import { paramArg } from "./perturb-defense.js";
+import { checkUpstreamOptions, redactUpstreamUrl, upstreamModelName, upstreamVictim } from "../service/upstream.js";
+import type { UpstreamOptions } from "../service/upstream.js";
 
 /** PRADA's δ: alarm while W < δ, a number strictly between 0 and 1. */
 function deltaArg(value: string): number {
   const n = Number(value);
   if (value.trim() === "" || !(n > 0 && n < 1)) throw new InvalidArgumentError("expected a number in (0, 1), e.g. 0.9");
   return n;
+}
+
+/** An input shape "H,W,C": three positive integers (the proxy models take images). */
+function shapeArg(value: string): number[] {
+  const dims = value.split(",").map((d) => Number(d.trim()));
+  if (dims.length !== 3 || dims.some((d) => !Number.isInteger(d) || d < 1)) throw new InvalidArgumentError(`expected H,W,C: three positive integers, e.g. 28,28,1; got "${value}".`);
+  return dims;
 }
 
 /** A watermark rate: a number in [0, 0.5]. */
@@ -30,7 +39,17 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const serveCommand = new Command("serve")
   .description("serve POST /v1/predict with a defense built in (plus /v1/model, /healthz, /metrics)")
   .option("--model <dir|demo>", 'tfjs model directory (model.json + weights), or "demo": the MNIST LeNet, trained on first use and cached', "demo")
-  .addOption(new Option("--outputs <kind>", "what the model outputs").choices(["logits", "probabilities"]).default("logits"))
+  .addOption(new Option("--outputs <kind>", "what the model (or the kserve-v2/tfserving upstream) outputs").choices(["logits", "probabilities"]).default("logits"))
+  .option("--upstream <url>", "sidecar: defend the answers of this model server instead of a tfjs --model (kserve-v2, tfserving: its base URL; json: the endpoint); user:password@ in it is sent as Basic auth, never shown")
+  .addOption(new Option("--upstream-protocol <protocol>", "how to ask the --upstream server").choices(["kserve-v2", "tfserving", "json"]))
+  .option("--upstream-model <name>", "the model's name on the upstream server (kserve-v2: /v2/models/NAME/infer; tfserving: /v1/models/NAME:predict)")
+  .option("--upstream-input <name>", 'kserve-v2: the name of the input tensor sent upstream (default "input")')
+  .option("--upstream-output <name>", 'kserve-v2: the upstream output tensor to read (default: its first), also the name of the output --protocol kserve-v2 answers (default "probabilities")')
+  .option("--upstream-timeout <ms>", "an upstream call not answered after this long fails with 504", integerArg(1, 600_000), 10_000)
+  .option("--input-shape <H,W,C>", "with --upstream: the shape of one input the upstream takes (requests are validated against it; MAD's proxy runs on it)", shapeArg)
+  .option("--num-classes <n>", "with --upstream: the number of classes the upstream answers", integerArg(2, 100_000))
+  .addOption(new Option("--protocol <protocol>", "also answer in this protocol, besides /v1/predict: kserve-v2 (POST /v2/models/NAME/infer, /v2/health/ready, /v2/models/NAME)").choices(["kserve-v2"]))
+  .option("--model-name <name>", "the model's name in the --protocol kserve-v2 routes (default: --upstream-model, else \"model\")")
   .option("--classes <names>", "comma-separated class names, in label order (default 0..K-1)")
   .option("--defense <name>", `defense applied to every answer (${listDefenses().map((d) => d.name).join(", ")}), or a chain such as "modelguard-s>mad-argmax"`, "mad-argmax")
   .option("--param <name=value>", 'a defense parameter by name, repeatable; for a chain\'s stage parameters that share a name, e.g. "grad2.epsilon=0.4"', paramArg)
@@ -87,6 +106,16 @@ for (const defense of listDefenses()) {
 
 interface ServeFlags {
   model: string;
+  upstream?: string;
+  upstreamProtocol?: "kserve-v2" | "tfserving" | "json";
+  upstreamModel?: string;
+  upstreamInput?: string;
+  upstreamOutput?: string;
+  upstreamTimeout: number;
+  inputShape?: number[];
+  numClasses?: number;
+  protocol?: "kserve-v2";
+  modelName?: string;
   param?: string[];
   outputs: "logits" | "probabilities";
   classes?: string;
@@ -195,11 +224,65 @@ async function defenseParameters(
   return { params: validated, keyFile, keyed };
 }
 
+/**
+ * The sidecar's flags, checked before anything starts (exit code 2 on a bad combination): the upstream's
+ * options, or undefined when the victim is a tfjs --model.
+ */
+function upstreamFlags(flags: ServeFlags, command: Command, log: (line: string) => void): UpstreamOptions | undefined {
+  const given = (attribute: string) => {
+    const source = command.getOptionValueSource(attribute);
+    return source !== undefined && source !== "default";
+  };
+  const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: 2 });
+  const flagList = (attributes: string[]) => `${attributes.map((o) => `--${kebab(o)}`).join(", ")} ${attributes.length === 1 ? "applies" : "apply"}`;
+  const sidecarOnly = ["upstreamProtocol", "upstreamModel", "upstreamInput", "upstreamOutput", "upstreamTimeout", "inputShape", "numClasses"];
+  if (flags.modelName !== undefined && flags.protocol === undefined) usage("--model-name names the model in the kserve-v2 routes: add --protocol kserve-v2");
+  if (flags.upstream === undefined) {
+    const stray = sidecarOnly.filter(given).filter((o) => !(o === "upstreamOutput" && flags.protocol));
+    if (stray.length) usage(`${flagList(stray)} only with --upstream <url> (a tfjs --model's input shape and classes are read from the model)`);
+    return undefined;
+  }
+  if (given("model")) usage("--upstream and --model are two different victims: give one (an upstream model server, or a tfjs model directory)");
+  if (flags.demo) usage("--demo runs the served model in the browser page: it needs a tfjs --model, not --upstream");
+  const protocol = flags.upstreamProtocol ?? usage("--upstream needs --upstream-protocol kserve-v2|tfserving|json: how to ask the model server");
+  if (!flags.inputShape) usage("--upstream needs --input-shape H,W,C: the shape of one input the model server takes (requests are validated against it; MAD's proxy runs on it)");
+  if (flags.numClasses === undefined) usage("--upstream needs --num-classes N: the number of classes the model server answers (answers with another number are refused with 502)");
+  if (protocol !== "json" && !flags.upstreamModel) usage(`--upstream-protocol ${protocol} addresses the model by name: give --upstream-model <name>`);
+  if (protocol !== "kserve-v2") {
+    const stray = ["upstreamInput", ...(flags.protocol ? [] : ["upstreamOutput"])].filter(given);
+    if (stray.length) usage(`${flagList(stray)} only to --upstream-protocol kserve-v2`);
+  }
+  if (protocol === "json" && flags.upstreamModel) usage("--upstream-model does not apply to --upstream-protocol json: --upstream is the endpoint itself");
+  if (flags.upstreamTimeout >= flags.jobTimeout) {
+    usage(`--upstream-timeout ${flags.upstreamTimeout} must be below --job-timeout ${flags.jobTimeout}: an upstream that does not answer is a 504, not a hung worker to replace`);
+  }
+  const classes = flags.classes?.split(",");
+  if (classes && classes.length !== flags.numClasses) usage(`--classes names ${classes.length} classes, --num-classes says ${flags.numClasses}`);
+  if (protocol === "json" && given("outputs")) log('note: --outputs does not apply to --upstream-protocol json: its answer says which, {"logits": ...} or {"probabilities": ...}');
+  const options: UpstreamOptions = {
+    url: flags.upstream,
+    protocol,
+    model: flags.upstreamModel,
+    inputName: flags.upstreamInput,
+    outputName: flags.upstreamOutput,
+    outputs: flags.outputs,
+    inputShape: flags.inputShape!,
+    numClasses: flags.numClasses!,
+    timeoutMs: flags.upstreamTimeout,
+  };
+  try {
+    return checkUpstreamOptions(options);
+  } catch (e) {
+    return usage(`--upstream: ${(e as Error).message}`);
+  }
+}
+
 serveCommand.action(async (flags: ServeFlags, command: Command) => {
   const log = (line: string) => console.error(line);
   let params: Record<string, unknown>;
   let keyFile: string | undefined;
   let keyed = false;
+  const upstream = upstreamFlags(flags, command, log);
   try {
     if (flags.watermark !== undefined && flags.watermark > 0 && flags.watermarkLog === undefined && flags.redis === undefined) {
       command.error("error: --watermark needs somewhere to record the watermarked queries: --watermark-log <dir> or --redis <url>", { exitCode: 2 });
@@ -230,7 +313,10 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
 
   let modelDir = flags.model;
   let modelName = flags.model;
-  if (flags.model === "demo") {
+  if (upstream) {
+    modelDir = "";
+    modelName = upstreamModelName(upstream);
+  } else if (flags.model === "demo") {
     const { ensureDemoModel } = await import("../service/node/demo-model.js");
     const demo = await ensureDemoModel({ cacheDir: flags.cacheDir, log });
     modelDir = demo.dir;
@@ -272,7 +358,9 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
       keyFile: keyed ? keyFile : undefined,
       publishParams: flags.publicParams === true,
       watermark,
+      upstream,
     },
+    kserve: flags.protocol === "kserve-v2" ? { modelName: flags.modelName ?? flags.upstreamModel ?? "model", outputName: flags.upstreamOutput } : undefined,
     host: flags.host,
     port: flags.port,
     workers: flags.workers ?? availableParallelism(),
@@ -317,6 +405,16 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
     if (unused.length) log(`note: ${unused.map((o) => `--${kebab(o)}`).join(", ")} take effect only with --detect prada`);
   }
   console.log(`listening on ${server.url}`);
+  if (upstream) {
+    // One probe query (zeros) tells the operator at once whether the upstream answers as configured; not fatal:
+    // a sidecar may start before its model server.
+    const where = `upstream ${redactUpstreamUrl(upstream.url)}`;
+    const n = upstream.inputShape.reduce((a, b) => a * b, 1);
+    upstreamVictim(upstream)({ data: new Float32Array(n), batchSize: 1, inputShape: upstream.inputShape }).then(
+      () => log(`${where}: answered a probe query with ${upstream.numClasses} classes`),
+      (e: Error) => log(`warning: ${where}: ${e.message}; queries get 502 or 504 until it answers`),
+    );
+  }
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -1,5 +1,6 @@
 // The HTTP prediction API as one Hono app. It imports nothing from `node:`, so the same app runs under
-// the Node adapter (src/service/node/server.ts) and in edge runtimes (export `app.fetch`).
+// the Node adapter (src/service/node/server.ts) and in edge runtimes (export `app.fetch`). Queries come in
+// this project's format (/v1/predict) and, optionally, KServe v2's (./kserve.ts), through one pipeline.
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -9,6 +10,9 @@ import { ServiceError } from "./errors.js";
 import type { ErrorKind } from "./errors.js";
 import { ServiceMetrics } from "./metrics.js";
 import type { Predictor, Reservation } from "./predictor.js";
+import { createKserveDecoder, kserveError, kserveMetadata, kserveResponse } from "./kserve.js";
+import type { KserveOptions } from "./kserve.js";
+import type { InputBatch } from "../models/types.js";
 import { createBodyDecoder } from "./schema.js";
 
 export interface ServiceLimits {
@@ -80,7 +84,25 @@ export interface AppOptions {
   readonly status?: () => HostStatus;
   /** Mounts more routes (e.g. the browser demo) after the API's routes and before the 404 handler. */
   readonly extraRoutes?: (app: Hono) => void;
+  /** Also answer in the KServe v2 inference protocol (POST /v2/models/{name}/infer, health and metadata), through
+   * the same keys, budgets, detection and metrics as /v1/predict. */
+  readonly kserve?: KserveOptions;
 }
+
+/** One way of asking for predictions: how its body is decoded, its answer and its errors written. */
+interface QueryRoute {
+  readonly decode: (body: unknown) => InputBatch;
+  readonly respond: (c: Context, answer: { probs: Float32Array; labels: Int32Array; rows: number }, body: unknown) => Response;
+  readonly render: ErrorRenderer;
+  /** Refuses before the body is read (e.g. an unknown model name). */
+  readonly check?: (c: Context) => ServiceError | undefined;
+}
+
+type ErrorRenderer = (c: Context, err: ServiceError) => Response;
+
+// 499 is no standard status: Hono's types list only those.
+const renderJson: ErrorRenderer = (c, err) => c.json(err.toJSON(), err.status as 500);
+const renderKserve: ErrorRenderer = (c, err) => c.json(kserveError(err), err.status as 500);
 
 const maxKeyLength = 256;
 
@@ -128,18 +150,19 @@ export function createApp(options: AppOptions): Hono {
 
   const app = new Hono();
 
-  function fail(c: Context, err: ServiceError, started: number, rows?: number, verdict?: VerdictName): Response {
+  function fail(c: Context, err: ServiceError, started: number, rows?: number, verdict?: VerdictName, render: ErrorRenderer = renderJson): Response {
     metrics.recordError(err.kind);
-    log({ method: c.req.method, path: c.req.path, status: err.status, ms: Date.now() - started, rows, error: err.kind, ...(verdict ? { verdict } : {}) });
+    // An upstream failure's message says what went wrong there (never values): the operator needs it.
+    const detail = err.kind === "bad_upstream" || err.kind === "upstream_timeout" ? { detail: err.message } : {};
+    log({ method: c.req.method, path: c.req.path, status: err.status, ms: Date.now() - started, rows, error: err.kind, ...detail, ...(verdict ? { verdict } : {}) });
     if (err.retryAfter !== undefined) c.header("retry-after", String(err.retryAfter));
-    // 499 is no standard status: Hono's types list only those.
-    return c.json(err.toJSON(), err.status as 500);
+    return render(c, err);
   }
 
   /** Known paths answer other methods with 405 and an Allow header (not a 404). */
-  const methodNotAllowed = (path: string, allow: "GET" | "POST") => (c: Context) => {
+  const methodNotAllowed = (path: string, allow: "GET" | "POST", render: ErrorRenderer = renderJson) => (c: Context) => {
     c.header("allow", allow === "GET" ? "GET, HEAD" : "POST");
-    return fail(c, new ServiceError("method_not_allowed", `${c.req.method} ${path}: use ${allow}`, "method"), Date.now());
+    return fail(c, new ServiceError("method_not_allowed", `${c.req.method} ${path}: use ${allow}`, "method"), Date.now(), undefined, undefined, render);
   };
 
   app.get("/healthz", (c) => {
@@ -150,6 +173,10 @@ export function createApp(options: AppOptions): Hono {
   app.get("/v1/model", (c) =>
     c.json({
       model: info.model ?? null,
+      // Rebuilt field by field as well: the upstream's URL is already without credentials and query.
+      ...(info.upstream
+        ? { upstream: { protocol: info.upstream.protocol, url: info.upstream.url, model: info.upstream.model ?? null, outputs: info.upstream.outputs, timeoutMs: info.upstream.timeoutMs } }
+        : {}),
       inputShape: info.inputShape,
       numClasses: info.numClasses,
       classes,
@@ -178,122 +205,163 @@ export function createApp(options: AppOptions): Hono {
   });
   for (const path of ["/healthz", "/v1/model", "/metrics"]) app.all(path, methodNotAllowed(path, "GET"));
 
-  app.post(
-    "/v1/predict",
-    // Refuse before reading a body the service cannot take now (draining, a dependency down, a full queue):
-    // under a flood, a 503 costs no parsing.
-    async (c, next) => {
-      const host = hostStatus();
-      if (host.status === "draining") {
-        return fail(c, new ServiceError("unavailable", "the server is shutting down (draining); retry on another replica", undefined, "draining", 1), Date.now());
-      }
-      if (host.status !== "ok") return fail(c, new ServiceError("unavailable", `the service cannot answer now: ${host.reason ?? "not ready"}`, undefined, undefined, 1), Date.now());
-      if (predictor.saturated?.()) return fail(c, overloaded(), Date.now());
-      await next();
-    },
-    bodyLimit({
-      maxSize: limits.maxBodyBytes,
-      onError: (c) =>
-        fail(c, new ServiceError("too_large", `body: over the limit of ${limits.maxBodyBytes} bytes`, "body"), Date.now()),
-    }),
-    async (c) => {
-      const started = Date.now();
-      let rows: number | undefined;
-      let key: string | undefined;
-      let spent = 0;
-      let blocked = false;
-      let decision: BudgetDecision | undefined;
-      let reservation: Reservation | undefined;
-      const length = Number(c.req.header("content-length"));
-      try {
-        if (keyConfig) {
-          key = c.req.header(budgetHeader) ?? undefined;
-          if (!key) throw new ServiceError("unauthorized", `${budgetHeader}: missing API key header`, budgetHeader);
-          // Every distinct key holds a counter: bound what one request can make the store remember.
-          if (key.length > maxKeyLength) throw new ServiceError("unauthorized", `${budgetHeader}: API key longer than ${maxKeyLength} characters`, budgetHeader);
-          if (keyConfig.keys && !keyConfig.keys.has(key)) {
-            throw new ServiceError("unauthorized", `${budgetHeader}: unknown API key`, budgetHeader);
-          }
-          if (detection && (await detection.isBlocked(key))) {
-            blocked = true;
-            throw new ServiceError(
-              "blocked",
-              `${budgetHeader}: this API key is blocked: the ${detection.name.toUpperCase()} detector flagged its queries as a model-stealing attack`,
-              budgetHeader,
-              detection.name,
-            );
-          }
+  /** Registers a query route at `path`: keys, budgets, the queue, detection and metrics, whatever its format. */
+  function queryRoute(path: string, route: QueryRoute): void {
+    const { render } = route;
+    app.post(
+      path,
+      // Refuse before reading a body the service cannot take now (draining, a dependency down, a full queue):
+      // under a flood, a 503 costs no parsing.
+      async (c, next) => {
+        const host = hostStatus();
+        const refused = route.check?.(c);
+        if (refused) return fail(c, refused, Date.now(), undefined, undefined, render);
+        if (host.status === "draining") {
+          return fail(c, new ServiceError("unavailable", "the server is shutting down (draining); retry on another replica", undefined, "draining", 1), Date.now(), undefined, undefined, render);
         }
-        if (predictor.reserve) {
-          // Hold room in the queue before reading the body (its rows estimated from its length), so that under a
-          // flood the requests that cannot be answered soon are refused before they cost a parse.
-          const estimate = Number.isFinite(length) && length > 0 ? Math.min(limits.maxBatch, Math.max(1, Math.round(length / bytesPerRow))) : 1;
-          reservation = predictor.reserve(estimate) ?? undefined;
-          if (!reservation) throw overloaded();
+        if (host.status !== "ok") {
+          return fail(c, new ServiceError("unavailable", `the service cannot answer now: ${host.reason ?? "not ready"}`, undefined, undefined, 1), Date.now(), undefined, undefined, render);
         }
-        let body: unknown;
+        if (predictor.saturated?.()) return fail(c, overloaded(), Date.now(), undefined, undefined, render);
+        await next();
+      },
+      bodyLimit({
+        maxSize: limits.maxBodyBytes,
+        onError: (c) =>
+          fail(c, new ServiceError("too_large", `body: over the limit of ${limits.maxBodyBytes} bytes`, "body"), Date.now(), undefined, undefined, render),
+      }),
+      async (c) => {
+        const started = Date.now();
+        let rows: number | undefined;
+        let key: string | undefined;
+        let spent = 0;
+        let blocked = false;
+        let decision: BudgetDecision | undefined;
+        let reservation: Reservation | undefined;
+        const length = Number(c.req.header("content-length"));
         try {
-          body = await c.req.json();
-        } catch (e) {
-          if (e instanceof ServiceError) throw e;
-          if (clientClosed(c, e)) throw closedError();
-          throw new ServiceError("bad_json", "body: not valid JSON", "body");
-        }
-        const batch = decode(body);
-        rows = batch.batchSize;
-        if (Number.isFinite(length) && length > 0) bytesPerRow = 0.8 * bytesPerRow + 0.2 * (length / rows);
-        if (options.budgets && key) {
-          decision = await options.budgets.store.consume(key, rows);
-          c.header("x-budget-limit", String(decision.limit));
-          c.header("x-budget-remaining", String(decision.remaining));
-          if (!decision.allowed) {
-            if (decision.resetSeconds !== undefined) c.header("retry-after", String(decision.resetSeconds));
-            throw new ServiceError(
-              "budget_exhausted",
-              `${budgetHeader}: query budget spent (${decision.remaining} of ${decision.limit} inputs left, this request has ${rows})`,
-              budgetHeader,
-            );
+          if (keyConfig) {
+            key = c.req.header(budgetHeader) ?? undefined;
+            if (!key) throw new ServiceError("unauthorized", `${budgetHeader}: missing API key header`, budgetHeader);
+            // Every distinct key holds a counter: bound what one request can make the store remember.
+            if (key.length > maxKeyLength) throw new ServiceError("unauthorized", `${budgetHeader}: API key longer than ${maxKeyLength} characters`, budgetHeader);
+            if (keyConfig.keys && !keyConfig.keys.has(key)) {
+              throw new ServiceError("unauthorized", `${budgetHeader}: unknown API key`, budgetHeader);
+            }
+            if (detection && (await detection.isBlocked(key))) {
+              blocked = true;
+              throw new ServiceError(
+                "blocked",
+                `${budgetHeader}: this API key is blocked: the ${detection.name.toUpperCase()} detector flagged its queries as a model-stealing attack`,
+                budgetHeader,
+                detection.name,
+              );
+            }
           }
-          spent = rows;
+          if (predictor.reserve) {
+            // Hold room in the queue before reading the body (its rows estimated from its length), so that under a
+            // flood the requests that cannot be answered soon are refused before they cost a parse.
+            const estimate = Number.isFinite(length) && length > 0 ? Math.min(limits.maxBatch, Math.max(1, Math.round(length / bytesPerRow))) : 1;
+            reservation = predictor.reserve(estimate) ?? undefined;
+            if (!reservation) throw overloaded();
+          }
+          let body: unknown;
+          try {
+            body = await c.req.json();
+          } catch (e) {
+            if (e instanceof ServiceError) throw e;
+            if (clientClosed(c, e)) throw closedError();
+            throw new ServiceError("bad_json", "body: not valid JSON", "body");
+          }
+          const batch = route.decode(body);
+          rows = batch.batchSize;
+          if (Number.isFinite(length) && length > 0) bytesPerRow = 0.8 * bytesPerRow + 0.2 * (length / rows);
+          if (options.budgets && key) {
+            decision = await options.budgets.store.consume(key, rows);
+            c.header("x-budget-limit", String(decision.limit));
+            c.header("x-budget-remaining", String(decision.remaining));
+            if (!decision.allowed) {
+              if (decision.resetSeconds !== undefined) c.header("retry-after", String(decision.resetSeconds));
+              throw new ServiceError(
+                "budget_exhausted",
+                `${budgetHeader}: query budget spent (${decision.remaining} of ${decision.limit} inputs left, this request has ${rows})`,
+                budgetHeader,
+              );
+            }
+            spent = rows;
+          }
+          // The worker pool takes the batch's buffer: keep the inputs the detector needs.
+          const inputs = detection && key ? batch.data.slice() : undefined;
+          const answer = await predictor.predict(batch, { clientId: key, reservation });
+          const verdict = detection && key && inputs ? await detection.observe(key, inputs, perInput, answer.labels) : undefined;
+          const seconds = (Date.now() - started) / 1000;
+          metrics.recordSuccess(rows, answer.l1, seconds);
+          log({
+            method: "POST",
+            path: c.req.path,
+            status: 200,
+            ms: Date.now() - started,
+            rows,
+            ...(verdict ? { verdict: verdict.verdict, ...(verdict.w !== null ? { w: Number(verdict.w.toFixed(4)) } : {}) } : {}),
+          });
+          return route.respond(c, { probs: answer.probs, labels: answer.labels, rows }, body);
+        } catch (e) {
+          if (spent && key) {
+            await options.budgets?.store.refund(key, spent).catch(() => {});
+            // The refunded inputs are not spent: do not report them so.
+            if (decision) c.header("x-budget-remaining", String(Math.min(decision.limit, decision.remaining + spent)));
+          }
+          if (e instanceof ServiceError) return fail(c, e, started, rows, blocked ? "blocked" : undefined, render);
+          if (clientClosed(c, e)) return fail(c, closedError(), started, rows, undefined, render);
+          const err = new ServiceError("internal", "internal error while answering the query");
+          metrics.recordError(err.kind);
+          const detail = e instanceof Error ? `${e.name}: ${redactNumbers(e.message)}` : "non-error thrown";
+          log({ method: "POST", path: c.req.path, status: 500, ms: Date.now() - started, rows, error: err.kind, detail });
+          return render(c, err);
+        } finally {
+          reservation?.release();
         }
-        // The worker pool takes the batch's buffer: keep the inputs the detector needs.
-        const inputs = detection && key ? batch.data.slice() : undefined;
-        const answer = await predictor.predict(batch, { clientId: key, reservation });
-        const verdict = detection && key && inputs ? await detection.observe(key, inputs, perInput, answer.labels) : undefined;
-        const K = info.numClasses;
-        const probabilities: number[][] = new Array(rows);
-        for (let b = 0; b < rows; b++) probabilities[b] = Array.from(answer.probs.subarray(b * K, (b + 1) * K));
-        const seconds = (Date.now() - started) / 1000;
-        metrics.recordSuccess(rows, answer.l1, seconds);
-        log({
-          method: "POST",
-          path: c.req.path,
-          status: 200,
-          ms: Date.now() - started,
-          rows,
-          ...(verdict ? { verdict: verdict.verdict, ...(verdict.w !== null ? { w: Number(verdict.w.toFixed(4)) } : {}) } : {}),
-        });
-        return c.json({ probabilities, labels: Array.from(answer.labels) });
-      } catch (e) {
-        if (spent && key) {
-          await options.budgets?.store.refund(key, spent).catch(() => {});
-          // The refunded inputs are not spent: do not report them so.
-          if (decision) c.header("x-budget-remaining", String(Math.min(decision.limit, decision.remaining + spent)));
-        }
-        if (e instanceof ServiceError) return fail(c, e, started, rows, blocked ? "blocked" : undefined);
-        if (clientClosed(c, e)) return fail(c, closedError(), started, rows);
-        const err = new ServiceError("internal", "internal error while answering the query");
-        metrics.recordError(err.kind);
-        const detail = e instanceof Error ? `${e.name}: ${redactNumbers(e.message)}` : "non-error thrown";
-        log({ method: "POST", path: c.req.path, status: 500, ms: Date.now() - started, rows, error: err.kind, detail });
-        return c.json(err.toJSON(), 500);
-      } finally {
-        reservation?.release();
-      }
+      },
+    );
+  }
+
+  queryRoute("/v1/predict", {
+    decode,
+    render: renderJson,
+    respond: (c, answer) => {
+      const K = info.numClasses;
+      const probabilities: number[][] = new Array(answer.rows);
+      for (let b = 0; b < answer.rows; b++) probabilities[b] = Array.from(answer.probs.subarray(b * K, (b + 1) * K));
+      return c.json({ probabilities, labels: Array.from(answer.labels) });
     },
-  );
+  });
 
   app.all("/v1/predict", methodNotAllowed("/v1/predict", "POST"));
+
+  const kserve = options.kserve;
+  if (kserve) {
+    const unknownModel = (c: Context) =>
+      c.req.param("name") === kserve.modelName ? undefined : new ServiceError("not_found", `no model named ${JSON.stringify(c.req.param("name"))} (this server has ${JSON.stringify(kserve.modelName)})`, "path");
+    const ready = () => hostStatus().status === "ok";
+    app.get("/v2/health/live", (c) => c.json({ live: true }));
+    app.get("/v2/health/ready", (c) => c.json({ ready: ready() }, ready() ? 200 : 503));
+    app.get("/v2", (c) => c.json({ name: "prediction-poisoning", version: "0.1.0", extensions: [] }));
+    app.get("/v2/models/:name", (c) => {
+      const missing = unknownModel(c);
+      return missing ? fail(c, missing, Date.now(), undefined, undefined, renderKserve) : c.json(kserveMetadata(kserve, info));
+    });
+    app.get("/v2/models/:name/ready", (c) => {
+      const missing = unknownModel(c);
+      return missing ? fail(c, missing, Date.now(), undefined, undefined, renderKserve) : c.json({ name: kserve.modelName, ready: ready() }, ready() ? 200 : 503);
+    });
+    queryRoute("/v2/models/:name/infer", {
+      decode: createKserveDecoder(info.inputShape, limits),
+      render: renderKserve,
+      check: unknownModel,
+      respond: (c, answer, body) => c.json(kserveResponse(kserve, answer.probs, answer.rows, info.numClasses, body)),
+    });
+    app.all("/v2/models/:name/infer", methodNotAllowed("/v2/models/{name}/infer", "POST", renderKserve));
+  }
 
   options.extraRoutes?.(app);
 

@@ -4,13 +4,15 @@ import { perturbationDistances } from "../defenses/stats.js";
 import type { DefendedModel } from "../defenses/defended-model.js";
 import { describeDefense, publicParameters } from "../defenses/registry.js";
 import type { InputBatch } from "../models/types.js";
-import type { Prediction, Predictor, ServedModelInfo } from "./predictor.js";
+import type { Prediction, Predictor, ServedModelInfo, UpstreamInfo } from "./predictor.js";
 
 export interface PredictorDetails {
   readonly model?: string;
   readonly classes?: readonly string[];
   /** Publish the defense's public parameters (ε, β, ...) in `info`; never its secrets. Default: only its name. */
   readonly publishParams?: boolean;
+  /** The upstream model server the victim calls (a sidecar), described without its credentials. */
+  readonly upstream?: UpstreamInfo;
   readonly dispose?: () => void;
 }
 
@@ -32,6 +34,7 @@ export function defendedPredictor(defended: DefendedModel, details: PredictorDet
     numClasses: defended.numClasses,
     classes: details.classes,
     model: details.model,
+    ...(details.upstream ? { upstream: details.upstream } : {}),
     defense: { name: defense.name, keyed: defense.traits.keyed === true, ...(params ? { params } : {}), traits: { ...defense.traits } },
   };
   return {

@@ -15,11 +15,13 @@ export type ErrorKind =
   | "timeout"
   | "unavailable"
   | "overloaded"
+  | "bad_upstream"
+  | "upstream_timeout"
   | "internal";
 
 // 499: the client closed the connection before the answer (nginx's code); it never reaches the client,
 // but the access log and metrics tell it apart from the server's own failures.
-type Status = 400 | 401 | 403 | 404 | 405 | 413 | 429 | 499 | 500 | 503 | 504;
+type Status = 400 | 401 | 403 | 404 | 405 | 413 | 429 | 499 | 500 | 502 | 503 | 504;
 
 const statusOf: Record<ErrorKind, Status> = {
   bad_json: 400,
@@ -35,6 +37,9 @@ const statusOf: Record<ErrorKind, Status> = {
   timeout: 504,
   unavailable: 503,
   overloaded: 503,
+  // A sidecar's upstream model server could not be reached, failed, or answered something that is no answer.
+  bad_upstream: 502,
+  upstream_timeout: 504,
   internal: 500,
 };
 
@@ -47,7 +52,8 @@ export class ServiceError extends Error {
     message: string,
     /** The request field the error is about, e.g. "inputs[0][3]" or "x-api-key". */
     readonly field?: string,
-    /** Why the request was refused, when a policy refused it (e.g. "prada": the detector blocked the key). */
+    /** Why the request was refused, when a policy refused it (e.g. "prada": the detector blocked the key), or what
+     * failed upstream (bad_upstream: "unreachable", "status", "not_json", "malformed"). */
     readonly reason?: string,
     /** Seconds after which a retry may succeed: sent as `Retry-After` (503 overloaded, 429 windowed budgets). */
     readonly retryAfter?: number,

@@ -5,7 +5,12 @@ export { MemoryBudgetStore, type BudgetDecision, type BudgetOptions, type Budget
 export { defendedPredictor } from "./defended.js";
 export { ServiceError, type ErrorKind } from "./errors.js";
 export { ServiceMetrics } from "./metrics.js";
-export type { Prediction, Predictor, Reservation, ServedModelInfo } from "./predictor.js";
+export type { Prediction, Predictor, Reservation, ServedModelInfo, UpstreamInfo } from "./predictor.js";
+export {
+  describeUpstream, redactUpstreamUrl, upstreamPredictor, upstreamProtocols, upstreamVictim,
+  type UpstreamOptions, type UpstreamPredictorOptions, type UpstreamProtocol,
+} from "./upstream.js";
+export { createKserveDecoder, kserveMetadata, kserveResponse, type KserveOptions } from "./kserve.js";
 export { createBodyDecoder, encodeFloat32Base64, type InputLimits } from "./schema.js";
 export {
   PradaDetection, onDetectChoices, type ClientDetection, type ClientVerdict, type OnDetect, type PradaDetectionOptions, type VerdictName,

@@ -11,6 +11,8 @@ export interface ServedModelInfo {
   readonly classes?: readonly string[];
   /** A human-readable name of the served model, e.g. "demo (MNIST LeNet)" or a directory. */
   readonly model?: string;
+  /** Set when the model is an upstream model server the defense sits in front of (a sidecar). */
+  readonly upstream?: UpstreamInfo;
   readonly defense: {
     readonly name: string;
     /** Answers depend on a secret key (the key itself is never here). */
@@ -19,6 +21,16 @@ export interface ServedModelInfo {
     readonly params?: Readonly<Record<string, unknown>>;
     readonly traits?: Readonly<Record<string, boolean>>;
   };
+}
+
+/** A sidecar's upstream, as clients may see it: no credentials, no query string. */
+export interface UpstreamInfo {
+  readonly protocol: string;
+  /** Scheme, host and path only. */
+  readonly url: string;
+  readonly model?: string;
+  readonly outputs: string;
+  readonly timeoutMs: number;
 }
 
 export interface Prediction {

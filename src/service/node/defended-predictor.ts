@@ -1,5 +1,6 @@
 // Runs inside each worker thread: loads the victim from its directory on this thread's own tfjs WASM
-// backend, builds the defense (with the WASM core and a proxy when it uses one) and serves both as a Predictor.
+// backend (or, as a sidecar, calls the upstream model server), builds the defense (with the WASM core and a
+// proxy when it uses one) and serves both as a Predictor.
 import { loadCore } from "../../core/index.js";
 import { DefendedModel } from "../../defenses/defended-model.js";
 import { createDefense, describeDefense } from "../../defenses/registry.js";
@@ -12,14 +13,20 @@ import { loadLayersModelFromDir, loadModelFromDir, modelExists } from "../../nod
 import { withWatermark } from "../../defenses/watermark.js";
 import { defendedPredictor } from "../defended.js";
 import type { Predictor } from "../predictor.js";
+import { checkUpstreamOptions, upstreamModelName, upstreamPredictor } from "../upstream.js";
+import type { UpstreamOptions } from "../upstream.js";
 import { openWatermarkLog } from "./watermark-log.js";
 import type { WatermarkLogTarget, WatermarkSink } from "./watermark-log.js";
 
 export type ProxySource = { arch: Architecture; seed: number } | { dir: string };
 
 export interface DefendedPredictorOptions {
-  /** A tfjs model directory (model.json + weight files) whose output is logits (or probabilities, see `outputs`). */
+  /** A tfjs model directory (model.json + weight files) whose output is logits (or probabilities, see `outputs`).
+   * Ignored with `upstream`. */
   readonly modelDir: string;
+  /** The victim is this upstream model server (a sidecar): its inputs' shape and classes are given here, and
+   * the proxy is a local model of that input shape. */
+  readonly upstream?: UpstreamOptions;
   /** Shown by GET /v1/model. */
   readonly modelName?: string;
   readonly outputs?: "logits" | "probabilities";
@@ -68,11 +75,25 @@ async function checkProbabilityOutputs(victim: TfjsClassifier): Promise<void> {
   }
 }
 
+/** A proxy that cannot take the upstream's input shape (lenet on 4 x 4 inputs) fails here, at start, not on every query. */
+async function checkProxy(proxy: Proxy, inputShape: readonly number[], flag: string): Promise<void> {
+  const n = inputShape.reduce((a, b) => a * b, 1);
+  try {
+    await proxy.probs({ data: new Float32Array(n), batchSize: 1, inputShape });
+  } catch (e) {
+    const hint = flag.startsWith("--proxy-arch") ? " (--proxy-arch mlp takes any shape)" : "";
+    throw new Error(`${flag} cannot run on inputs of shape [${inputShape.join(", ")}]: ${e instanceof Error ? e.message : String(e)}${hint}`);
+  }
+}
+
 export async function createPredictor(options: DefendedPredictorOptions): Promise<Predictor> {
-  if (!modelExists(options.modelDir)) throw new Error(`no model in ${options.modelDir} (expected model.json and its weight files)`);
+  const upstream = options.upstream ? checkUpstreamOptions(options.upstream) : undefined;
+  if (!upstream && !modelExists(options.modelDir)) throw new Error(`no model in ${options.modelDir} (expected model.json and its weight files)`);
   await initBackend();
-  const victim = new TfjsClassifier(await loadModelFromDir(options.modelDir), { outputs: options.outputs });
-  if (victim.outputs === "probabilities") await checkProbabilityOutputs(victim);
+  const victim = upstream ? undefined : new TfjsClassifier(await loadModelFromDir(options.modelDir), { outputs: options.outputs });
+  if (victim?.outputs === "probabilities") await checkProbabilityOutputs(victim);
+  const inputShape = victim?.inputShape ?? upstream!.inputShape;
+  const numClasses = victim?.numClasses ?? upstream!.numClasses;
   const info = describeDefense(options.defense);
   const core = info.needsCore ? await loadCore() : undefined;
   let proxy: Proxy | undefined;
@@ -83,7 +104,8 @@ export async function createPredictor(options: DefendedPredictorOptions): Promis
     proxy =
       "dir" in source
         ? new Proxy(await loadLayersModelFromDir(source.dir))
-        : Proxy.scratch({ arch: source.arch, seed: source.seed, numClasses: victim.numClasses, inputShape: victim.inputShape });
+        : Proxy.scratch({ arch: source.arch, seed: source.seed, numClasses, inputShape });
+    if (upstream) await checkProxy(proxy, inputShape, "dir" in source ? `--proxy-model ${source.dir}` : `--proxy-arch ${source.arch}`);
   }
   const params = options.keyFile ? { ...options.params, key: readKeyFile(options.keyFile) } : options.params;
   const misinformation = options.misinformationModel ? new Proxy(await loadLayersModelFromDir(options.misinformationModel)) : undefined;
@@ -95,16 +117,27 @@ export async function createPredictor(options: DefendedPredictorOptions): Promis
     sink = wm.log ? await openWatermarkLog(wm.log) : undefined;
     defense = withWatermark(defense, { key: readKeyFile(wm.keyFile), rate: wm.rate, onWatermark: sink ? (records) => sink!.append(records) : undefined });
   }
-  const defended = new DefendedModel(victim, defense);
+  const dispose = () => {
+    victim?.dispose();
+    misinformation?.dispose();
+    scorer?.dispose();
+    void sink?.close();
+  };
+  if (upstream) {
+    return upstreamPredictor({
+      upstream,
+      defense,
+      model: options.modelName ?? upstreamModelName(upstream),
+      classes: options.classes,
+      publishParams: options.publishParams,
+      dispose,
+    });
+  }
+  const defended = new DefendedModel(victim!, defense);
   return defendedPredictor(defended, {
     model: options.modelName ?? options.modelDir,
     classes: options.classes,
     publishParams: options.publishParams,
-    dispose: () => {
-      victim.dispose();
-      misinformation?.dispose();
-      scorer?.dispose();
-      void sink?.close();
-    },
+    dispose,
   });
 }

@@ -12,6 +12,7 @@ import { PradaDetection } from "../detection.js";
 import type { DetectorName, OnDetect } from "../detection.js";
 import { MemoryPradaStore, resolvePradaOptions } from "../../defenses/prada.js";
 import type { PradaOptions } from "../../defenses/prada.js";
+import type { KserveOptions } from "../kserve.js";
 import { ServiceMetrics } from "../metrics.js";
 import type { ServedModelInfo } from "../predictor.js";
 import { RedisBudgetStore, redactUrl } from "./redis-budgets.js";
@@ -69,6 +70,8 @@ export interface ServerOptions {
   readonly maxQueueRows?: number;
   /** On close, how long queries already accepted may take to finish before the server stops anyway. Default 30 s. */
   readonly drainTimeoutMs?: number;
+  /** Also answer in the KServe v2 inference protocol under this model name (`serve --protocol kserve-v2`). */
+  readonly kserve?: KserveOptions;
   /** Extra routes (the browser demo), given the served model's facts. */
   readonly extraRoutes?: (info: ServedModelInfo) => Promise<(app: Hono) => void> | ((app: Hono) => void);
   /** Operational messages (start, worker restarts, shutdown). */
@@ -188,6 +191,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log: options.accessLog,
     status,
     extraRoutes,
+    kserve: options.kserve,
   });
 
   // Requests that arrived before close(): the drain waits for them. Later ones are answered 503 "draining".

@@ -4,7 +4,7 @@
 import { Worker } from "node:worker_threads";
 import { availableParallelism } from "node:os";
 import type { InputBatch } from "../../models/types.js";
-import { ServiceError } from "../errors.js";
+import { errorKinds, ServiceError } from "../errors.js";
 import { Counter, Gauge } from "../metrics.js";
 import type { ServiceMetrics } from "../metrics.js";
 import type { Prediction, Predictor, Reservation, ServedModelInfo } from "../predictor.js";
@@ -224,8 +224,12 @@ export class WorkerPool implements Predictor {
     clearTimeout(job.timer);
     slot.job = undefined;
     if (msg.type === "error") {
-      const err = new Error(msg.message);
-      err.name = msg.name;
+      let err: Error;
+      if (msg.service && errorKinds.includes(msg.service.kind)) err = new ServiceError(msg.service.kind, msg.message, msg.service.field, msg.service.reason);
+      else {
+        err = new Error(msg.message);
+        err.name = msg.name;
+      }
       for (const item of job.items) item.reject(err);
     } else {
       const K = this.info.numClasses;

@@ -2,6 +2,7 @@
 // threads, so cores come from workers) and answers batches posted by the main thread. Only the
 // perturbed probabilities, labels and L1 distances are posted back; y stays in this thread.
 import { parentPort, workerData } from "node:worker_threads";
+import { ServiceError } from "../errors.js";
 import type { Predictor } from "../predictor.js";
 import type { WorkerRequest, WorkerReply, WorkerInit } from "./protocol.js";
 
@@ -40,6 +41,8 @@ port.on("message", async (msg: WorkerRequest) => {
     const l1 = answer.l1.slice();
     post({ type: "result", id: msg.id, probs, labels, l1 }, [probs.buffer, labels.buffer, l1.buffer]);
   } catch (e) {
-    post({ type: "error", id: msg.id, name: e instanceof Error ? e.name : "Error", message: e instanceof Error ? e.message : String(e) });
+    // A ServiceError (an upstream's 502/504) is meant for the client: its kind crosses over, to be rebuilt there.
+    const service = e instanceof ServiceError ? { kind: e.kind, field: e.field, reason: e.reason } : undefined;
+    post({ type: "error", id: msg.id, name: e instanceof Error ? e.name : "Error", message: e instanceof Error ? e.message : String(e), ...(service ? { service } : {}) });
   }
 });
