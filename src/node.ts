@@ -4,7 +4,12 @@
 // uses the adapters), so neither folder imports the other both ways.
 export { loadMnist, loadMnistAll } from "./models/datasets.js";
 export { loadModelFromDir, loadLayersModelFromDir, saveModelToDir, fileSystemHandler, modelExists } from "./node/model-files.js";
-export { loadOrTrainVictim, trainVictimToDir, readVictimMetadata, victimData, victimDatasets, type VictimDataset } from "./node/victim-files.js";
+export { loadOrTrainVictim, trainVictimToDir, saveVictimToDir, readVictimMetadata, victimData, victimDatasets, type VictimDataset } from "./node/victim-files.js";
+export {
+  loadImageData, detectDataFormat, writeImageFolder, writeNpyData, resizeImages, DataFileError,
+  type LoadedData, type LoadImageDataOptions, type DataFormat, type UnlabeledImageSet,
+} from "./node/data-files.js";
+export { nodeUserSources } from "./node/user-sources.js";
 export { loadFashionMnist, fashionMnistAvailable, fashionMnistDir, FASHION_MNIST_DEFAULT_DIR, FASHION_MNIST_CLASSES } from "./node/fashion-mnist.js";
 export { startServer, type ServerOptions, type RunningServer } from "./service/node/server.js";
 export { RedisBudgetStore, type RedisBudgetOptions } from "./service/node/redis-budgets.js";

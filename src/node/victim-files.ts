@@ -30,12 +30,17 @@ export function readVictimMetadata(dir: string): VictimMetadata | null {
   }
 }
 
+/** Writes a trained victim (model + victim.json) to `dir`. */
+export async function saveVictimToDir(dir: string, model: tf.LayersModel, metadata: VictimMetadata): Promise<void> {
+  await saveModelToDir(model, dir);
+  writeFileSync(join(dir, METADATA_FILE), JSON.stringify(metadata, null, 2) + "\n");
+}
+
 /** Trains a victim and writes it (model + metadata) to `dir`. */
 export async function trainVictimToDir(dir: string, options: VictimOptions & { dataset: VictimDataset; fashionMnistDir?: string }): Promise<{ model: tf.LayersModel; metadata: VictimMetadata }> {
   const split = victimData(options.dataset, { fashionMnistDir: options.fashionMnistDir });
   const trained = await trainVictim(split, options);
-  await saveModelToDir(trained.model, dir);
-  writeFileSync(join(dir, METADATA_FILE), JSON.stringify(trained.metadata, null, 2) + "\n");
+  await saveVictimToDir(dir, trained.model, trained.metadata);
   return trained;
 }
 

@@ -15,7 +15,7 @@ const base = { dataset: "mnist" as const, heldOutSize: 3, seed: 0 };
 
 test("MNIST: the victim trains on all but the held-out images; auto picks Fashion-MNIST when installed, held-out digits otherwise", () => {
   const a = prepareData({ ...base, transfer: "auto" }, withFashion);
-  assert.is(a.victimTrain.count, 7);
+  assert.is(a.victimTrain!.count, 7);
   assert.is(a.heldOut.count, 3);
   assert.is(a.test.count, 4);
   assert.is(a.poolName, "fashion-mnist");
@@ -36,7 +36,7 @@ test("asking for a transfer set that is missing or does not apply is a clear err
 
 test("Fashion-MNIST victim: MNIST digits (train and test) are the out-of-distribution pool", () => {
   const d = prepareData({ ...base, dataset: "fashion-mnist", transfer: "auto" }, withFashion);
-  assert.is(d.victimTrain.count, 9);
+  assert.is(d.victimTrain!.count, 9);
   assert.is(d.poolName, "mnist");
   assert.is(d.pool.count, 14);
   assert.is(d.pool.images[0], Math.fround(0.1));
@@ -45,7 +45,7 @@ test("Fashion-MNIST victim: MNIST digits (train and test) are the out-of-distrib
 
 test("held out from the test set: the victim trains on every training image, accuracy on the rest of the test set", () => {
   const d = prepareData({ ...base, dataset: "fashion-mnist", transfer: "mnist", heldOutSize: 2, heldOutFrom: "test" }, withFashion);
-  assert.is(d.victimTrain.count, 12);
+  assert.is(d.victimTrain!.count, 12);
   assert.is(d.heldOut.count, 2);
   assert.is(d.test.count, 1);
   assert.throws(() => prepareData({ ...base, dataset: "fashion-mnist", transfer: "mnist", heldOutSize: 3, heldOutFrom: "test" }, withFashion), /the test set has 3 images/);
