@@ -33,6 +33,13 @@ function rateArg(value: string): number {
   return n;
 }
 
+/** A soft-mark rate or mass: a number in [0, 1). */
+function fractionArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError("expected a number in [0, 1), e.g. 0.5");
+  return n;
+}
+
 const camel = (s: string) => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -83,6 +90,10 @@ export const serveCommand = new Command("serve")
   .option("--access-log", "print one JSON line per request (never inputs or probabilities)")
   .option("--key-file <path>", "secret key of a keyed defense (--key-mix/--key-jitter > 0), created with mode 0600 on first start; every replica needs the same file (default <cache dir>/defense.key)")
   .option("--watermark <rate>", "DAWN watermark: a keyed ~rate of the queries (any --defense) get a keyed wrong top-1 label, recorded for `verify` (uses --key-file)", rateArg)
+  .option("--watermark-soft <rate>", "soft marks: a keyed ~rate of the queries keep their top-1 but move mass into a keyed class (per top-1 class), for thieves that train on probabilities (uses --key-file)", fractionArg)
+  .option("--watermark-soft-mass <m>", "the most mass a soft mark moves (capped so the top-1 keeps at least half its lead)", fractionArg, 0.25)
+  .addOption(new Option("--watermark-soft-keying <how>", "a soft mark's class: one keyed class per top-1 class, or drawn per input").choices(["class", "input"]).default("class"))
+  .option("--watermark-soft-log <rate>", "record only this share of the queries' soft marks (default: all of them; verify uses at most a few hundred)", fractionArg)
   .option("--watermark-log <dir>", "record watermarked queries in this directory (one append-only file per worker; created if missing); default with --redis: the Redis list pp:watermarks")
   .option("--public-params", "publish the defense's public parameters (ε, β, ...) in GET /v1/model; by default only its name and whether it is keyed");
 
@@ -145,6 +156,10 @@ interface ServeFlags {
   keyFile?: string;
   publicParams?: boolean;
   watermark?: number;
+  watermarkSoft?: number;
+  watermarkSoftMass: number;
+  watermarkSoftKeying: "class" | "input";
+  watermarkSoftLog?: number;
   watermarkLog?: string;
   detect?: "prada";
   onDetect: "flag" | "block";
@@ -192,7 +207,7 @@ async function defenseParameters(
   let keyFile: string | undefined;
   let key: string | undefined;
   const keyed = needsKey(flags.defense, params);
-  if (keyed || flags.watermark) {
+  if (keyed || flags.watermark || flags.watermarkSoft) {
     const { defaultKeyFile, ensureKeyFile, readKeyFile } = await import("../node/key-file.js");
     const { defaultCacheDir } = await import("../service/node/demo-model.js");
     const file = ensureKeyFile(flags.keyFile ?? defaultKeyFile(flags.cacheDir ?? defaultCacheDir()));
@@ -284,10 +299,16 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
   let keyed = false;
   const upstream = upstreamFlags(flags, command, log);
   try {
-    if (flags.watermark !== undefined && flags.watermark > 0 && flags.watermarkLog === undefined && flags.redis === undefined) {
-      command.error("error: --watermark needs somewhere to record the watermarked queries: --watermark-log <dir> or --redis <url>", { exitCode: 2 });
+    const marking = Boolean(flags.watermark || flags.watermarkSoft);
+    if (marking && flags.watermarkLog === undefined && flags.redis === undefined) {
+      command.error(`error: ${flags.watermark ? "--watermark" : "--watermark-soft"} needs somewhere to record the watermarked queries: --watermark-log <dir> or --redis <url>`, { exitCode: 2 });
     }
-    if (flags.watermarkLog !== undefined && !flags.watermark) log("note: --watermark-log is not used without --watermark <rate> > 0");
+    if ((flags.watermark ?? 0) + (flags.watermarkSoft ?? 0) > 1) command.error("error: --watermark and --watermark-soft add up to more than 1", { exitCode: 2 });
+    if (flags.watermarkSoftLog !== undefined && flags.watermarkSoftLog > (flags.watermarkSoft ?? 0)) {
+      command.error(`error: --watermark-soft-log ${flags.watermarkSoftLog} is more than --watermark-soft ${flags.watermarkSoft ?? 0} (it is the share of all queries whose soft mark is recorded)`, { exitCode: 2 });
+    }
+    if (flags.watermarkSoftMass <= 0) command.error("error: --watermark-soft-mass must be above 0", { exitCode: 2 });
+    if (flags.watermarkLog !== undefined && !marking) log("note: --watermark-log is not used without --watermark or --watermark-soft");
     if (flags.budget !== undefined && !flags.apiKeys) {
       command.error(
         "error: --budget counts inputs per API key: give the accepted keys with --api-keys <file> (one per line); without them a client could mint a fresh key, and a fresh budget, at will",
@@ -332,17 +353,23 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
   }
 
   const proxy = flags.proxyModel ? { dir: flags.proxyModel } : { arch: flags.proxyArch, seed: flags.proxySeed };
-  let watermark: { rate: number; keyFile: string; log?: { dir: string } | { redis: string } } | undefined;
-  if (flags.watermark && keyFile) {
+  let watermark: {
+    rate: number; softRate?: number; softMass?: number; softKeying?: "class" | "input"; softLogRate?: number; keyFile: string; log?: { dir: string } | { redis: string };
+  } | undefined;
+  if ((flags.watermark || flags.watermarkSoft) && keyFile) {
     let target: { dir: string } | { redis: string };
     if (flags.watermarkLog !== undefined) {
       const { mkdirSync } = await import("node:fs");
       mkdirSync(flags.watermarkLog, { recursive: true, mode: 0o700 });
       target = { dir: flags.watermarkLog };
     } else target = { redis: flags.redis! };
-    watermark = { rate: flags.watermark, keyFile, log: target };
+    const soft = flags.watermarkSoft
+      ? { softRate: flags.watermarkSoft, softMass: flags.watermarkSoftMass, softKeying: flags.watermarkSoftKeying, softLogRate: flags.watermarkSoftLog }
+      : {};
+    watermark = { rate: flags.watermark ?? 0, ...soft, keyFile, log: target };
     const { redactUrl } = await import("../service/node/redis-budgets.js");
-    log(`watermark: about ${flags.watermark} of the queries, recorded in ${"dir" in target ? target.dir : `${redactUrl(target.redis)} (list pp:watermarks)`}`);
+    const softText = flags.watermarkSoft ? `, soft marks on about ${flags.watermarkSoft} (mass ≤ ${flags.watermarkSoftMass}, keyed per ${flags.watermarkSoftKeying}; ${flags.watermarkSoftLog ?? flags.watermarkSoft} recorded)` : "";
+    log(`watermark: label marks on about ${flags.watermark ?? 0} of the queries${softText}, recorded in ${"dir" in target ? target.dir : `${redactUrl(target.redis)} (list pp:watermarks)`}`);
   }
   const server = await startServer({
     predictor: {

@@ -65,6 +65,11 @@ export interface WatermarkOptions {
   readonly softMass?: number;
   /** Default "class". */
   readonly softKeying?: SoftKeying;
+  /**
+   * Fraction of queries whose soft mark is recorded (onWatermark), in [0, softRate]; default softRate (all).
+   * Soft marks may be on most answers; `verify` needs only a few hundred of them.
+   */
+  readonly softLogRate?: number;
   /** Called with the watermarked rows of each batch before the answer is returned (awaited). */
   readonly onWatermark?: (records: WatermarkRecord[]) => void | Promise<void>;
 }
@@ -76,6 +81,8 @@ export interface WatermarkDraw {
   readonly selected: boolean;
   /** A soft mark (never together with a label mark). */
   readonly soft: boolean;
+  /** A soft mark that is recorded (a keyed share softLogRate / softRate of them). */
+  readonly logged: boolean;
   /** Index among the K − 1 classes other than the victim's top-1. */
   readonly offset: number;
 }
@@ -89,12 +96,16 @@ export interface Watermarker {
 
 const CLASS_DOMAIN = new TextEncoder().encode("prediction-poisoning/watermark/class/v1");
 
-export function createWatermarker(keyHex: string, rate: number, softRate = 0): Watermarker {
+export function createWatermarker(keyHex: string, rate: number, softRate = 0, softLogRate = softRate): Watermarker {
   if (!isKeyHex(keyHex)) throw new DefenseConfigError("watermark", "key", `must be hex of at least ${MIN_KEY_BYTES} bytes`);
   if (!(Number.isFinite(rate) && rate >= 0 && rate < 1)) throw new DefenseConfigError("watermark", "rate", `must be in [0, 1), got ${rate}`);
   if (!(Number.isFinite(softRate) && softRate >= 0 && rate + softRate <= 1)) {
     throw new DefenseConfigError("watermark", "softRate", `must be in [0, 1 − rate] = [0, ${1 - rate}], got ${softRate}`);
   }
+  if (!(Number.isFinite(softLogRate) && softLogRate >= 0 && softLogRate <= softRate)) {
+    throw new DefenseConfigError("watermark", "softLogRate", `must be in [0, softRate] = [0, ${softRate}], got ${softLogRate}`);
+  }
+  const logShare = softRate > 0 ? softLogRate / softRate : 0;
   const subtle = globalThis.crypto?.subtle;
   if (!subtle) throw new DefenseConfigError("watermark", "key", "needs Web Crypto (crypto.subtle; in a browser, a secure context)");
   const hmacKey = subtle.importKey("raw", keyBytes(keyHex), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
@@ -113,7 +124,9 @@ export function createWatermarker(keyHex: string, rate: number, softRate = 0): W
       const h = new DataView(await subtle.sign("HMAC", await hmacKey, message));
       const u0 = (h.getUint32(0, true) + 0.5) / 4294967296;
       const u1 = (h.getUint32(4, true) + 0.5) / 4294967296;
-      return { selected: u0 < rate, soft: u0 >= rate && u0 < rate + softRate, offset: Math.min(K - 2, Math.floor(u1 * (K - 1))) };
+      const u2 = (h.getUint32(8, true) + 0.5) / 4294967296;
+      const soft = u0 >= rate && u0 < rate + softRate;
+      return { selected: u0 < rate, soft, logged: soft && u2 < logShare, offset: Math.min(K - 2, Math.floor(u1 * (K - 1))) };
     },
     async classOffset(top, K) {
       const id = K * 65536 + top;
@@ -166,7 +179,7 @@ export function softMarkRow(a: ArrayLike<number>, w: number, softMass: number): 
 
 /** Wraps `inner` so that a keyed ~rate of the queries answer a keyed wrong top-1 label (see the header). */
 export function withWatermark(inner: Defense, options: WatermarkOptions): Defense {
-  const marker = createWatermarker(options.key, options.rate, options.softRate ?? 0);
+  const marker = createWatermarker(options.key, options.rate, options.softRate ?? 0, options.softLogRate ?? options.softRate ?? 0);
   const softMass = options.softMass ?? DEFAULT_SOFT_MASS;
   if (!(Number.isFinite(softMass) && softMass > 0 && softMass < 1)) throw new DefenseConfigError("watermark", "softMass", `must be in (0, 1), got ${softMass}`);
   const keying = options.softKeying ?? "class";
@@ -201,7 +214,7 @@ export function withWatermark(inner: Defense, options: WatermarkOptions): Defens
           const row = softMarkRow(a, w, softMass);
           if (!row) continue;
           probs.set(row, i * K);
-          records.push({
+          if (draws[i].logged) records.push({
             kind: "soft", keying, input: inputs.data.slice(i * size, (i + 1) * size), inputShape: [...inputs.inputShape], numClasses: K,
             label: w, victimLabel: t, victimProb: batch.probs[i * K + w],
           });

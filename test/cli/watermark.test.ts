@@ -1,7 +1,8 @@
 // End to end: `serve --defense none --watermark 0.05 --watermark-log DIR` (2 workers) in front of a small MLP;
 // a top-1 thief steals it over HTTP with 600 queries; `verify` finds the watermark in the stolen copy (and in
 // the server itself, by URL) and no evidence in a model trained independently on true labels. Also the
-// key file, that the key and the log stay out of /v1/model, determinism across workers, and clear errors.
+// key file, that the key and the log stay out of /v1/model, determinism across workers, and clear errors;
+// and soft marks (--watermark-soft): every top-1 kept, a soft-label thief's copy identified by verify.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
@@ -143,6 +144,45 @@ test("watermark end to end: serve --watermark, a top-1 thief steals over HTTP, v
   server.child.kill("SIGTERM");
   assert.is(await exited, 0);
   assert.not.ok(server.stderr().includes(secret), "the key in the server's log");
+});
+
+test("soft marks end to end: serve --watermark-soft keeps every top-1, a soft-label thief's copy is identified, an independent model is not", async () => {
+  const softLog = join(dir, "softlog");
+  const server = await serve([
+    "--model", victimDir, "--defense", "none", "--watermark-soft", "0.9", "--watermark-soft-log", "0.3", "--watermark-log", softLog, "--key-file", keyFile, "--port", "0",
+  ]);
+  const box = httpBlackBox(server.url);
+  const { TfjsClassifier } = await import("../../src/models/tfjs-model.js");
+  const { loadModelFromDir } = await import("../../src/node/model-files.js");
+  const { argmaxRows } = await import("../../src/models/argmax.js");
+  const victim = new TfjsClassifier(await loadModelFromDir(victimDir), { outputs: "logits" });
+  const probe = { data: pool.images.subarray(0, 256 * 784), batchSize: 256, inputShape: [28, 28, 1] };
+  const served = argmaxRows(await box.predict(probe), 256, 10);
+  const own = argmaxRows(await victim.predict(probe), 256, 10);
+  victim.dispose();
+  assert.equal(Array.from(served), Array.from(own), "soft marks keep every top-1");
+
+  const thief = createThief("knockoff", { epochs: 30, optimizer: "adam", learningRate: 0.002 }, { buildSubstitute: (seed) => mlp(seed), pool });
+  const stolen = await thief.steal(box, { budget: BUDGET, seed: 4 });
+  const softStolen = join(dir, "soft-stolen");
+  await saveModelToDir(stolen.model, softStolen);
+  const logged = readWatermarkDir(softLog).entries;
+  assert.ok(logged.every((e) => e.kind === "soft" && e.keying === "class" && e.label !== e.victimLabel));
+  // About 0.3 of the 600 distinct queries (plus the probe's) are recorded.
+  assert.ok(logged.length >= 150 && logged.length <= 320, `${logged.length} soft marks recorded`);
+  const verify = async (suspect: string) => {
+    const r = await cli(["verify", "--watermark-log", softLog, "--suspect", suspect, "--json"]);
+    assert.is(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { queries: number; verdict: string; pValue: number; softClass: { matches: number; queries: number } | null; label: unknown };
+  };
+  const [onStolen, onIndependent] = await Promise.all([verify(softStolen), verify(independentDir)]);
+  console.log(`  soft marks: stolen ${JSON.stringify(onStolen)}; independent ${JSON.stringify(onIndependent)}`);
+  assert.is(onStolen.label, null);
+  // Distinct inputs only (the probe's 256 were asked again by the thief), at most 200.
+  assert.ok(onStolen.queries >= 150 && onStolen.queries <= 200, `${onStolen.queries} verification queries`);
+  assert.is(onStolen.verdict, "stolen");
+  assert.is(onIndependent.verdict, "no evidence");
+  server.child.kill("SIGTERM");
 });
 
 test("verify: clear errors for a missing or empty log, an unreachable suspect, a suspect of the wrong shape", async () => {

@@ -220,6 +220,13 @@ test("class-keyed soft marks: one keyed class per top-1 class (never the top-1),
   assert.is(map.size, K, "every class seen");
   const marker = createWatermarker(KEY, 0, 0.3);
   for (const [t, w] of map) assert.is(watermarkClass(t, await marker.classOffset(t, K)), w);
+  // A sampled log: the same answers, about softLogRate / softRate of the soft marks recorded.
+  const all = records.length;
+  const sampled: WatermarkRecord[] = [];
+  const s = withWatermark(createDefense("none", {}, { core }), { key: KEY, rate: 0, softRate: 0.3, softLogRate: 0.06, onWatermark: (r) => void sampled.push(...r) });
+  assert.equal(Array.from((await s.apply(batch)).probs), Array.from((await d.apply(batch)).probs));
+  assert.ok(Math.abs(sampled.length / all - 0.2) < 0.05, `${sampled.length} of ${all} logged`);
+  assert.throws(() => withWatermark(createDefense("none", {}, { core }), { key: KEY, rate: 0, softRate: 0.3, softLogRate: 0.4 }), /softLogRate/);
   const other = createWatermarker(OTHER_KEY, 0, 0.3);
   const otherMap = await Promise.all([...map.keys()].map(async (t) => watermarkClass(t, await other.classOffset(t, K))));
   assert.ok(otherMap.some((w, i) => w !== [...map.values()][i]), "another key, another map");

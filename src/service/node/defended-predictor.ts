@@ -45,7 +45,16 @@ export interface DefendedPredictorOptions {
   readonly publishParams?: boolean;
   /** DAWN watermarking around the defense: a keyed ~rate of the queries get a keyed wrong top-1 label, each
    * recorded in the log (a directory: one append-only file per worker; or a Redis list shared by replicas). */
-  readonly watermark?: { readonly rate: number; readonly keyFile: string; readonly log?: WatermarkLogTarget };
+  readonly watermark?: {
+    readonly rate: number;
+    /** Soft marks (src/defenses/watermark.ts). */
+    readonly softRate?: number;
+    readonly softMass?: number;
+    readonly softKeying?: "class" | "input";
+    readonly softLogRate?: number;
+    readonly keyFile: string;
+    readonly log?: WatermarkLogTarget;
+  };
 }
 
 export const defaultProxy: ProxySource = { arch: "lenet", seed: 0 };
@@ -115,7 +124,8 @@ export async function createPredictor(options: DefendedPredictorOptions): Promis
   if (options.watermark) {
     const wm = options.watermark;
     sink = wm.log ? await openWatermarkLog(wm.log) : undefined;
-    defense = withWatermark(defense, { key: readKeyFile(wm.keyFile), rate: wm.rate, onWatermark: sink ? (records) => sink!.append(records) : undefined });
+    const { keyFile, log: _log, ...marks } = wm;
+    defense = withWatermark(defense, { key: readKeyFile(keyFile), ...marks, onWatermark: sink ? (records) => sink!.append(records) : undefined });
   }
   const dispose = () => {
     victim?.dispose();
