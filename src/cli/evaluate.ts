@@ -9,6 +9,11 @@ import { presets as presetTable } from "../eval/config.js";
 
 const list = (value: string) => value.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+const fraction = (flag: string, value: string) => {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError(`${flag}: expected a number in [0, 1), got "${value}"`);
+  return n;
+};
 
 /** "knockoff:epochs=10:learningRate=0.01" -> { knockoff: { epochs: 10, learningRate: 0.01 } } */
 export function parseThiefParams(entries: readonly string[]): Record<string, Record<string, unknown>> {
@@ -51,13 +56,16 @@ export const evaluateCommand = new Command("evaluate")
   .option("--proxy-model <dir>", "with --victim: MAD's proxy, a trained tfjs LayersModel with logits out (default: a scratch model of the thieves' architecture)")
   .option("--held-out <n>", "training images withheld from the victim (JB seeds; the held-out transfer pool); with --victim: at most this many --test images become JB seeds", integerArg(1))
   .option("--victim-epochs <n>", "epochs of the victim's training", integerArg(1))
+  .option("--watermark-soft <rate>", "the watermark evaluation's soft-mark rate (default: the preset's)", (v) => fraction("--watermark-soft", v))
+  .addOption(new Option("--watermark-soft-keying <how>", "the watermark evaluation's soft-mark keying (default: the preset's)").choices(["class", "input"]))
+  .option("--watermark-out <dir>", "write the watermark evaluation here (one folder per threat setting) instead of <out>/<threat>/watermark, and skip the combined report: for variants (the matrix is still resumed from --out)")
   .option("--workers <n>", "worker threads for thief training (1 = in this thread)", integerArg(1, 64), Math.max(1, Math.min(2, cpus().length)))
   .option("--out <dir>", "output directory (default .cache/results/<dataset>-<preset>)")
   .option("--cache-dir <dir>", "where trained victims are kept", ".cache")
   .action(async (opts: {
     preset: string; dataset?: "mnist" | "fashion-mnist"; attacks?: string[]; defenses?: string[]; grid?: string[]; thiefParams?: string[];
     budget?: number; seed?: number; transfer?: string; heldOut?: number; victimEpochs?: number;
-    workers: number; out?: string; cacheDir: string;
+    workers: number; out?: string; cacheDir: string; watermarkSoft?: number; watermarkSoftKeying?: "class" | "input"; watermarkOut?: string;
     victim?: string; test?: string; seeds?: string; outputs?: "logits" | "probabilities"; thiefArch?: "lenet" | "mlp" | "vgg"; proxyModel?: string;
   }, cmd: Command) => {
     const { presets, presetSettings, parseGridEntry, threatConfigs } = await import("../eval/config.js");
@@ -195,7 +203,15 @@ export const evaluateCommand = new Command("evaluate")
 
     const env = await createNodeEvalEnvironment({ cacheDir: resolve(opts.cacheDir), log });
     const finished: { folder: string; summary: Awaited<ReturnType<typeof runEvaluation>>; watermark?: string }[] = [];
-    const watermark = threats ? presets[opts.preset].watermark : undefined;
+    const presetWatermark = threats ? presets[opts.preset].watermark : undefined;
+    if (!presetWatermark && (opts.watermarkSoft !== undefined || opts.watermarkSoftKeying || opts.watermarkOut)) {
+      cmd.error(`error: --watermark-soft, --watermark-soft-keying and --watermark-out apply to a preset with a watermark evaluation (protection), not to ${opts.preset} with these flags`, { exitCode: 2 });
+    }
+    const watermark = presetWatermark && {
+      ...presetWatermark,
+      ...(opts.watermarkSoft !== undefined ? { softRate: opts.watermarkSoft } : {}),
+      ...(opts.watermarkSoftKeying ? { softKeying: opts.watermarkSoftKeying } : {}),
+    };
     for (const runConfig of runs) {
       const folder = runs.length > 1 ? runConfig.threat! : ".";
       if (runs.length > 1) log(`threat setting ${runConfig.threat}: pool ${runConfig.transfer}, budget ${runConfig.budget}, thieves ${runConfig.attacks.join(", ")}`);
@@ -218,12 +234,19 @@ export const evaluateCommand = new Command("evaluate")
       let watermarkMarkdown: string | undefined;
       if (watermark) {
         const { runWatermarkEvaluation } = await import("../eval/watermark-eval.js");
-        const marks = await runWatermarkEvaluation({ setup, store: new FileEvalStore(resolve(out, folder, "watermark")), execute, log, evaluation: watermark, command });
+        const where = opts.watermarkOut ? resolve(opts.watermarkOut, folder) : resolve(out, folder, "watermark");
+        const marks = await runWatermarkEvaluation({ setup, store: new FileEvalStore(where), execute, log, evaluation: watermark, command });
         watermarkMarkdown = marks.markdown;
       }
       finished.push({ folder, summary, watermark: watermarkMarkdown });
     }
     const seconds = (performance.now() - started) / 1000;
+    if (opts.watermarkOut) {
+      console.log("");
+      for (const f of finished) console.log(f.watermark!.trimEnd(), "\n");
+      console.log(`Watermark evaluation: ${resolve(opts.watermarkOut)} (the combined report in ${out} is not rewritten)`);
+      return;
+    }
     let markdown: string;
     let plots: number;
     if (finished.length > 1) {

@@ -49,7 +49,7 @@ test("the protection preset: every thief (naive and defense-aware) against 9 def
   const keyed = protection.settings.filter((s) => s.params.keyMix !== undefined);
   assert.equal(keyed.map((s) => [s.defense, s.params.epsilon, s.order]), [["mad-argmax", 1, 3], ["mad-argmax", 2, 4]]);
   // The watermark evaluation: DAWN's rate, verify's defaults, clean copies as controls.
-  assert.equal({ ...presets.protection.watermark!, attacks: undefined, fitted: undefined }, { rate: 0.01, softRate: 0.1, softMass: 0.25, maxQueries: 200, alpha: 1e-6, controlAlpha: 1e-3, cleanCopies: 10, attacks: undefined, fitted: undefined });
+  assert.equal({ ...presets.protection.watermark!, attacks: undefined, fitted: undefined }, { rate: 0.01, softRate: 0.5, softMass: 0.25, maxQueries: 200, alpha: 1e-6, controlAlpha: 1e-3, cleanCopies: 10, attacks: undefined, fitted: undefined });
   const runs = threatConfigs(protection, presets.protection.threats);
   assert.equal(runs.map((r) => [r.threat, r.transfer]), [["in-distribution", "heldout"], ["out-of-distribution", "fashion-mnist"]]);
   // Out of distribution the thief has no digits at all: only pool thieves, each with top1 among them.
