@@ -58,6 +58,8 @@ export const evaluateCommand = new Command("evaluate")
   .option("--victim-epochs <n>", "epochs of the victim's training", integerArg(1))
   .option("--watermark-soft <rate>", "the watermark evaluation's soft-mark rate (default: the preset's)", (v) => fraction("--watermark-soft", v))
   .addOption(new Option("--watermark-soft-keying <how>", "the watermark evaluation's soft-mark keying (default: the preset's)").choices(["class", "input"]))
+  .addOption(new Option("--watermark-label-keying <how>", "the watermark evaluation's label-mark keying (default: the preset's)").choices(["class", "input"]))
+  .option("--threat <name>", "run only this one of the preset's threat settings (e.g. in-distribution)")
   .option("--watermark-out <dir>", "write the watermark evaluation here (one folder per threat setting) instead of <out>/<threat>/watermark, and skip the combined report: for variants (the matrix is still resumed from --out)")
   .option("--workers <n>", "worker threads for thief training (1 = in this thread)", integerArg(1, 64), Math.max(1, Math.min(2, cpus().length)))
   .option("--out <dir>", "output directory (default .cache/results/<dataset>-<preset>)")
@@ -65,7 +67,7 @@ export const evaluateCommand = new Command("evaluate")
   .action(async (opts: {
     preset: string; dataset?: "mnist" | "fashion-mnist"; attacks?: string[]; defenses?: string[]; grid?: string[]; thiefParams?: string[];
     budget?: number; seed?: number; transfer?: string; heldOut?: number; victimEpochs?: number;
-    workers: number; out?: string; cacheDir: string; watermarkSoft?: number; watermarkSoftKeying?: "class" | "input"; watermarkOut?: string;
+    workers: number; out?: string; cacheDir: string; watermarkSoft?: number; watermarkSoftKeying?: "class" | "input"; watermarkLabelKeying?: "class" | "input"; watermarkOut?: string; threat?: string;
     victim?: string; test?: string; seeds?: string; outputs?: "logits" | "probabilities"; thiefArch?: "lenet" | "mlp" | "vgg"; proxyModel?: string;
   }, cmd: Command) => {
     const { presets, presetSettings, parseGridEntry, threatConfigs } = await import("../eval/config.js");
@@ -194,7 +196,9 @@ export const evaluateCommand = new Command("evaluate")
     };
     const outName = opts.victim ? `${basename(resolve(opts.victim))}-user` : `${config.dataset}-${opts.preset}`;
     const out = resolve(opts.out ?? `${opts.cacheDir}/results/${outName}`);
-    const runs = threatConfigs(config, threats);
+    const allRuns = threatConfigs(config, threats);
+    const runs = opts.threat ? allRuns.filter((r) => r.threat === opts.threat) : allRuns;
+    if (runs.length === 0) cmd.error(`error: --threat ${opts.threat}: the preset's threat settings are ${allRuns.map((r) => r.threat ?? "(one, unnamed)").join(", ")}`, { exitCode: 2 });
     const command = `prediction-poisoning ${process.argv.slice(2).join(" ")}`;
     log(
       `evaluate: preset ${opts.preset}, ${runs.map((r) => `${r.threat ?? r.transfer}: ${r.attacks.length} thieves x ${r.settings.length} defense settings, budget ${r.budget}`).join("; ")}, ` +
@@ -204,17 +208,18 @@ export const evaluateCommand = new Command("evaluate")
     const env = await createNodeEvalEnvironment({ cacheDir: resolve(opts.cacheDir), log });
     const finished: { folder: string; summary: Awaited<ReturnType<typeof runEvaluation>>; watermark?: string }[] = [];
     const presetWatermark = threats ? presets[opts.preset].watermark : undefined;
-    if (!presetWatermark && (opts.watermarkSoft !== undefined || opts.watermarkSoftKeying || opts.watermarkOut)) {
-      cmd.error(`error: --watermark-soft, --watermark-soft-keying and --watermark-out apply to a preset with a watermark evaluation (protection), not to ${opts.preset} with these flags`, { exitCode: 2 });
+    if (!presetWatermark && (opts.watermarkSoft !== undefined || opts.watermarkSoftKeying || opts.watermarkLabelKeying || opts.watermarkOut)) {
+      cmd.error(`error: --watermark-soft, --watermark-soft-keying, --watermark-label-keying and --watermark-out apply to a preset with a watermark evaluation (protection), not to ${opts.preset} with these flags`, { exitCode: 2 });
     }
     const watermark = presetWatermark && {
       ...presetWatermark,
       ...(opts.watermarkSoft !== undefined ? { softRate: opts.watermarkSoft } : {}),
       ...(opts.watermarkSoftKeying ? { softKeying: opts.watermarkSoftKeying } : {}),
+      ...(opts.watermarkLabelKeying ? { labelKeying: opts.watermarkLabelKeying } : {}),
     };
     for (const runConfig of runs) {
-      const folder = runs.length > 1 ? runConfig.threat! : ".";
-      if (runs.length > 1) log(`threat setting ${runConfig.threat}: pool ${runConfig.transfer}, budget ${runConfig.budget}, thieves ${runConfig.attacks.join(", ")}`);
+      const folder = allRuns.length > 1 ? runConfig.threat! : ".";
+      if (allRuns.length > 1) log(`threat setting ${runConfig.threat}: pool ${runConfig.transfer}, budget ${runConfig.budget}, thieves ${runConfig.attacks.join(", ")}`);
       const setup = await prepareSetup(runConfig, env, { trainVictim: true });
       const execute =
         opts.workers > 1

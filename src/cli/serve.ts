@@ -90,6 +90,7 @@ export const serveCommand = new Command("serve")
   .option("--access-log", "print one JSON line per request (never inputs or probabilities)")
   .option("--key-file <path>", "secret key of a keyed defense (--key-mix/--key-jitter > 0), created with mode 0600 on first start; every replica needs the same file (default <cache dir>/defense.key)")
   .option("--watermark <rate>", "DAWN watermark: a keyed ~rate of the queries (any --defense) get a keyed wrong top-1 label, recorded for `verify` (uses --key-file)", rateArg)
+  .addOption(new Option("--watermark-keying <how>", "a label mark's wrong class: drawn per input (DAWN), or one keyed class per top-1 class (the soft marks' map)").choices(["input", "class"]).default("input"))
   .option("--watermark-soft <rate>", "soft marks: a keyed ~rate of the queries keep their top-1 but move mass into a keyed class (per top-1 class), for thieves that train on probabilities (uses --key-file)", fractionArg)
   .option("--watermark-soft-mass <m>", "the most mass a soft mark moves (capped so the top-1 keeps at least half its lead)", fractionArg, 0.25)
   .addOption(new Option("--watermark-soft-keying <how>", "a soft mark's class: one keyed class per top-1 class, or drawn per input").choices(["class", "input"]).default("class"))
@@ -156,6 +157,7 @@ interface ServeFlags {
   keyFile?: string;
   publicParams?: boolean;
   watermark?: number;
+  watermarkKeying: "input" | "class";
   watermarkSoft?: number;
   watermarkSoftMass: number;
   watermarkSoftKeying: "class" | "input";
@@ -354,7 +356,7 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
 
   const proxy = flags.proxyModel ? { dir: flags.proxyModel } : { arch: flags.proxyArch, seed: flags.proxySeed };
   let watermark: {
-    rate: number; softRate?: number; softMass?: number; softKeying?: "class" | "input"; softLogRate?: number; keyFile: string; log?: { dir: string } | { redis: string };
+    rate: number; labelKeying?: "class" | "input"; softRate?: number; softMass?: number; softKeying?: "class" | "input"; softLogRate?: number; keyFile: string; log?: { dir: string } | { redis: string };
   } | undefined;
   if ((flags.watermark || flags.watermarkSoft) && keyFile) {
     let target: { dir: string } | { redis: string };
@@ -366,10 +368,10 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
     const soft = flags.watermarkSoft
       ? { softRate: flags.watermarkSoft, softMass: flags.watermarkSoftMass, softKeying: flags.watermarkSoftKeying, softLogRate: flags.watermarkSoftLog }
       : {};
-    watermark = { rate: flags.watermark ?? 0, ...soft, keyFile, log: target };
+    watermark = { rate: flags.watermark ?? 0, labelKeying: flags.watermarkKeying, ...soft, keyFile, log: target };
     const { redactUrl } = await import("../service/node/redis-budgets.js");
     const softText = flags.watermarkSoft ? `, soft marks on about ${flags.watermarkSoft} (mass ≤ ${flags.watermarkSoftMass}, keyed per ${flags.watermarkSoftKeying}; ${flags.watermarkSoftLog ?? flags.watermarkSoft} recorded)` : "";
-    log(`watermark: label marks on about ${flags.watermark ?? 0} of the queries${softText}, recorded in ${"dir" in target ? target.dir : `${redactUrl(target.redis)} (list pp:watermarks)`}`);
+    log(`watermark: label marks on about ${flags.watermark ?? 0} of the queries (keyed per ${flags.watermarkKeying})${softText}, recorded in ${"dir" in target ? target.dir : `${redactUrl(target.redis)} (list pp:watermarks)`}`);
   }
   const server = await startServer({
     predictor: {

@@ -24,6 +24,12 @@
 // independent terms, each uniform over {n_c[k] : k ≠ c}. Its exact tail P[S ≥ s] is a convolution over the
 // classes present (computed in log space), again valid without any model of the suspect.
 //
+// Label marks keyed per class (w = π(c), the same map as the soft marks'): the per-input Binomial does not
+// apply (an independent model's confusions are structured); instead the count of logged inputs on which
+// the suspect's top-1 is π(c) gets the same exact class-keyed tail, and the entries join the soft marks'
+// runner-up test (a copy trained on 1 % of flipped labels may learn the confusion without reproducing it
+// as its top-1).
+//
 // The tests that ran are combined by Bonferroni: p = min(1, m·min_j p_j) for m tests, valid whatever their
 // dependence.
 import type { InputBatch } from "../models/types.js";
@@ -84,8 +90,10 @@ export interface VerifyResult {
   readonly label: MarkTest | null;
   /** Soft marks keyed per input. */
   readonly softInput: MarkTest | null;
-  /** Soft marks keyed per top-1 class. */
+  /** The class map in the suspect's runner-up: soft marks keyed per class, and label marks keyed per class. */
   readonly softClass: MarkTest | null;
+  /** Label marks keyed per class: the suspect's top-1 on the logged inputs. */
+  readonly labelClass: MarkTest | null;
   /** Why soft marks in the log were not tested (the suspect gave labels only). */
   readonly softSkipped?: string;
   /** How often the suspect answered the victim's own top-1 on label marks (a diagnostic: a good model does either way). */
@@ -168,10 +176,20 @@ export async function verifyWatermark(logEntries: readonly WatermarkEntry[], sus
   if (K < 2) throw new Error(`the watermark log says ${K} classes`);
   const inputShape = entries[0].inputShape;
   const size = inputShape.reduce((a, b) => a * b, 1);
-  const counts = { label: { queries: 0, matches: 0, withVictim: 0, agree: 0 }, softInput: { queries: 0, matches: 0 }, softClass: { queries: 0, matches: 0 } };
-  // Class-keyed soft marks: per kept top-1 class, how often each other class is the suspect's runner-up.
+  const counts = {
+    label: { queries: 0, matches: 0, withVictim: 0, agree: 0 }, labelClass: { queries: 0, matches: 0 },
+    softInput: { queries: 0, matches: 0 }, softClass: { queries: 0, matches: 0 },
+  };
+  // Class-keyed marks: per top-1 class t, how often each other class is the suspect's runner-up (and top-1).
   const runnerUps = new Map<number, Float64Array>();
+  const top1s = new Map<number, Float64Array>();
+  const tally = (table: Map<number, Float64Array>, t: number, k: number) => {
+    let row = table.get(t);
+    if (!row) table.set(t, (row = new Float64Array(K)));
+    row[k]++;
+  };
   let softSkipped: string | undefined;
+  let queried = 0;
   for (let from = 0; from < entries.length; from += batchSize) {
     let part = entries.slice(from, from + batchSize);
     if (softSkipped) part = part.filter((e) => kindOf(e) === "label");
@@ -179,10 +197,24 @@ export async function verifyWatermark(logEntries: readonly WatermarkEntry[], sus
     const data = new Float32Array(part.length * size);
     part.forEach((e, i) => data.set(e.input, i * size));
     const answer = await suspect({ data, batchSize: part.length, inputShape });
+    queried += part.length;
     if (answer.labels.length !== part.length) throw new Error(`the suspect answered ${answer.labels.length} labels for ${part.length} inputs`);
     if (answer.probs && answer.probs.length !== part.length * K) throw new Error(`the suspect answered ${answer.probs.length} probabilities for ${part.length} inputs of ${K} classes`);
     part.forEach((e, i) => {
-      if (kindOf(e) === "label") {
+      if (kindOf(e) === "label" && byClass(e)) {
+        if (e.victimLabel === undefined) throw new Error("a class-keyed label mark without the victim's label");
+        counts.labelClass.queries++;
+        if (answer.labels[i] === e.label) counts.labelClass.matches++;
+        tally(top1s, e.victimLabel, answer.labels[i]);
+        if (!answer.probs) {
+          softSkipped = "the suspect answers labels only: the runner-up tests need its probabilities";
+          return;
+        }
+        const r = topOther(answer.probs, i, K, e.victimLabel);
+        counts.softClass.queries++;
+        if (r === e.label) counts.softClass.matches++;
+        tally(runnerUps, e.victimLabel, r);
+      } else if (kindOf(e) === "label") {
         const c = counts.label;
         c.queries++;
         if (answer.labels[i] === e.label) c.matches++;
@@ -195,13 +227,9 @@ export async function verifyWatermark(logEntries: readonly WatermarkEntry[], sus
         const c = byClass(e) ? counts.softClass : counts.softInput;
         c.queries++;
         if (r === e.label) c.matches++;
-        if (byClass(e)) {
-          let row = runnerUps.get(e.victimLabel!);
-          if (!row) runnerUps.set(e.victimLabel!, (row = new Float64Array(K)));
-          row[r]++;
-        }
+        if (byClass(e)) tally(runnerUps, e.victimLabel!, r);
       } else {
-        softSkipped = "the suspect answers labels only: soft marks need its probabilities";
+        softSkipped = "the suspect answers labels only: the runner-up tests need its probabilities";
       }
     });
   }
@@ -217,11 +245,18 @@ export async function verifyWatermark(logEntries: readonly WatermarkEntry[], sus
     const logP = logClassKeyedTail(runnerUps, K, sc.matches);
     softClass = { queries: sc.queries, matches: sc.matches, informative: sc.queries, pValue: Math.exp(logP), log10PValue: logP / Math.LN10 };
   }
-  const tests = [labelTest, softInput, softClass].filter((t): t is MarkTest => t !== null);
+  const lc = counts.labelClass;
+  let labelClass: MarkTest | null = null;
+  if (lc.queries) {
+    const logP = logClassKeyedTail(top1s, K, lc.matches);
+    labelClass = { queries: lc.queries, matches: lc.matches, informative: lc.queries, pValue: Math.exp(logP), log10PValue: logP / Math.LN10 };
+  }
+  const tests = [labelTest, labelClass, softInput, softClass].filter((t): t is MarkTest => t !== null);
   const minLog = Math.min(...tests.map((t) => t.log10PValue));
   const log10P = Math.min(0, minLog + Math.log10(tests.length));
   return {
-    queries: tests.reduce((n, t) => n + t.queries, 0),
+    // Class-keyed label entries are in two tests: each query counts once.
+    queries: queried,
     matches: tests.reduce((n, t) => n + t.matches, 0),
     pValue: 10 ** log10P,
     log10PValue: log10P,
@@ -230,6 +265,7 @@ export async function verifyWatermark(logEntries: readonly WatermarkEntry[], sus
     alpha,
     verdict: log10P <= Math.log10(alpha) ? "stolen" : "no evidence",
     label: labelTest,
+    labelClass,
     softInput,
     softClass,
     softSkipped,

@@ -20,6 +20,8 @@
 //     the same way, so even a copy that generalises rather than memorises learns it (as a confusion).
 //   "input": w drawn per input like a label mark's (u₁ above); only a copy that memorises its training
 //     answers keeps it (measured in docs/RESULTS.md).
+// Label marks may be keyed per class too (labelKeying "class": w = π(c), the same map): a copy trained on
+// top-1 labels then sees one consistent confusion per class instead of scattered single flips.
 // Rows not selected get a exactly. The same input always gets the same answer (given a deterministic
 // wrapped defense), in every worker and replica with the same key; another key selects other inputs.
 // Web Crypto only (crypto.subtle): no Node import, so browsers and edge runtimes run it too.
@@ -65,6 +67,8 @@ export interface WatermarkOptions {
   readonly softMass?: number;
   /** Default "class". */
   readonly softKeying?: SoftKeying;
+  /** How a label mark's class is keyed; default "input" (DAWN). */
+  readonly labelKeying?: SoftKeying;
   /**
    * Fraction of queries whose soft mark is recorded (onWatermark), in [0, softRate]; default softRate (all).
    * Soft marks may be on most answers; `verify` needs only a few hundred of them.
@@ -184,6 +188,8 @@ export function withWatermark(inner: Defense, options: WatermarkOptions): Defens
   if (!(Number.isFinite(softMass) && softMass > 0 && softMass < 1)) throw new DefenseConfigError("watermark", "softMass", `must be in (0, 1), got ${softMass}`);
   const keying = options.softKeying ?? "class";
   if (keying !== "class" && keying !== "input") throw new DefenseConfigError("watermark", "softKeying", `must be "class" or "input", got ${JSON.stringify(keying)}`);
+  const labelKeying = options.labelKeying ?? "input";
+  if (labelKeying !== "class" && labelKeying !== "input") throw new DefenseConfigError("watermark", "labelKeying", `must be "class" or "input", got ${JSON.stringify(labelKeying)}`);
   return {
     name: inner.name,
     params: inner.params,
@@ -222,10 +228,11 @@ export function withWatermark(inner: Defense, options: WatermarkOptions): Defens
         }
         if (!draws[i].selected) continue;
         const c = rowArgmax(batch.probs, i, K);
-        const w = watermarkClass(c, draws[i].offset);
+        const w = watermarkClass(c, labelKeying === "class" ? await marker.classOffset(c, K) : draws[i].offset);
         probs.set(watermarkRow(result.probs.subarray(i * K, (i + 1) * K), w), i * K);
         records.push({
           kind: "label",
+          ...(labelKeying === "class" ? { keying: "class" as const } : {}),
           input: inputs.data.slice(i * size, (i + 1) * size),
           inputShape: [...inputs.inputShape],
           numClasses: K,

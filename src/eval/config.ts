@@ -18,6 +18,7 @@ export interface WatermarkSetting {
   readonly softRate?: number;
   readonly softMass?: number;
   readonly softKeying?: "class" | "input";
+  readonly labelKeying?: "class" | "input";
 }
 
 export interface VictimConfig {
@@ -120,6 +121,8 @@ export interface WatermarkEvaluation {
   readonly softMass?: number;
   /** How a soft mark's class is keyed (`serve --watermark-soft-keying`); default "class". */
   readonly softKeying?: "class" | "input";
+  /** How a label mark's class is keyed (`serve --watermark-keying`); default "input" (DAWN). */
+  readonly labelKeying?: "class" | "input";
   /** Verification queries per suspect (`verify --max-queries`). */
   readonly maxQueries: number;
   /** A thief counts as identified at p ≤ alpha. */

@@ -44,7 +44,7 @@ export interface WatermarkSet {
   readonly inputs: Float32Array;
   readonly labels: Int32Array;
   readonly victimLabels: Int32Array;
-  /** 0: a label mark; a soft mark (top-1 kept): 1 keyed per input, 2 keyed per class. */
+  /** The mark: 0 label keyed per input (DAWN), 3 label keyed per class; soft (top-1 kept): 1 keyed per input, 2 per class. */
   readonly soft: Uint8Array;
 }
 
@@ -53,21 +53,21 @@ export function watermarkSet(records: readonly WatermarkRecord[], rowSize: numbe
   records.forEach((r, i) => inputs.set(r.input, i * rowSize));
   return {
     inputs, labels: Int32Array.from(records, (r) => r.label), victimLabels: Int32Array.from(records, (r) => r.victimLabel),
-    soft: Uint8Array.from(records, (r) => (r.kind !== "soft" ? 0 : r.keying === "class" ? 2 : 1)),
+    soft: Uint8Array.from(records, (r) => (r.kind !== "soft" ? (r.keying === "class" ? 3 : 0) : r.keying === "class" ? 2 : 1)),
   };
 }
 
 /** How many label and soft marks a set holds. */
 export function markCounts(set: WatermarkSet): { label: number; soft: number } {
-  const soft = set.soft.reduce((n, s) => n + (s ? 1 : 0), 0);
+  const soft = set.soft.reduce((n, s) => n + (s === 1 || s === 2 ? 1 : 0), 0);
   return { label: set.labels.length - soft, soft };
 }
 
 function watermarkEntries(set: WatermarkSet, inputShape: readonly number[], numClasses: number): WatermarkEntry[] {
   const size = inputShape.reduce((a, b) => a * b, 1);
   return Array.from(set.labels, (label, i) => ({
-    kind: set.soft[i] ? ("soft" as const) : ("label" as const),
-    keying: set.soft[i] === 2 ? ("class" as const) : set.soft[i] === 1 ? ("input" as const) : undefined,
+    kind: set.soft[i] === 1 || set.soft[i] === 2 ? ("soft" as const) : ("label" as const),
+    keying: set.soft[i] === 2 || set.soft[i] === 3 ? ("class" as const) : set.soft[i] === 1 ? ("input" as const) : undefined,
     input: set.inputs.subarray(i * size, (i + 1) * size), inputShape, numClasses, label, victimLabel: set.victimLabels[i],
   }));
 }
@@ -158,7 +158,7 @@ export async function runThiefJob(job: ThiefJob, setup: EvalSetup): Promise<Thie
         ? { ...(await verifyWatermark(entries, suspect, { maxQueries: job.verify.maxQueries, alpha: job.verify.alpha })), marks: entries.length - softMarks, softMarks }
         : {
           queries: 0, matches: 0, pValue: 1, log10PValue: 0, nullRate: 1 / (numClasses - 1), informative: 0, alpha: job.verify.alpha, verdict: "no evidence",
-          duplicates: 0, marks: 0, softMarks: 0, label: null, softInput: null, softClass: null,
+          duplicates: 0, marks: 0, softMarks: 0, label: null, labelClass: null, softInput: null, softClass: null,
         };
     }
     return {

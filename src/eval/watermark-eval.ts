@@ -75,7 +75,7 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
   const seeds = runSeeds(config.seed);
   const attacks = wm.attacks?.[threat] ?? config.attacks;
   for (const attack of attacks) describeThief(attack);
-  const setting: DefenseSetting = { defense: "none", params: {}, order: 0, watermark: { rate: wm.rate, softRate: wm.softRate, softMass: wm.softMass, softKeying: wm.softKeying } };
+  const setting: DefenseSetting = { defense: "none", params: {}, order: 0, watermark: { rate: wm.rate, softRate: wm.softRate, softMass: wm.softMass, softKeying: wm.softKeying, labelKeying: wm.labelKeying } };
   const rowSize = data.inputShape.reduce((a, b) => a * b, 1);
 
   // What a set of queries gets through the watermark: the answers and the marked rows.
@@ -106,7 +106,7 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
   const done = new Map((previous?.meta?.schema === WATERMARK_SCHEMA ? previous.rows : []).map((r) => [r.key, r]));
   const identity = (kind: WatermarkRow["kind"], attack: string, seed: number, params?: Record<string, unknown>) =>
     stableStringify({
-      kind, attack, seed, threat, budget: config.budget, rate: wm.rate, softRate: wm.softRate ?? 0, softMass: wm.softMass, softKeying: wm.softKeying ?? "class", maxQueries: wm.maxQueries, alpha: wm.alpha, victim: setup.victimKey,
+      kind, attack, seed, threat, budget: config.budget, rate: wm.rate, softRate: wm.softRate ?? 0, softMass: wm.softMass, softKeying: wm.softKeying ?? "class", ...(wm.labelKeying === "class" ? { labelKeying: "class" } : {}), maxQueries: wm.maxQueries, alpha: wm.alpha, victim: setup.victimKey,
       thiefParams: setup.createThief(attack, { params }).params, queries: describeThief(attack).queries === "fixed-sample" || kind === "clean copy" ? queryTag : "live",
       key: hashBytes(new TextEncoder().encode(seeds.defenseKey)), core: setup.coreHash,
     });
@@ -165,12 +165,12 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
     if (!what || !result.watermark) throw new Error(`watermark evaluation: unexpected result for job ${result.id}`);
     const w = result.watermark;
     rows.push({
-      ...what, queriesUsed: result.queriesUsed, marks: w.marks, softMarks: w.softMarks, label: w.label, soft: w.softClass ?? w.softInput, queries: w.queries, informative: w.informative, matches: w.matches, pValue: w.pValue, log10PValue: w.log10PValue,
+      ...what, queriesUsed: result.queriesUsed, marks: w.marks, softMarks: w.softMarks, label: w.label ?? w.labelClass, soft: w.softClass ?? w.softInput, queries: w.queries, informative: w.informative, matches: w.matches, pValue: w.pValue, log10PValue: w.log10PValue,
       verdict: w.verdict, thiefAccuracy: result.thiefAccuracy, fidelity: result.fidelity, seconds: result.seconds,
     });
     trained++;
     const part = (name: string, t: MarkTest | null) => (t ? `${name} ${t.matches}/${t.queries}` : `${name} -`);
-    log(`[wm ${trained}/${jobs.length}] ${what.kind} ${what.attack} (${what.epochs} epochs): ${part("label", w.label)}, ${part("soft", w.softClass ?? w.softInput)}, p = ${w.pValue.toExponential(1)} (${w.verdict})`);
+    log(`[wm ${trained}/${jobs.length}] ${what.kind} ${what.attack} (${what.epochs} epochs): ${part("label", w.label ?? w.labelClass)}, ${part("soft", w.softClass ?? w.softInput)}, p = ${w.pValue.toExponential(1)} (${w.verdict})`);
     await write();
   });
   const markdown = await write();
@@ -193,7 +193,7 @@ function summarize(
   const clean = rows.filter((r) => r.kind === "clean copy");
   const lines: string[] = [];
   const soft = wm.softRate ? `, soft marks at ${wm.softRate} (mass ≤ ${wm.softMass ?? "default"}, keyed per ${wm.softKeying ?? "class"})` : "";
-  lines.push(`### Watermark (${info.threat}): label marks at ${wm.rate}${soft}, at most ${wm.maxQueries} verification queries, identified at p ≤ ${wm.alpha}`);
+  lines.push(`### Watermark (${info.threat}): label marks at ${wm.rate} (keyed per ${wm.labelKeying ?? "input"})${soft}, at most ${wm.maxQueries} verification queries, identified at p ≤ ${wm.alpha}`);
   lines.push("");
   lines.push(`Honest users: test accuracy ${pct(info.victimAccuracy)} undefended, ${pct(info.watermarkedAccuracy)} with the watermark ` +
     `(cost ${((info.victimAccuracy - info.watermarkedAccuracy) * 100).toFixed(2)} points; target ≤ ${(wm.rate * 100).toFixed(1)}; soft marks keep the top-1). ` +

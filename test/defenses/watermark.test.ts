@@ -282,6 +282,46 @@ test("verify: class-keyed soft marks, a suspect that learnt the map is identifie
   assert.is(independent.verdict, "no evidence");
 });
 
+test("class-keyed label marks: the wrong top-1 is the class map's π(c); verify tests the suspect's top-1 and runner-up against the map", async () => {
+  const records: WatermarkRecord[] = [];
+  const d = withWatermark(createDefense("none", {}, { core }), { key: KEY, rate: 0.2, labelKeying: "class", onWatermark: (r) => void records.push(...r) });
+  const probs = (await d.apply(batch)).probs;
+  const marker = createWatermarker(KEY, 0.2);
+  for (const r of records) {
+    assert.is(r.kind, "label");
+    assert.is(r.keying, "class");
+    assert.is(r.label, watermarkClass(r.victimLabel, await marker.classOffset(r.victimLabel, K)));
+  }
+  const firstMarked = records[0];
+  const at = Array.from({ length: N }, (_, i) => i).find((i) => inputs.subarray(i * SIZE, (i + 1) * SIZE).every((v, j) => v === firstMarked.input[j]))!;
+  assert.is(argmax(probs.subarray(at * K, (at + 1) * K)), firstMarked.label);
+  const entries: WatermarkEntry[] = records.slice(0, 200);
+  const row = (b: { data: Float32Array; batchSize: number }, top: (e: WatermarkEntry) => number, second: (e: WatermarkEntry) => number) => {
+    const out = new Float32Array(b.batchSize * K).fill(0.01);
+    const labels = new Int32Array(b.batchSize);
+    for (let i = 0; i < b.batchSize; i++) {
+      const e = entries.find((x) => x.input.every((v, j) => v === b.data[i * SIZE + j]))!;
+      labels[i] = top(e);
+      out[i * K + top(e)] = 0.8;
+      out[i * K + second(e)] = 0.11;
+    }
+    return { labels, probs: out };
+  };
+  const other = (e: WatermarkEntry) => [0, 1, 2].find((k) => k !== e.victimLabel && k !== e.label)!;
+  // A copy that memorised the flipped labels, and one that only learnt the confusion (runner-up π(c)).
+  const memorised = await verifyWatermark(entries, async (b) => row(b, (e) => e.label, other));
+  const confused = await verifyWatermark(entries, async (b) => row(b, (e) => e.victimLabel!, (e) => e.label));
+  const independent = await verifyWatermark(entries, async (b) => row(b, (e) => e.victimLabel!, other));
+  assert.is(memorised.label, null, "no per-input test for class-keyed marks");
+  assert.is(memorised.labelClass!.matches, entries.length);
+  assert.is(memorised.verdict, "stolen");
+  assert.is(confused.labelClass!.matches, 0);
+  assert.is(confused.softClass!.matches, entries.length);
+  assert.is(confused.verdict, "stolen");
+  assert.is(independent.verdict, "no evidence");
+  assert.is(memorised.queries, entries.length);
+});
+
 test("softMarkRow: the cap keeps at least half the top's lead; no strict top, no mark", () => {
   const a = [0.5, 0.45, 0.05];
   const row = softMarkRow(a, 1, 0.9)!;
@@ -332,7 +372,9 @@ test("verify: soft marks test the suspect's most likely class besides the kept t
   const labelsOnly = await verifyWatermark([...soft, ...label], async (b) => ({ labels: new Int32Array(b.batchSize) }));
   assert.is(labelsOnly.softInput, null);
   assert.match(labelsOnly.softSkipped ?? "", /labels only/);
-  assert.is(labelsOnly.queries, 10);
+  // Asked in one batch before the suspect showed it gives labels only; tested: the label marks.
+  assert.is(labelsOnly.queries, 40);
+  assert.is(labelsOnly.label!.queries, 10);
   assert.throws(() => distinct([{ ...soft[0], victimLabel: undefined }]), /soft mark without the top-1/);
 });
 

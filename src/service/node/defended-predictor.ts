@@ -47,6 +47,7 @@ export interface DefendedPredictorOptions {
    * recorded in the log (a directory: one append-only file per worker; or a Redis list shared by replicas). */
   readonly watermark?: {
     readonly rate: number;
+    readonly labelKeying?: "class" | "input";
     /** Soft marks (src/defenses/watermark.ts). */
     readonly softRate?: number;
     readonly softMass?: number;
