@@ -8,7 +8,7 @@
 import { renormalizeRow, rowArgmax, validateDefenseBatch } from "./batch.js";
 import { defineDefense } from "./definition.js";
 import { defineParameters, param } from "./parameters.js";
-import { RandomStream } from "./random.js";
+import { seeded } from "../models/random.js";
 import { DefenseConfigError } from "./errors.js";
 
 const CLIP = 1e-9;
@@ -33,13 +33,14 @@ export const randomNoiseDefense = defineDefense({
     const { mode, epsilon, norm, sigma, seed } = params;
     const core = deps.core;
     if (!core) throw new DefenseConfigError("random-noise", undefined, "needs the WASM core (deps.core from loadCore()) for its ball projections");
-    const stream = new RandomStream(seed);
+    // xoshiro128: the engine the pinned answers of this defense were drawn with
+    let stream = seeded(seed, "xoshiro128");
     return {
       name: "random-noise",
       params,
       traits: { keepsTop1: false, needsInput: false, stateful: false, randomized: true, onSimplex: true },
       reset() {
-        stream.reseed(seed);
+        stream = seeded(seed, "xoshiro128");
       },
       async apply(batch) {
         validateDefenseBatch(batch);
@@ -55,7 +56,7 @@ export const randomNoiseDefense = defineDefense({
             let best = 0;
             let bestValue = -Infinity;
             for (let k = 0; k < K; k++) {
-              const noisy = probs[i * K + k] + sigma * stream.gaussian();
+              const noisy = probs[i * K + k] + sigma * stream.normal();
               if (noisy > bestValue) {
                 bestValue = noisy;
                 best = k;
@@ -65,7 +66,7 @@ export const randomNoiseDefense = defineDefense({
             renormalizeRow(out, i, K, best);
             continue;
           }
-          for (let k = 0; k < K; k++) delta[k] = mode === "logit-uniform" ? width * stream.uniform() : stream.gaussian();
+          for (let k = 0; k < K; k++) delta[k] = mode === "logit-uniform" ? width * stream.uniform() : stream.normal();
           delta = norm === "l1" ? core.projectOntoL1Ball(delta, origin, epsilon) : core.projectOntoL2Ball(delta, origin, epsilon);
           for (let k = 0; k < K; k++) {
             const y = Math.min(Math.max(probs[i * K + k], CLIP), 1 - CLIP);

@@ -4,7 +4,7 @@
 import type { LabeledImages } from "../models/labeled-images.js";
 import { subset } from "../models/labeled-images.js";
 import { argmaxRows } from "../models/argmax.js";
-import { permutation } from "../models/random.js";
+import { seeded } from "../models/random.js";
 import type { ProbabilityModel } from "../models/types.js";
 import type { Architecture } from "../models/zoo.js";
 import type * as tf from "@tensorflow/tfjs";
@@ -191,7 +191,7 @@ export async function prepareUserData(
     // A seeded shuffle first: an image folder lists its classes one after another.
     const size = Math.min(config.heldOutSize, Math.floor(test.count / 5));
     if (size < 1) throw new Error(`test set ${loaded.path}: ${test.count} images are too few to withhold JB seeds from (at least 5 needed; or give --seeds)`);
-    const order = permutation(test.count, runSeeds(config.seed).split);
+    const order = seeded(runSeeds(config.seed).split, "splitmix32").permutation(test.count); // splitmix32: the split cached results were computed on
     const seeds = subset(test, order.subarray(test.count - size));
     test = { ...subset(test, order.subarray(0, test.count - size)), name: test.name };
     heldOut = seeds;

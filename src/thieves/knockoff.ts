@@ -6,8 +6,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { trainModel as defaultTrain, type SoftLabeledData } from "../models/training.js";
 import { parseParams, trainingEntries, trainingOptions } from "./parameters.js";
 import { BudgetedQuerier } from "./query.js";
-import { roleSeed } from "../models/random.js";
-import { permutation } from "./random.js";
+import { roleSeed, stream } from "../models/random.js";
 import type { BlackBox, ImageSet, StealOptions, StealResult, Thief, ThiefDeps, ThiefTrainOptions } from "./thief.js";
 import { argmaxOneHot, checkImageSet, checkStealOptions, gatherRows } from "./thief.js";
 
@@ -25,7 +24,7 @@ export type KnockoffParams = v.InferOutput<typeof knockoffParamsSchema>;
  * evaluation can answer them once for all such thieves.
  */
 export function knockoffQueryIndices(poolSize: number, budget: number, seed: number): Int32Array {
-  return permutation(poolSize, roleSeed(seed, "queries")).subarray(0, Math.min(budget, poolSize));
+  return stream(seed, "queries").permutation(poolSize).subarray(0, Math.min(budget, poolSize));
 }
 
 /** What a fixed-sample thief asked and was answered: Knockoff's sample of the pool, queried through the budget. */

@@ -7,11 +7,10 @@
 import * as tf from "@tensorflow/tfjs";
 import * as v from "valibot";
 import { rowArgmax } from "../models/argmax.js";
-import { roleSeed } from "../models/random.js";
+import { roleSeed, stream } from "../models/random.js";
 import { predictLogits, trainModel as defaultTrain, type SoftLabeledData } from "../models/training.js";
 import { knockoffParamsSchema, queryFixedSample, trainKnockoffCopy } from "./knockoff.js";
 import { nonNegativeInteger, nonNegativeNumber, parseParams, positiveInteger, positiveNumber, trainingOptions } from "./parameters.js";
-import { createRandom } from "./random.js";
 import { requireKnowledge, simulateDefense, type SimulatedDefense } from "./simulate.js";
 import { jitterImages } from "./smooth.js";
 import type { BlackBox, ImageSet, StealOptions, StealResult, Thief, ThiefDeps, TransferSet } from "./thief.js";
@@ -172,15 +171,15 @@ export class RecoverThief implements Thief {
     try {
       const shadowTargets = p.shadowLabels === "top1" ? argmaxOneHot(answers, K) : answers;
       await train(shadow, { ...queries, targets: shadowTargets }, { ...trainingOptions(p), epochs: p.shadowEpochs ?? p.epochs, seed: roleSeed(seed, "shadow-shuffles") });
-      const jitterRandom = createRandom(roleSeed(seed, "jitter"));
+      const jitterRandom = stream(seed, "jitter");
       const rowSize = images.length / count;
       simImages = new Float32Array(count * (1 + p.simulations) * rowSize);
       simImages.set(images);
       for (let s = 1; s <= p.simulations; s++) simImages.set(jitterImages(images, count, inputShape, p, jitterRandom), s * count * rowSize);
       const simCount = count * (1 + p.simulations);
       // A spread of temperatures, so the made-up posteriors range from confident to hesitant as a real victim's do.
-      const temperatureRandom = createRandom(roleSeed(seed, "temperatures"));
-      const temperatures = Float64Array.from({ length: simCount }, () => p.temperatureSpread ** (2 * temperatureRandom() - 1));
+      const temperatureRandom = stream(seed, "temperatures");
+      const temperatures = Float64Array.from({ length: simCount }, () => p.temperatureSpread ** (2 * temperatureRandom.uniform() - 1));
       cleanSim = softmaxRows(predictLogits(shadow, simImages, simCount, inputShape), K, temperatures);
     } finally {
       shadow.dispose();

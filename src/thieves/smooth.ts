@@ -3,11 +3,10 @@
 // each sampled pool image as it is plus `copies - 1` jittered versions (every copy costs a query),
 // averages each group's answers and trains Knockoff's copy on all queried images with their group's mean.
 import * as v from "valibot";
-import { roleSeed } from "../models/random.js";
+import { stream, type Random } from "../models/random.js";
 import { knockoffParamsSchema, knockoffQueryIndices, trainKnockoffCopy } from "./knockoff.js";
 import { nonNegativeInteger, nonNegativeNumber, parseParams, positiveInteger } from "./parameters.js";
 import { BudgetedQuerier } from "./query.js";
-import { createRandom } from "./random.js";
 import type { BlackBox, ImageSet, StealOptions, StealResult, Thief, ThiefDeps } from "./thief.js";
 import { checkImageSet, checkStealOptions, gatherRows, ThiefInputError } from "./thief.js";
 
@@ -27,25 +26,19 @@ export interface JitterOptions {
   readonly noise: number;
 }
 
-/** A standard normal draw from two uniforms (Box-Muller). */
-export function gaussian(random: () => number): number {
-  const u = 1 - random(); // in (0, 1], so the log is finite
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-}
-
 /**
  * Jittered copies of `count` images: each shifted by a random whole number of pixels in
  * [-maxShift, maxShift] along the first two axes of `inputShape` (height, width; vacated pixels 0),
  * plus Gaussian noise of std `noise`, clipped to [0, 1]. Images of rank < 2 get noise only.
  */
-export function jitterImages(images: Float32Array, count: number, inputShape: readonly number[], options: JitterOptions, random: () => number): Float32Array {
+export function jitterImages(images: Float32Array, count: number, inputShape: readonly number[], options: JitterOptions, random: Random): Float32Array {
   const rowSize = inputShape.reduce((a, b) => a * b, 1);
   const height = inputShape.length >= 2 ? inputShape[0] : 1;
   const width = inputShape.length >= 2 ? inputShape[1] : 1;
   const channels = rowSize / (height * width);
   const maxShift = inputShape.length >= 2 ? options.maxShift : 0;
   const out = new Float32Array(count * rowSize);
-  const shift = () => Math.floor(random() * (2 * maxShift + 1)) - maxShift;
+  const shift = () => random.int(2 * maxShift + 1) - maxShift;
   for (let r = 0; r < count; r++) {
     const dy = shift();
     const dx = shift();
@@ -57,7 +50,7 @@ export function jitterImages(images: Float32Array, count: number, inputShape: re
         const inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
         for (let c = 0; c < channels; c++) {
           const source = inside ? images[base + (sy * width + sx) * channels + c] : 0;
-          const value = options.noise > 0 ? source + options.noise * gaussian(random) : source;
+          const value = options.noise > 0 ? source + options.noise * random.normal() : source;
           out[base + (y * width + x) * channels + c] = Math.min(1, Math.max(0, value));
         }
       }
@@ -95,7 +88,7 @@ export class SmoothThief implements Thief {
     const originals = gatherRows(pool.images, rowSize, indices);
     const images = new Float32Array(n * p.copies * rowSize);
     images.set(originals);
-    const random = createRandom(roleSeed(seed, "augment"));
+    const random = stream(seed, "augment");
     for (let c = 1; c < p.copies; c++) images.set(jitterImages(originals, n, pool.inputShape, p, random), c * n * rowSize);
 
     const querier = new BudgetedQuerier(this.name, blackBox, budget, p.queryBatchSize, onProgress);

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { initBackend } from "../../src/models/backend.js";
 import { loadMnist, subset } from "../../src/models/datasets.js";
-import { permutation } from "../../src/models/random.js";
+import { seeded } from "../../src/models/random.js";
 import { softLabels, trainModel } from "../../src/models/training.js";
 import { buildModel } from "../../src/models/zoo.js";
 import { saveModelToDir } from "../../src/node/model-files.js";
@@ -53,7 +53,7 @@ test.before(async () => {
   await trainModel(model, softLabels(subset(train, Array.from({ length: 512 }, (_, i) => i))), { epochs: 1, batchSize: 64, optimizer: "adam", learningRate: 0.002, seed: 1 });
   await saveModelToDir(model, modelDir);
   writeFileSync(keysFile, "thief\nhonest\nthief2\n");
-  streams = digitStreams(held, permutation, { rows: 500 });
+  streams = digitStreams(held, (n: number, seed: number) => seeded(seed, "splitmix32").permutation(n), { rows: 500 });
   redis = await startRedis();
 });
 

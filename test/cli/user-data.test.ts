@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { syntheticImages } from "../../src/models/synthetic.js";
 import { encodeNpy } from "../../src/models/npy.js";
-import { createRandom } from "../../src/models/random.js";
+import { seeded } from "../../src/models/random.js";
 import { writeImageFolder, writeNpyData } from "../../src/node/data-files.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pp-user-data-"));
@@ -115,7 +115,7 @@ test("greyscale folder: train --data holds out a test share; evaluate on an unla
 function writeGraphModel(target: string): void {
   mkdirSync(target, { recursive: true });
   const f = { type: "DT_FLOAT" };
-  const random = createRandom(11);
+  const random = seeded(11, "splitmix32").uniform;
   const w = Float32Array.from({ length: 64 * 3 }, () => random() * 2 - 1);
   const shape = Int32Array.of(-1, 64);
   const topology = {
@@ -141,7 +141,7 @@ function writeGraphModel(target: string): void {
 
 test("a GraphModel victim with probability outputs, NPY test set, architecture chosen from its 8x8x1 input", async () => {
   writeGraphModel(path("graph", "victim"));
-  const random = createRandom(12);
+  const random = seeded(12, "splitmix32").uniform;
   const pixels = (n: number) => Uint8Array.from({ length: n * 64 }, () => Math.floor(random() * 256));
   mkdirSync(path("graph", "test"), { recursive: true });
   writeFileSync(path("graph", "test", "images.npy"), encodeNpy([60, 8, 8], "uint8", pixels(60)));

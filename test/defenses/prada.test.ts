@@ -7,7 +7,7 @@ import { MemoryPradaStore, PradaDetector, newPradaState, pradaMeta, pradaStateFr
 import type { PradaState } from "../../src/defenses/prada.js";
 import { shapiroWilk } from "../../src/defenses/shapiro-wilk.js";
 import { loadMnist } from "../../src/models/datasets.js";
-import { permutation } from "../../src/models/random.js";
+import { seeded } from "../../src/models/random.js";
 
 const DIM = 784;
 const { test: digits } = loadMnist({ seed: 0 });
@@ -28,7 +28,7 @@ type Query = { x: Float32Array; label: number };
 
 /** n distinct test digits in a seeded random order, labelled by their class (what a good victim predicts). */
 function honestStream(n: number, seed: number): Query[] {
-  const order = permutation(digits.count, seed);
+  const order = seeded(seed, "splitmix32").permutation(digits.count);
   return Array.from({ length: n }, (_, i) => ({ x: digit(order[i]), label: digits.labels[order[i]] }));
 }
 

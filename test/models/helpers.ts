@@ -6,12 +6,12 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import * as assert from "uvu/assert";
 import { initBackend } from "../../src/models/backend.js";
-import { createRandom } from "../../src/models/random.js";
+import { seeded } from "../../src/models/random.js";
 
 export { tf };
 
 export function randomArray(n: number, seed: number, scale = 1): Float32Array {
-  const r = createRandom(seed);
+  const r = seeded(seed, "splitmix32").uniform;
   return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
 }
 

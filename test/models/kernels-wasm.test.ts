@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { kernelsFor, type KernelsWasm } from "../../src/models/kernels/kernels-wasm.js";
-import { createRandom } from "../../src/models/random.js";
+import { seeded } from "../../src/models/random.js";
 import { randomArray, randomInt, tf } from "./helpers.js";
 
 interface Geometry {
@@ -127,7 +127,7 @@ for (const [label, makeMemory] of memories) {
   test(`im2col (${label}) equals the JavaScript loop on random shapes, strides and paddings, from any first image`, () => {
     const heap = new Heap(makeMemory());
     const kernels = kernelsFor(heap.memory);
-    const r = createRandom(31);
+    const r = seeded(31, "splitmix32").uniform;
     const geometries = [...LENET, ...Array.from({ length: 40 }, () => randomGeometry(r))];
     geometries.forEach((g, i) => {
       const batch = randomInt(r, 1, 3);
@@ -145,7 +145,7 @@ for (const [label, makeMemory] of memories) {
   test(`col2im (${label}) equals the JavaScript loop and adds onto what is there`, () => {
     const heap = new Heap(makeMemory());
     const kernels = kernelsFor(heap.memory);
-    const r = createRandom(32);
+    const r = seeded(32, "splitmix32").uniform;
     const geometries = [...LENET, ...Array.from({ length: 40 }, () => randomGeometry(r))];
     geometries.forEach((g, i) => {
       const count = randomInt(r, 1, 3);
@@ -166,7 +166,7 @@ for (const [label, makeMemory] of memories) {
   test(`max-pool gradient (${label}) equals the JavaScript loop: ties, NaN, overlapping windows, padding`, () => {
     const heap = new Heap(makeMemory());
     const kernels = kernelsFor(heap.memory);
-    const r = createRandom(33);
+    const r = seeded(33, "splitmix32").uniform;
     const geometries = [...POOLS, ...Array.from({ length: 60 }, () => randomGeometry(r))];
     geometries.forEach((g, i) => {
       const batch = randomInt(r, 1, 3);
@@ -185,7 +185,7 @@ for (const [label, makeMemory] of memories) {
 test("sum over leading axes equals the JavaScript loop (rows added in order)", () => {
   const heap = new Heap(new WebAssembly.Memory({ initial: 1 }));
   const kernels = kernelsFor(heap.memory);
-  const r = createRandom(34);
+  const r = seeded(34, "splitmix32").uniform;
   for (let i = 0; i < 30; i++) {
     const rows = randomInt(r, 1, 300), cols = i === 0 ? 20 : randomInt(r, 1, 23);
     const x = randomArray(rows * cols, 600 + i);

@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { initBackend } from "../../src/models/backend.js";
 import { trainingKernelNames } from "../../src/models/kernels/index.js";
-import { createRandom } from "../../src/models/random.js";
+import { seeded } from "../../src/models/random.js";
 import { memorySnapshot, onCpu, onWasm, randomArray, randomInt, relativeError, tf } from "./helpers.js";
 
 const TOLERANCE = 1e-5;
@@ -19,7 +19,7 @@ interface ConvCase {
 }
 
 function randomConvCases(count: number, seed: number): ConvCase[] {
-  const r = createRandom(seed);
+  const r = seeded(seed, "splitmix32").uniform;
   // LeNet's first layer (one channel, stride 1: the contiguous patch-row path), valid and same
   const cases: ConvCase[] = [
     { x: [2, 12, 12, 1], filter: [5, 5, 1, 3], strides: [1, 1], pad: "valid", seed: seed + 900 },
@@ -124,7 +124,7 @@ test("Conv2DBackpropFilter rejects a dy whose shape does not fit the convolution
 });
 
 test("MaxPoolGrad matches the cpu kernel, ties included", async () => {
-  const r = createRandom(31);
+  const r = seeded(31, "splitmix32").uniform;
   for (let i = 0; i < 24; i++) {
     const f: [number, number] = [randomInt(r, 1, 3), randomInt(r, 1, 3)];
     const s: [number, number] = [randomInt(r, 1, 3), randomInt(r, 1, 3)];
@@ -144,7 +144,7 @@ test("MaxPoolGrad matches the cpu kernel, ties included", async () => {
 });
 
 test("BatchMatMul with transposed operands and broadcast batch dims matches the cpu kernel", async () => {
-  const r = createRandom(41);
+  const r = seeded(41, "splitmix32").uniform;
   for (let i = 0; i < 16; i++) {
     const m = randomInt(r, 1, 9), k = randomInt(r, 1, 9), n = randomInt(r, 1, 9);
     const ta = i % 2 === 1, tb = (i >> 1) % 2 === 1;
@@ -201,7 +201,7 @@ test("Sum matches the cpu kernel over leading axes (added path) and any other ax
 });
 
 test("UnsortedSegmentSum matches the cpu kernel and drops out-of-range ids", async () => {
-  const r = createRandom(51);
+  const r = seeded(51, "splitmix32").uniform;
   for (let i = 0; i < 8; i++) {
     const rows = randomInt(r, 1, 12), cols = randomInt(r, 1, 5), segments = randomInt(r, 1, 6);
     const xv = randomArray(rows * cols, 500 + i);

@@ -11,7 +11,7 @@ import { ServiceMetrics } from "../../src/service/metrics.js";
 import { MemoryPradaStore } from "../../src/defenses/prada.js";
 import { encodeFloat32Base64 } from "../../src/service/schema.js";
 import { loadMnist } from "../../src/models/datasets.js";
-import { permutation } from "../../src/models/random.js";
+import { seeded } from "../../src/models/random.js";
 import type { InputBatch } from "../../src/models/types.js";
 import type { Prediction, Predictor } from "../../src/service/predictor.js";
 import { digitStreams } from "./detect-streams.js";
@@ -42,7 +42,7 @@ class InkPredictor implements Predictor {
   }
 }
 
-const { thief, honest } = digitStreams(loadMnist({ seed: 0 }).test, permutation);
+const { thief, honest } = digitStreams(loadMnist({ seed: 0 }).test, (n: number, seed: number) => seeded(seed, "splitmix32").permutation(n));
 
 function setup(onDetect: "flag" | "block", budget?: number) {
   const metrics = new ServiceMetrics();

@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import { MemoryPradaStore, PradaDetector } from "../../src/defenses/prada.js";
 import type { PradaStore, PradaVerdict } from "../../src/defenses/prada.js";
 import { loadMnist } from "../../src/models/datasets.js";
-import { permutation } from "../../src/models/random.js";
+import { seeded } from "../../src/models/random.js";
 import { RedisPradaStore } from "../../src/service/node/redis-prada.js";
 import { hashApiKey } from "../../src/service/node/redis-budgets.js";
 import { PradaDetection } from "../../src/service/detection.js";
@@ -22,7 +22,7 @@ const DIM = 784;
 let redis: TestRedis | null = null;
 const stores: RedisPradaStore[] = [];
 const digits = loadMnist({ seed: 0 }).test;
-const { thief, honest } = digitStreams(digits, permutation, { rows: 300 });
+const { thief, honest } = digitStreams(digits, (n: number, seed: number) => seeded(seed, "splitmix32").permutation(n), { rows: 300 });
 const limits = { maxGrowing: 100, maxDistances: 500 };
 let prefixes = 0;
 

@@ -2,7 +2,7 @@
 // sums), and a small dense substitute, so a full steal takes well under a second.
 import * as tf from "@tensorflow/tfjs";
 import type { InputBatch } from "../../src/models/types.js";
-import { createRandom } from "../../src/thieves/random.js";
+import { seeded } from "../../src/models/random.js";
 import type { BlackBox, ImageSet, ThiefDeps } from "../../src/thieves/thief.js";
 
 export const inputShape = [4, 4, 1] as const;
@@ -10,7 +10,7 @@ export const numClasses = 3;
 export const rowSize = 16;
 
 export function randomImages(count: number, seed: number): ImageSet {
-  const random = createRandom(seed);
+  const random = seeded(seed).uniform;
   const images = new Float32Array(count * rowSize);
   for (let i = 0; i < images.length; i++) images[i] = random();
   return { images, count, inputShape };

@@ -5,7 +5,7 @@ import { initBackend } from "../../src/models/backend.js";
 import { chooseRows, jacobianStep, periodicStep, targetedPgd } from "../../src/thieves/jacobian.js";
 import { jacobianAugment } from "../../src/thieves/jbda.js";
 import { topkAugment, topClassesExcept, jbtopkParamsSchema } from "../../src/thieves/jbtopk.js";
-import { createRandom } from "../../src/thieves/random.js";
+import { seeded } from "../../src/models/random.js";
 import { createThief } from "../../src/thieves/registry.js";
 import * as v from "valibot";
 import { RecordingBlackBox, inputShape, numClasses, randomImages, rowSize, tinyDeps, tinyModel, weightsOf } from "./helpers.js";
@@ -66,7 +66,7 @@ test("JBDA / JB-self augmentation grows min(count, budget left) distinct new poi
   const answers = await box.predict({ data: seeds.images, batchSize: 30, inputShape });
   for (const [direction, maxNew, expected] of [[1, 100, 30], [-1, 12, 12]] as const) {
     const grown = await jacobianAugment({ lambda: 0.1, tau: 5 }, direction)({
-      substitute: model, images: seeds.images, answers, count: 30, inputShape, numClasses, round: 0, maxNew, random: createRandom(1),
+      substitute: model, images: seeds.images, answers, count: 30, inputShape, numClasses, round: 0, maxNew, random: seeded(1),
     });
     assert.is(grown.count, expected);
     assert.is(grown.images.length, expected * rowSize);
@@ -77,8 +77,8 @@ test("JBDA / JB-self augmentation grows min(count, budget left) distinct new poi
     for (const k of keys) assert.not.ok(old.has(k), "new");
     for (const x of grown.images) assert.ok(x >= 0 && x <= 1);
   }
-  assert.equal(Array.from(chooseRows(5, 10, createRandom(1))), [0, 1, 2, 3, 4]);
-  assert.is(new Set(chooseRows(50, 7, createRandom(2))).size, 7);
+  assert.equal(Array.from(chooseRows(5, 10, seeded(1))), [0, 1, 2, 3, 4]);
+  assert.is(new Set(chooseRows(50, 7, seeded(2))).size, 7);
   model.dispose();
 });
 
@@ -108,9 +108,9 @@ test("JB-top-k grows k points per chosen row, truncated to the budget left", asy
   const seeds = randomImages(10, 4);
   const answers = await new RecordingBlackBox().predict({ data: seeds.images, batchSize: 10, inputShape });
   const params = v.parse(jbtopkParamsSchema, { k: 2 });
-  const all = await topkAugment(params)({ substitute: model, images: seeds.images, answers, count: 10, inputShape, numClasses, round: 0, maxNew: 100, random: createRandom(3) });
+  const all = await topkAugment(params)({ substitute: model, images: seeds.images, answers, count: 10, inputShape, numClasses, round: 0, maxNew: 100, random: seeded(3) });
   assert.is(all.count, 20);
-  const some = await topkAugment(params)({ substitute: model, images: seeds.images, answers, count: 10, inputShape, numClasses, round: 0, maxNew: 7, random: createRandom(3) });
+  const some = await topkAugment(params)({ substitute: model, images: seeds.images, answers, count: 10, inputShape, numClasses, round: 0, maxNew: 7, random: seeded(3) });
   assert.is(some.count, 7);
   assert.is(some.images.length, 7 * rowSize);
   model.dispose();

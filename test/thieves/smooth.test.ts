@@ -11,7 +11,7 @@ import { predictLogits } from "../../src/models/training.js";
 import { knockoffQueryIndices } from "../../src/thieves/knockoff.js";
 import { createThief } from "../../src/thieves/registry.js";
 import { jitterImages } from "../../src/thieves/smooth.js";
-import { createRandom } from "../../src/thieves/random.js";
+import { seeded } from "../../src/models/random.js";
 import { RecordingBlackBox, inputShape, numClasses, randomImages, rejects, rowSize, tinyDeps, weightsOf } from "./helpers.js";
 
 await initBackend();
@@ -39,7 +39,7 @@ test("jitterImages shifts by whole pixels (vacated pixels 0) and keeps noisy pix
   const image = Float32Array.from({ length: rowSize }, (_, i) => (i + 1) / rowSize);
   const shifts = new Set<string>();
   for (let trial = 0; trial < 20; trial++) {
-    const out = jitterImages(image, 1, inputShape, { maxShift: 1, noise: 0 }, createRandom(trial));
+    const out = jitterImages(image, 1, inputShape, { maxShift: 1, noise: 0 }, seeded(trial));
     // Find the (dy, dx) that explains the output.
     let found = "";
     for (let dy = -1; dy <= 1 && !found; dy++) {
@@ -56,7 +56,7 @@ test("jitterImages shifts by whole pixels (vacated pixels 0) and keeps noisy pix
     shifts.add(found);
   }
   assert.ok(shifts.size > 3, `only shifts ${[...shifts]}`);
-  const noisy = jitterImages(image, 1, inputShape, { maxShift: 0, noise: 0.5 }, createRandom(1));
+  const noisy = jitterImages(image, 1, inputShape, { maxShift: 0, noise: 0.5 }, seeded(1));
   assert.ok(noisy.every((x) => x >= 0 && x <= 1));
   assert.ok(noisy.some((x, i) => x !== image[i]));
 });
