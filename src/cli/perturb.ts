@@ -1,6 +1,8 @@
 // `prediction-poisoning perturb`: JSON lines {"probs":[...], "proxyProbs":[...]} on stdin, one
 // {"probs":[...]} line out per line in, in order. Streams in batches (one WASM call per batch), so a
 // million lines never sit in memory; a bad line stops the run after every line before it is written.
+// Lines may have different numbers of classes K: a batch is a run of consecutive lines of one K (a new
+// batch starts where K changes), and a defense that cannot take another K is blamed on that line.
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { Command, Option } from "commander";
@@ -75,9 +77,10 @@ function parseLine(text: string, line: number): ParsedLine {
  */
 export async function perturbStream(input: Readable, output: Writable, transform: BatchTransform, batchSize = LINES_PER_BATCH): Promise<number> {
   const reader = createInterface({ input, crlfDelay: Infinity });
-  let K = 0;
-  let firstLine = 0;
   let pending: ParsedLine[] = [];
+  // The K of the last batch answered and the line its run of that K began on (for the error when a
+  // defense fixed to one K, e.g. a stateful codebook, refuses the next).
+  let answered: { K: number; from: number } | null = null;
   let written = 0;
 
   // The reader of our output may go away (`| head`): stop reading input and end quietly.
@@ -105,6 +108,7 @@ export async function perturbStream(input: Readable, output: Writable, transform
     const batch = pending;
     pending = [];
     const rows = batch.length;
+    const K = batch[0].probs.length; // every line of a batch has this K (a new batch starts where it changes)
     const probs = new Float64Array(rows * K);
     const withProxy = batch[0].proxyProbs !== null;
     const proxyProbs = withProxy ? new Float64Array(rows * K) : null;
@@ -116,6 +120,13 @@ export async function perturbStream(input: Readable, output: Writable, transform
     try {
       answers = await transform({ probs, proxyProbs, numClasses: K, rows });
     } catch (error) {
+      if (error instanceof CoreInputError && error.row === null && answered !== null && answered.K !== K) {
+        // A whole-batch refusal right where K changed: the transform is fixed to the earlier K.
+        throw new LineError(
+          batch[0].line,
+          `"probs" has ${K} entries where the lines before had ${answered.K} (from line ${answered.from}), and the defense cannot take another number of classes: ${error.message}`,
+        );
+      }
       if (!(error instanceof CoreInputError) || error.row === null) throw error;
       // Answer the lines before the bad one, then blame it.
       const good = error.row;
@@ -134,6 +145,7 @@ export async function perturbStream(input: Readable, output: Writable, transform
     }
     await write(formatRows(answers, rows, K));
     written += rows;
+    if (answered === null || answered.K !== K) answered = { K, from: batch[0].line };
   };
 
   let lineNumber = 0;
@@ -143,20 +155,14 @@ export async function perturbStream(input: Readable, output: Writable, transform
     let parsed: ParsedLine;
     try {
       parsed = parseLine(text, lineNumber);
-      if (K === 0) {
-        if (parsed.probs.length < 2) throw new LineError(lineNumber, `"probs" needs at least 2 classes (has ${parsed.probs.length})`);
-        K = parsed.probs.length;
-        firstLine = lineNumber;
-      } else if (parsed.probs.length !== K) {
-        throw new LineError(lineNumber, `"probs" has ${parsed.probs.length} entries, expected ${K} (as on line ${firstLine})`);
-      }
+      if (parsed.probs.length < 2) throw new LineError(lineNumber, `"probs" needs at least 2 classes (has ${parsed.probs.length})`);
     } catch (error) {
       await flush(); // the earlier lines are good: answer them before stopping
       reader.close();
       throw error;
     }
-    // A batch shares one Jacobian kind: flush when lines switch between having proxyProbs and not.
-    if (pending.length > 0 && (pending[0].proxyProbs === null) !== (parsed.proxyProbs === null)) await flush();
+    // A batch shares one K and one Jacobian kind: flush when K changes, or lines switch between having proxyProbs and not.
+    if (pending.length > 0 && (pending[0].probs.length !== parsed.probs.length || (pending[0].proxyProbs === null) !== (parsed.proxyProbs === null))) await flush();
     pending.push(parsed);
     if (pending.length >= batchSize) await flush();
   }

@@ -71,4 +71,24 @@ test("a bad line under --defense: earlier lines answered, the line named, exit c
   assert.match(stderr, /line 2: probs: sums to/);
 });
 
+test("mixed K under --defense: a defense that takes any K answers each run of lines as on its own; one fixed to its first K (modelguard-s's codebook) names the line where K changed", async () => {
+  const groups = [
+    ['{"probs":[0.7,0.2,0.1]}', '{"probs":[0.1,0.6,0.3]}'],
+    ['{"probs":[0.4,0.3,0.2,0.1]}'],
+    ['{"probs":[0.2,0.2,0.6]}', '{"probs":[0.5,0.5,0]}'],
+  ];
+  const text = (g: string[][]) => g.flat().join("\n") + "\n";
+  const args = ["--defense", "reverse-sigmoid", "--beta", "0.5", "--gamma", "0.4"];
+  const [all, ...alone] = await Promise.all([runCli(args, text(groups)), ...groups.map((g) => runCli(args, text([g])))]);
+  assert.is(all.code, 0, all.stderr);
+  assert.equal(parse(all.stdout), alone.flatMap((r) => parse(r.stdout)));
+  assert.equal(parse(all.stdout).map((p) => p.length), [3, 3, 4, 3, 3]);
+
+  const fixed = await runCli(["--defense", "modelguard-s"], text(groups));
+  assert.is(fixed.code, 1);
+  assert.is(parse(fixed.stdout).length, 2, "the lines before the change are answered");
+  assert.match(fixed.stderr, /line 3: "probs" has 4 entries where the lines before had 3 \(from line 1\), and the defense cannot take another number of classes: numClasses: is 4/);
+  assert.not.match(fixed.stderr, /\n\s+at /, "a message, not a stack trace");
+});
+
 test.run();
