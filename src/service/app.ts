@@ -14,6 +14,7 @@ import { createKserveDecoder, kserveError, kserveMetadata, kserveResponse } from
 import type { KserveOptions } from "./kserve.js";
 import type { InputBatch } from "../models/types.js";
 import { createBodyDecoder } from "./schema.js";
+import { openApiDocument } from "./openapi.js";
 
 export interface ServiceLimits {
   /** Most inputs per request (413 above). Default 256. */
@@ -203,7 +204,21 @@ export function createApp(options: AppOptions): Hono {
     await detection?.refresh().catch(() => {});
     return c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
-  for (const path of ["/healthz", "/v1/model", "/metrics"]) app.all(path, methodNotAllowed(path, "GET"));
+  // Built on first use: converting the schemas costs a few milliseconds the start need not wait for.
+  let openapi: Record<string, unknown> | undefined;
+  app.get("/openapi.json", (c) =>
+    c.json(
+      (openapi ??= openApiDocument({
+        info,
+        limits,
+        apiKeyHeader: keyConfig ? budgetHeader : undefined,
+        budgets: options.budgets ? { windowSeconds: options.budgets.windowSeconds } : undefined,
+        detection: detection ? { onDetect: detection.onDetect } : undefined,
+        kserve: options.kserve,
+      })),
+    ),
+  );
+  for (const path of ["/healthz", "/v1/model", "/metrics", "/openapi.json"]) app.all(path, methodNotAllowed(path, "GET"));
 
   /** Registers a query route at `path`: keys, budgets, the queue, detection and metrics, whatever its format. */
   function queryRoute(path: string, route: QueryRoute): void {

@@ -45,6 +45,9 @@ const statusOf: Record<ErrorKind, Status> = {
 
 export const errorKinds = Object.keys(statusOf) as ErrorKind[];
 
+/** The HTTP status of each kind (the OpenAPI description lists them per status). */
+export const errorStatus: Readonly<Record<ErrorKind, Status>> = statusOf;
+
 export class ServiceError extends Error {
   readonly status: Status;
   constructor(

@@ -10,8 +10,9 @@ export {
   describeUpstream, redactUpstreamUrl, upstreamPredictor, upstreamProtocols, upstreamVictim,
   type UpstreamOptions, type UpstreamPredictorOptions, type UpstreamProtocol,
 } from "./upstream.js";
-export { createKserveDecoder, kserveMetadata, kserveResponse, type KserveOptions } from "./kserve.js";
-export { createBodyDecoder, encodeFloat32Base64, type InputLimits } from "./schema.js";
+export { createKserveDecoder, kserveMetadata, kserveRequestSchema, kserveResponse, type KserveOptions } from "./kserve.js";
+export { bodySchemas, createBodyDecoder, encodeFloat32Base64, type InputLimits } from "./schema.js";
+export { openApiDocument, type OpenApiOptions } from "./openapi.js";
 export {
   PradaDetection, onDetectChoices, type ClientDetection, type ClientVerdict, type OnDetect, type PradaDetectionOptions, type VerdictName,
 } from "./detection.js";

@@ -3,6 +3,7 @@
 // the same format. POST /v2/models/{name}/infer takes {"inputs": [{"name", "shape", "datatype", "data"}]} and
 // answers {"model_name", "outputs": [{"name", "shape", "datatype": "FP32", "data"}]}; errors are
 // {"error": "<message>"} as the protocol has them. Edge-safe: no `node:` imports.
+import * as v from "valibot";
 import type { InputBatch } from "../models/types.js";
 import { ServiceError } from "./errors.js";
 import type { ServedModelInfo } from "./predictor.js";
@@ -71,6 +72,33 @@ export function createKserveDecoder(
     }
     return { data, batchSize, inputShape };
   };
+}
+
+/**
+ * The inference request as a valibot schema, for the OpenAPI description (./openapi.ts): the decoder above checks
+ * the same rules by hand (its messages name KServe's fields); test/service/openapi.test.ts holds the two to agreeing.
+ * Beyond it, the decoder checks that `data` holds shape[0] x the input size values.
+ */
+export function kserveRequestSchema(inputShape: readonly number[], limits: { readonly maxBatch: number; readonly inputRange: readonly [number, number] | null }) {
+  const finite = v.pipe(v.number(), v.finite(), v.check((x) => Number.isFinite(Math.fround(x)), "beyond the float32 range"));
+  const value = limits.inputRange ? v.pipe(finite, v.minValue(limits.inputRange[0]), v.maxValue(limits.inputRange[1])) : finite;
+  const tensor = v.looseObject({
+    name: v.string(),
+    // FP64 values are taken too (and answered as FP32).
+    datatype: v.picklist(["FP32", "FP64"]),
+    shape: v.pipe(
+      v.strictTuple([v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(limits.maxBatch)), ...inputShape.map((d) => v.literal(d))]),
+      v.description(`[batch, ${inputShape.join(", ")}]: the batch size (at most ${limits.maxBatch}), then the input shape.`),
+    ),
+    data: v.pipe(
+      v.array(v.union([value, v.array(v.unknown())])),
+      v.description(`shape[0] x ${inputShape.reduce((a, b) => a * b, 1)} values, row-major: flat, or nested as the shape (every value a finite number${limits.inputRange ? ` in [${limits.inputRange[0]}, ${limits.inputRange[1]}]` : ""}).`),
+    ),
+  });
+  return v.looseObject({
+    id: v.optional(v.pipe(v.string(), v.description("Echoed in the answer."))),
+    inputs: v.pipe(v.array(tensor), v.length(1), v.description("One input tensor.")),
+  });
 }
 
 /** The inference response: one FP32 output of the defended probabilities, B x K (and the request's id, echoed). */

@@ -33,16 +33,19 @@ function describe(value: unknown): string {
   return typeof value === "object" ? "an object" : typeof value;
 }
 
-const FLOAT32_MAX = 3.4028234663852886e38;
+export const FLOAT32_MAX = 3.4028234663852886e38;
 
-/** Nested-array schema of one input: shape [28, 28, 1] -> array(28) of array(28) of array(1) of finite numbers. */
-function nestedSchema(shape: readonly number[]): v.GenericSchema<unknown> {
-  let inner: v.GenericSchema<unknown> = v.pipe(
+/** Nested-array schema of one input: shape [28, 28, 1] -> array(28) of array(28) of array(1) of finite numbers in the input range. */
+function nestedSchema(shape: readonly number[], range: readonly [number, number] | null): v.GenericSchema<unknown> {
+  const outside = (i: { input: unknown }) => `${describe(i.input)} is outside the input range [${range![0]}, ${range![1]}]`;
+  const value = v.pipe(
     v.number((i) => `expected a number, got ${describe(i.input)}`),
     v.finite((i) => `expected a finite number, got ${describe(i.input)}`),
     // Inputs are float32: a finite double beyond its range (1e39) would become Infinity in the model.
     v.check((x) => Number.isFinite(Math.fround(x)), (i) => `${describe(i.input)} is beyond the float32 range (±${FLOAT32_MAX.toExponential(4)})`),
   );
+  // The range is part of the schema, so the OpenAPI description (./openapi.ts) states it as minimum and maximum.
+  let inner: v.GenericSchema<unknown> = range ? v.pipe(value, v.minValue(range[0], outside), v.maxValue(range[1], outside)) : value;
   for (let d = shape.length - 1; d >= 0; d--) {
     const n = shape[d];
     inner = v.pipe(
@@ -53,23 +56,26 @@ function nestedSchema(shape: readonly number[]): v.GenericSchema<unknown> {
   return inner;
 }
 
-/** Builds the decoder for a model's input shape and the configured limits. */
-export function createBodyDecoder(inputShape: readonly number[], limits: InputLimits): BodyDecoder {
-  const perInput = inputShape.reduce((a, b) => a * b, 1);
+/** The two request body forms as valibot schemas: what the decoder validates with, and what ./openapi.ts describes. */
+export function bodySchemas(inputShape: readonly number[], limits: InputLimits) {
   const shapeText = `[${inputShape.join(", ")}]`;
-  const nestedBody = v.strictObject(
+  const nested = v.strictObject(
     {
       inputs: v.pipe(
-        v.array(nestedSchema(inputShape), (i) => `expected an array of inputs, got ${describe(i.input)}`),
+        v.array(nestedSchema(inputShape, limits.inputRange), (i) => `expected an array of inputs, got ${describe(i.input)}`),
         v.minLength(1, "empty batch: send at least one input"),
         v.maxLength(limits.maxBatch, (i) => `batch of ${(i.input as unknown[]).length} inputs is over the limit of ${limits.maxBatch}`),
+        v.description(`The inputs, each nested arrays of the input shape ${shapeText}.`),
       ),
     },
     (i) => (i.expected === "never" ? `unknown field` : `expected a JSON object, got ${describe(i.input)}`),
   );
-  const base64Body = v.strictObject(
+  const base64 = v.strictObject(
     {
-      data: v.string((i) => `expected a base64 string, got ${describe(i.input)}`),
+      data: v.pipe(
+        v.string((i) => `expected a base64 string, got ${describe(i.input)}`),
+        v.description(`Base64 of the batch's float32 values, little-endian, row-major: shape[0] x ${inputShape.reduce((a, b) => a * b, 1)} values (4 bytes each), every one finite${limits.inputRange ? ` and in [${limits.inputRange[0]}, ${limits.inputRange[1]}]` : ""}.`),
+      ),
       shape: v.pipe(
         v.array(
           v.pipe(
@@ -80,11 +86,20 @@ export function createBodyDecoder(inputShape: readonly number[], limits: InputLi
           (i) => `expected an array of sizes, got ${describe(i.input)}`,
         ),
         v.length(inputShape.length + 1, (i) => `expected [batch, ...${shapeText}] (${inputShape.length + 1} sizes), got ${(i.input as unknown[]).length} sizes`),
+        v.description(`[batch, ${inputShape.join(", ")}]: the batch size (at most ${limits.maxBatch}), then the input shape.`),
       ),
       dtype: v.optional(v.literal("float32", (i) => `only "float32" is supported, got ${JSON.stringify(i.input)}`)),
     },
     (i) => (i.expected === "never" ? `unknown field` : `expected a JSON object, got ${describe(i.input)}`),
   );
+  return { nested, base64 };
+}
+
+/** Builds the decoder for a model's input shape and the configured limits. */
+export function createBodyDecoder(inputShape: readonly number[], limits: InputLimits): BodyDecoder {
+  const perInput = inputShape.reduce((a, b) => a * b, 1);
+  const shapeText = `[${inputShape.join(", ")}]`;
+  const { nested: nestedBody, base64: base64Body } = bodySchemas(inputShape, limits);
 
   function fail(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): never {
     const issue = issues[0];

@@ -16,8 +16,8 @@ export interface WorkerPoolOptions extends WorkerInit {
   /** Most rows merged into one dispatch. Default 64. */
   readonly maxRowsPerDispatch?: number;
   /** Most input rows waiting for a worker, per worker (not counting the batches being answered); a query
-   * that would go over is refused with 503 "overloaded". A query always enters an empty queue (with nothing reserved). Default 64:
-   * one full dispatch waiting per worker, so an admitted query waits for at most about two batches. */
+   * that would go over is refused with 503 "overloaded". A query always enters an empty queue (with nothing reserved). Default 512
+   * (eight full dispatches); 64 is one full dispatch waiting per worker, so an admitted query waits for at most about two batches. */
   readonly maxQueueRows?: number;
   /** How long a reservation (room held for a query whose body is being read) lasts at most. Default 1 s. */
   readonly reservationMs?: number;
