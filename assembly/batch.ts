@@ -7,7 +7,7 @@ import {
 } from "./objectives";
 import {
   ORACLE_ARGMAX, ORACLE_ARGMIN, ORACLE_EXTREME, setRowBuffers,
-  argmaxOracle, argminOracle, extremeOracle, firstArgmax, randomOracle, setScoring,
+  argmaxOracle, argminOracle, extremeOracle, firstArgmax, randomOracle, setScoring, setSearchScratch,
 } from "./oracles";
 import { STEP_PROJECTIONS, STEP_REACHABLE, alternatingProjections, lineSearch } from "./steps";
 
@@ -135,6 +135,7 @@ export function perturbBatch(
   const angular = objective == OBJECTIVE_ANGULAR;
   const counter = <u64>rowOffset;
   setScoring(step == STEP_REACHABLE && epsilon > 0, distance, epsilon);
+  setSearchScratch(scratch, K); // the oracle runs before the projections that use it
 
   for (let r = 0; r < rows; r++) {
     loadRow(input, isF32, r, K, y);

@@ -8,6 +8,7 @@ import {
 import {
   DISTANCE_L1, DISTANCE_L2, clampedAlpha, klAlphaToVertex, lineSearchAlpha,
 } from "./distances";
+import { sortRecords } from "./sort";
 
 export const ORACLE_EXTREME: i32 = 0;
 export const ORACLE_ARGMAX: i32 = 1;
@@ -16,14 +17,14 @@ export const ORACLE_ARGMIN: i32 = 3;
 
 /** MAD-argmax candidates put this much extra mass on m so that argmax v_S = m strictly. */
 export const ARGMAX_TIE_BREAK: f64 = 1e-5;
-/** MAD-argmax enumerates all 2^(K−1) subsets up to this K (Gray-code walk), greedy beyond: the default. */
+/** MAD-argmax enumerates all 2^(K−1) subsets up to this K (Gray-code walk), searches beyond: the default. */
 export const EXACT_ARGMAX_LIMIT: i32 = 20;
 /** Largest exact limit accepted: 2^23 subsets per row (the counters are i32). */
 export const MAX_EXACT_ARGMAX_LIMIT: i32 = 24;
 
 // MAD-argmax search options of the next batches (set by batch.ts from the perturber's options).
 let exactLimit: i32 = EXACT_ARGMAX_LIMIT;
-/** After the greedy: swap passes (try adding, removing or exchanging one class) until none improves. */
+/** After the sorted search or the greedy: swap passes (try adding, removing or exchanging one class) until none improves. */
 let greedyRefine: bool = false;
 
 export function configureArgmax(limit: i32, refine: i32): void {
@@ -323,7 +324,7 @@ export function argmaxOracle(K: i32, target: usize): void {
   if (K <= exactLimit) {
     if (!reachable && rowJacobian != JACOBIAN_GRAM) exactArgmaxAtCandidates(K, m, target);
     else exactArgmax(K, m, target);
-  } else if (!reachable && rowJacobian != JACOBIAN_GRAM) greedyArgmaxAtCandidates(K, m, target);
+  } else if (!reachable && rowJacobian != JACOBIAN_GRAM) sortedArgmax(K, m, target);
   else greedyArgmax(K, m, target);
 }
 
@@ -336,34 +337,193 @@ function fillSizeTables(K: i32): void {
   }
 }
 
-/** The greedy search of greedyArgmax with the division-free keys (probs and identity rows). */
-function greedyArgmaxAtCandidates(K: i32, m: i32, target: usize): void {
+// ---------------------------------------------------------------- argmax beyond the limit: sorted search
+
+/**
+ * Scored at the candidates (probs, identity), v_S's objective depends on S only through |S| and the
+ * sums Y = Σ_{S\{m}} y, D = Σ_{S\{m}} d. For a fixed size the best S of a linear key is the prefix
+ * of the classes sorted by it. surrogate and identity: the objective falls as Y grows (fixed |S|),
+ * so every prefix of one order by y, scored in O(1) each, is the exact search. probs angular: sort by
+ * the objective's gradient at the best subset so far, score every prefix, re-sort at the best one
+ * until it repeats; then a local polish (polishSubset). Not exact, measured (docs/CORE.md).
+ */
+const SORTED_ROUNDS: i32 = 8; // most re-sorts after the first order (they settle after ~3)
+const POLISH_WINDOW: i32 = 8; // exchanges are tried among the 8 positions either side of the cut
+const POLISH_PASSES: i32 = 8;
+
+/** 2K f64 each: (key, class) records of one order and the merge sort's other buffer (set by batch.ts). */
+let bufRecords: usize = 0;
+let bufSpare: usize = 0;
+/** K i32: the order (classes other than m) whose prefix is the best subset so far; the My slot, unused for probs and identity. */
+let bufBestOrder: usize = 0;
+
+export function setSearchScratch(scratch: usize, K: i32): void {
+  bufRecords = scratch;
+  bufSpare = scratch + (<usize>K << 4);
+}
+
+// The best subset so far: a prefix of bufBestOrder, its comparison key and norm (see candidateKey).
+let bestSize: i32 = 1;
+let bestKey: f64 = 0;
+let bestNorm: f64 = 1;
+// The last order's best prefix.
+let walkSize: i32 = 1;
+let walkY: f64 = 0;
+let walkD: f64 = 0;
+let walkKey: f64 = 0;
+let walkNorm: f64 = 1;
+
+@inline
+function beats(key: f64, norm: f64, thanKey: f64, thanNorm: f64): bool {
+  return rowAngular ? key * thanNorm < thanKey * norm : key > thanKey;
+}
+
+function sortedArgmax(K: i32, m: i32, target: usize): void {
   fillSizeTables(K);
+  bufBestOrder = bufMy;
   const probs = rowJacobian == JACOBIAN_PROBS;
-  const angular = rowAngular;
-  let bestKey = candidateKey(1, sumY, sumD, probs);
-  let bestNorm = keyNorm;
-  while (subsetSize < K) {
-    const n = subsetSize + 1;
-    let roundClass = -1;
-    let roundKey = 0.0;
-    let roundNorm = 1.0;
-    for (let k = 0; k < K; k++) {
-      if (load<u8>(bufMember + <usize>k)) continue;
-      const key = candidateKey(n, sumY + at(bufY, k), probs ? sumD + at(bufD, k) : 0.0, probs);
-      if (roundClass < 0 || (angular ? key * roundNorm < roundKey * keyNorm : key > roundKey)) {
-        roundClass = k;
-        roundKey = key;
-        roundNorm = keyNorm;
-      }
+  const directional = probs && rowAngular;
+  bestKey = candidateKey(1, 0, 0, probs);
+  bestNorm = keyNorm;
+  bestSize = 1;
+  let n = 1;
+  let sy = 0.0;
+  let sd = 0.0;
+  const rounds = directional ? SORTED_ROUNDS : 0;
+  let order: usize = 0;
+  for (let round = 0; round <= rounds; round++) {
+    order = sortClasses(K, m, n, sy, sd, directional, order);
+    walkOrder(K, order, probs);
+    const improved = beats(walkKey, walkNorm, bestKey, bestNorm);
+    if (improved) {
+      bestKey = walkKey;
+      bestNorm = walkNorm;
+      bestSize = walkSize;
     }
-    if (!(angular ? roundKey * bestNorm < bestKey * roundNorm : roundKey > bestKey)) break;
-    bestKey = roundKey;
-    bestNorm = roundNorm;
-    flipMember(K, roundClass, 1.0);
+    // The first order is kept even when {m} beats all its prefixes: the polish walks it.
+    if (improved || round == 0) for (let i = 0; i < K - 1; i++) store<i32>(bufBestOrder + (<usize>i << 2), load<i32>(order + (<usize>i << 4) + 8));
+    if (walkSize == n && walkY == sy && walkD == sd) break; // the order reproduces its own direction
+    n = walkSize;
+    sy = walkY;
+    sd = walkD;
   }
+  resetSubset(K, m);
+  for (let i = 0; i < bestSize - 1; i++) flipMember(K, load<i32>(bufBestOrder + (<usize>i << 2)), 1.0);
+  if (directional) polishSubset(K, probs);
   if (greedyRefine) refineSubset(K, m);
   materialiseSubset(K, -1, target);
+}
+
+/**
+ * The classes other than m as sorted records, ascending by the key of adding them at (n, Y, D):
+ * the gradient of cross/√norm there is ∝ (cross, cross − norm) in (Y, D), i.e. the key
+ * cross·p_k − norm·d_k (p_k = y_k + d_k); not directional: y_k. `previous`: the last order's
+ * buffer (0: none yet, start in class order). Returns the sorted buffer.
+ */
+function sortClasses(K: i32, m: i32, n: i32, sy: f64, sd: f64, directional: bool, previous: usize): usize {
+  let cross = 0.0;
+  let norm = 0.0;
+  if (directional) {
+    const inv = load<f64>(bufCandidate + (<usize>(n - 1) << 3));
+    const cm = (1 + ARGMAX_TIE_BREAK) * inv;
+    const uu = squaredGap(cm, sy * inv, load<f64>(bufRunning + (<usize>(n - 1) << 3)));
+    const shift = gapDotD(cm, sd * inv);
+    cross = dd - shift;
+    norm = dd - 2 * shift + uu;
+  }
+  if (previous == 0) {
+    let count = 0;
+    for (let k = 0; k < K; k++) {
+      if (k == m) continue;
+      store<i32>(bufRecords + (<usize>count << 4) + 8, k);
+      count++;
+    }
+    previous = bufRecords;
+  }
+  // Re-key the previous order in place: the new order is close to it, and the sort is faster on runs.
+  for (let i = 0; i < K - 1; i++) {
+    const record = previous + (<usize>i << 4);
+    const k = load<i32>(record + 8);
+    const yk = at(bufY, k);
+    let key = yk;
+    if (directional) {
+      const dk = at(bufD, k);
+      key = cross * (yk + dk) - norm * dk;
+    }
+    store<f64>(record, key);
+  }
+  return sortRecords(previous, previous == bufRecords ? bufSpare : bufRecords, K - 1);
+}
+
+/** Scores every prefix {m} ∪ order[0..i] in O(1) each; leaves the best (first on ties) in walk*. */
+function walkOrder(K: i32, order: usize, probs: bool): void {
+  walkKey = candidateKey(1, 0, 0, probs);
+  walkNorm = keyNorm;
+  walkSize = 1;
+  walkY = 0;
+  walkD = 0;
+  let sy = 0.0;
+  let sd = 0.0;
+  for (let i = 0; i < K - 1; i++) {
+    const k = load<i32>(order + (<usize>i << 4) + 8);
+    sy += at(bufY, k);
+    if (probs) sd += at(bufD, k);
+    const key = candidateKey(i + 2, sy, sd, probs);
+    if (beats(key, keyNorm, walkKey, walkNorm)) {
+      walkKey = key;
+      walkNorm = keyNorm;
+      walkSize = i + 2;
+      walkY = sy;
+      walkD = sd;
+    }
+  }
+}
+
+/**
+ * Polish: the best prefix is optimal for the linearised objective, not always for the true one (it
+ * is not linear in Y, D). Each pass takes the best strict improvement among removing any member
+ * other than m, adding any other class, and exchanging a member for a non-member within
+ * POLISH_WINDOW positions of the cut of the best order; at most POLISH_PASSES passes. The subset is
+ * the current one (resetSubset/flipMember state); bestKey/bestNorm its key.
+ */
+function polishSubset(K: i32, probs: bool): void {
+  const cut = bestSize - 1;
+  const first = max<i32>(0, cut - POLISH_WINDOW);
+  const last = min<i32>(K - 1, cut + POLISH_WINDOW);
+  for (let pass = 0; pass < POLISH_PASSES; pass++) {
+    let moveOut = -1;
+    let moveIn = -1;
+    for (let i = 0; i < K - 1; i++) {
+      const k = load<i32>(bufBestOrder + (<usize>i << 2));
+      const inside = load<u8>(bufMember + <usize>k) != 0;
+      const sign = inside ? -1.0 : 1.0;
+      const key = candidateKey(subsetSize + (inside ? -1 : 1), sumY + sign * at(bufY, k), sumD + sign * at(bufD, k), probs);
+      if (beats(key, keyNorm, bestKey, bestNorm)) {
+        bestKey = key;
+        bestNorm = keyNorm;
+        moveOut = inside ? k : -1;
+        moveIn = inside ? -1 : k;
+      }
+    }
+    for (let i = first; i < last; i++) {
+      const out = load<i32>(bufBestOrder + (<usize>i << 2));
+      if (!load<u8>(bufMember + <usize>out)) continue;
+      for (let j = first; j < last; j++) {
+        const inn = load<i32>(bufBestOrder + (<usize>j << 2));
+        if (load<u8>(bufMember + <usize>inn)) continue;
+        const key = candidateKey(subsetSize, sumY - at(bufY, out) + at(bufY, inn), sumD - at(bufD, out) + at(bufD, inn), probs);
+        if (beats(key, keyNorm, bestKey, bestNorm)) {
+          bestKey = key;
+          bestNorm = keyNorm;
+          moveOut = out;
+          moveIn = inn;
+        }
+      }
+    }
+    if (moveOut < 0 && moveIn < 0) break;
+    if (moveOut >= 0) flipMember(K, moveOut, -1.0);
+    if (moveIn >= 0) flipMember(K, moveIn, 1.0);
+  }
 }
 
 // The key of the last subset scored by candidateKey, and the norm it is divided by (angular).
@@ -531,7 +691,8 @@ function exactArgmax(K: i32, m: i32, target: usize): void {
 }
 
 /**
- * Greedy beyond the exact limit: grow F from {m}, each round adding the class whose F ∪ {k} scores
+ * Greedy beyond the exact limit for the general scoring (gram, reachable), where the score does not
+ * split into per-class sums: grow F from {m}, each round adding the class whose F ∪ {k} scores
  * best; stop as soon as a round fails to beat the best subset seen (a local maximum for "add one").
  */
 function greedyArgmax(K: i32, m: i32, target: usize): void {

@@ -1,14 +1,18 @@
-// How far MAD-argmax's greedy search (used beyond exactArgmaxLimit, default K > 20) falls short of
-// the exhaustive search, on K = 12..20 where both run. Same rows through two perturbers:
-// exactArgmaxLimit 24 (exhaustive) and 1 (greedy; with --refine also greedy + swap passes). Not a
-// bench suite (leading underscore):
+// How far MAD-argmax's searches beyond exactArgmaxLimit (default K > 20) fall short of the exhaustive
+// search, on K = 12..20 where both run. Same rows through two perturbers: exactArgmaxLimit 24
+// (exhaustive) and 1 (the sorted search for `linesearch`, the greedy for `reachable`; with --refine
+// also + swap passes); for `linesearch` also the former greedy (its float64 port,
+// test/reference/argmax-search.ts). --large instead compares the core's sorted search with the former
+// greedy at K = 100 and 1000, where no exhaustive search runs. Not a bench suite (leading underscore):
 //   node --import tsx bench/_argmax-gap.ts [--rows N] [--refine] [--k 12-20]
+//   node --import tsx bench/_argmax-gap.ts --large [--rows N]
 // Objective: H (angular, `probs` Jacobian = a proxy softmax) of what the search maximises: the target
 // y* itself for `linesearch` (the paper's heuristic), the answer ỹ for `reachable`. gap =
 // (exhaustive − greedy)/|exhaustive|, >= 0 since the exhaustive is optimal. Rows: for each K, family and
 // ε in {0.5, 1, 2}, N fresh rows (default 40: 3 families x 3 ε x 40 = 360 rows per K and step).
 import { loadCore, type PerturbOptions, type Step } from "../src/core/index.js";
-import { objectiveFor } from "../test/reference/mad.js";
+import { argmaxCandidate, objectiveFor } from "../test/reference/mad.js";
+import { greedyArgmaxBySums } from "../test/reference/argmax-search.js";
 import { createRng, type Rng } from "../test/reference/random.js";
 
 const args = process.argv.slice(2);
@@ -97,9 +101,15 @@ const line = (label: string, s: Summary) =>
   (s.negative ? ` (${s.negative} rows below 0)` : "");
 
 const core = await loadCore();
-const searches: { name: string; options: Partial<PerturbOptions> }[] = [
-  { name: "greedy", options: { exactArgmaxLimit: 1 } },
-  ...(REFINE ? [{ name: "greedy+swaps", options: { exactArgmaxLimit: 1, argmaxRefine: true } }] : []),
+if (flag("--large")) {
+  await compareLarge();
+  process.exit(0);
+}
+// "default": exactArgmaxLimit 1, i.e. the sorted search for `linesearch` and the greedy for `reachable`.
+const searches: { name: string; options: Partial<PerturbOptions> | "former greedy" }[] = [
+  { name: "default", options: { exactArgmaxLimit: 1 } },
+  ...(REFINE ? [{ name: "default+swaps", options: { exactArgmaxLimit: 1, argmaxRefine: true } }] : []),
+  { name: "former greedy", options: "former greedy" },
 ];
 const all = new Map<string, number[]>();
 const push = (key: string, g: number) => (all.get(key) ?? all.set(key, []).get(key)!).push(g);
@@ -129,7 +139,8 @@ for (const step of STEPS)
           return H((step === "linesearch" ? out.targets : out.probs).subarray(r * K, (r + 1) * K));
         };
         for (const search of searches) {
-          const approx = run(search.options);
+          if (search.options === "former greedy" && step !== "linesearch") continue; // its port scores at the candidates only
+          const approx = search.options === "former greedy" ? formerGreedy(probs, proxy, K, ROWS) : run(search.options);
           for (let r = 0; r < ROWS; r++) {
             const best = objective(exact, r);
             const got = objective(approx, r);
@@ -147,8 +158,69 @@ console.log("\n| step | search | rows of | n | gap 0 | median | p95 | max |\n|--
 // Grouped: step, search, then all rows, each family, each ε.
 const rank = (key: string) => {
   const [step, search, of] = key.split("|");
-  return `${STEPS.indexOf(step as Step)}|${searches.findIndex((s) => s.name === search)}|${of === "all" ? 0 : of.startsWith("ε") ? 2 : 1}`;
+  return `${STEPS.indexOf(step as Step)}|${searches.findIndex((s) => s.name === search)}|${of === "all" ? 0 : of.startsWith("ε") ? 2 : 1}|${of}`;
 };
 const keys = [...all.keys()].sort((a, b) => (rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : 0));
 for (const key of keys) console.log(line(key.split("|").join(" | "), summarise(all.get(key)!)));
 console.log(`\n${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+/** The former greedy's targets for rows of probs (its float64 port; targets only, probs unused). */
+function formerGreedy(probs: Float64Array, proxy: Float64Array, K: number, rows: number): { probs: Float64Array; targets: Float64Array } {
+  const targets = new Float64Array(rows * K);
+  for (let r = 0; r < rows; r++) {
+    const y = probs.subarray(r * K, (r + 1) * K);
+    const g = greedyArgmaxBySums({ y, p: proxy.subarray(r * K, (r + 1) * K), angular: true });
+    const members = [...g.members.keys()].filter((k) => g.members[k]);
+    targets.set(argmaxCandidate(members, y.indexOf(Math.max(...y)), K), r * K);
+  }
+  return { probs: targets, targets };
+}
+
+/**
+ * --large: the core's sorted search (default beyond the limit) against the former greedy at K = 100
+ * and 1000, `linesearch` (H at the target). diff = (H_sorted − H_greedy)/|H_greedy|: > 0 the sorted
+ * search is better. Rows per K and family: --rows (default 2,000 at K = 100, 250 at K = 1000).
+ */
+async function compareLarge(): Promise<void> {
+  const families = [
+    ...FAMILIES,
+    { name: "bench rows (softmax(4·N) victim, softmax(0.5·N) proxy)", draw: (rng: Rng, K: number) => softmaxNormal(rng, K, 4) },
+  ];
+  console.log("| K | victims | rows | sorted better | equal | sorted worse | min diff | p5 | median | p95 | max diff |\n|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const K of [100, 1000]) {
+    const rows = args.includes("--rows") ? ROWS : K === 100 ? 2000 : 250;
+    const all: number[] = [];
+    const report = (label: string, diffs: number[]) => {
+      const sorted = [...diffs].sort((a, b) => a - b);
+      const f = (x: number) => (Math.abs(x) <= ZERO ? "0" : `${(100 * x).toPrecision(2)} %`);
+      const share = (n: number) => `${((100 * n) / diffs.length).toFixed(1)} % (${n})`;
+      console.log(
+        `| ${K} | ${label} | ${diffs.length} | ${share(diffs.filter((d) => d > ZERO).length)} | ${share(diffs.filter((d) => Math.abs(d) <= ZERO).length)} | ` +
+          `${share(diffs.filter((d) => d < -ZERO).length)} | ${f(sorted[0])} | ${f(quantile(sorted, 0.05))} | ${f(quantile(sorted, 0.5))} | ${f(quantile(sorted, 0.95))} | ${f(sorted[sorted.length - 1])} |`,
+      );
+    };
+    for (const [f, family] of families.entries()) {
+      const rng = createRng(77 * K + f);
+      const probs = new Float64Array(rows * K);
+      const proxy = new Float64Array(rows * K);
+      for (let r = 0; r < rows; r++) {
+        probs.set(family.draw(rng, K), r * K);
+        proxy.set(f === FAMILIES.length ? softmaxNormal(rng, K, 0.5) : drawProxy(rng, K, r), r * K);
+      }
+      const out = core
+        .createPerturber({ oracle: "argmax", objective: "angular", distance: "l1", epsilon: 0.5 })
+        .perturbWithTargets(probs, K, { kind: "probs", proxyProbs: proxy });
+      const greedy = formerGreedy(probs, proxy, K, rows);
+      const diffs: number[] = [];
+      for (let r = 0; r < rows; r++) {
+        const H = objectiveFor("angular", probs.subarray(r * K, (r + 1) * K), { kind: "probs", proxyProbs: proxy.subarray(r * K, (r + 1) * K) });
+        const hs = H(out.targets.subarray(r * K, (r + 1) * K));
+        const hg = H(greedy.targets.subarray(r * K, (r + 1) * K));
+        diffs.push(hg === 0 ? (hs === 0 ? 0 : 1) : (hs - hg) / Math.abs(hg));
+      }
+      report(family.name, diffs);
+      all.push(...diffs);
+    }
+    report("all", all);
+  }
+}

@@ -3,7 +3,10 @@
 // plain-loop oracle, not tuned), at K = 10, 100, 1000 and batches of 1 and 1024. Inputs: a
 // confident victim (softmax of sharp logits) and a scratch proxy (softmax of small logits), the
 // last-layer Jacobian (`probs`), angular objective, L1 budget 0.5, the paper's line search.
-// Rates are per CPU-second of this process (see measure), i.e. one core's throughput.
+// Rates are per CPU-second of this process (see measure), i.e. one core's throughput. At K = 100
+// and 1000 MAD-argmax is beyond the exact limit (the sorted search). PP_CORE_WASM=path/to/core.wasm
+// benchmarks another build of the core (e.g. an older commit's) through the same API.
+import { readFileSync } from "node:fs";
 import type { BenchResult } from "./run.js";
 import { loadCore, type Oracle, type PerturbOptions } from "../src/core/index.js";
 import { referencePerturbBatch } from "../test/reference/mad.js";
@@ -63,7 +66,7 @@ function measurePrefixes(call: (rows: number) => void, maxRows: number): number 
 }
 
 export async function run(): Promise<BenchResult[]> {
-  const core = await loadCore();
+  const core = await loadCore(process.env.PP_CORE_WASM ? readFileSync(process.env.PP_CORE_WASM) : undefined);
   const results: BenchResult[] = [];
   for (const oracle of ORACLES)
     for (const K of CLASSES)

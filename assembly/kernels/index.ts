@@ -5,3 +5,4 @@ export { transposedPatches } from "./im2col";
 export { accumulatePatches } from "./col2im";
 export { maxPoolGrad } from "./max-pool-grad";
 export { sumLeadingAxes } from "./sum-leading-axes";
+export { packColumnStrips, gemm } from "./gemm";

@@ -6,7 +6,7 @@ export interface CoreExports {
   ensureMemory(bytes: number): number;
   workBytes(K: number): number;
   configure(oracle: number, objective: number, distance: number, step: number, epsilon: number, seed: number): void;
-  /** MAD-argmax search: exhaustive up to K = limit (1..24), greedy beyond; refine != 0: swap passes after the greedy. */
+  /** MAD-argmax search: exhaustive up to K = limit (1..24), sorted search or greedy beyond; refine != 0: swap passes after it. */
   configureArgmax(limit: number, refine: number): void;
   perturbBatch(
     input: number, ioF32: number, jacobianKind: number, jacobian: number, jacobianF32: number,

@@ -17,13 +17,15 @@ export interface PerturbOptions {
   seed?: number;
   /**
    * `argmax` only: search all 2^(K−1) subsets exhaustively up to K = exactArgmaxLimit (an integer
-   * in 1..24, default 20), greedily beyond. Exhaustive cost doubles per class: about 5 ms per row at
-   * K = 20 (the `probs` Jacobian, line search), so about 80 ms at 24; the greedy is O(K²) per row.
+   * in 1..24, default 20); beyond, the sorted search (`probs` and `identity` Jacobians scored at the
+   * candidates: a few O(K log K) sorts per row, exact for `surrogate` and `identity`) or the greedy
+   * (`gram`, `reachable`: O(K²) candidates per row). Exhaustive cost doubles per class: about 5 ms per
+   * row at K = 20 (the `probs` Jacobian, line search), so about 80 ms at 24.
    */
   exactArgmaxLimit?: number;
   /**
-   * `argmax` only, K > exactArgmaxLimit: after the greedy, local-search passes (add, remove or
-   * exchange one class) until none improves. Default false (the greedy alone, as before).
+   * `argmax` only, K > exactArgmaxLimit: after the sorted search or the greedy, local-search passes
+   * (add, remove or exchange one class; O(K²) each) until none improves. Default false.
    */
   argmaxRefine?: boolean;
 }
