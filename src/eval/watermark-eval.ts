@@ -108,7 +108,8 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
     stableStringify({
       kind, attack, seed, threat, budget: config.budget, rate: wm.rate, softRate: wm.softRate ?? 0, softMass: wm.softMass, softKeying: wm.softKeying ?? "class", ...(wm.labelKeying === "class" ? { labelKeying: "class" } : {}), maxQueries: wm.maxQueries, alpha: wm.alpha, victim: setup.victimKey,
       thiefParams: setup.createThief(attack, { params }).params, queries: describeThief(attack).queries === "fixed-sample" || kind === "clean copy" ? queryTag : "live",
-      key: hashBytes(new TextEncoder().encode(seeds.defenseKey)), core: setup.coreHash,
+      // No core build: the watermark wraps defense "none", which never calls the WASM core.
+      key: hashBytes(new TextEncoder().encode(seeds.defenseKey)),
     });
 
   const rows: WatermarkRow[] = [];
