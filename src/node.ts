@@ -9,6 +9,7 @@ export {
   loadImageData, detectDataFormat, writeImageFolder, writeNpyData, resizeImages, DataFileError,
   type LoadedData, type LoadImageDataOptions, type DataFormat, type UnlabeledImageSet,
 } from "./node/data-files.js";
+export { FileError } from "./node/errors.js";
 export { nodeUserSources } from "./node/user-sources.js";
 export { loadFashionMnist, fashionMnistAvailable, fashionMnistDir, FASHION_MNIST_DEFAULT_DIR, FASHION_MNIST_CLASSES } from "./node/fashion-mnist.js";
 export { startServer, type ServerOptions, type RunningServer } from "./service/node/server.js";

@@ -2,6 +2,10 @@
 // line win over the file), and argument parsers that turn bad flag values into readable errors.
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { FlagError } from "./errors.js";
+
+/** A --config file the command cannot use: a usage error, like a bad flag. */
+const configFileError = (message: string) => new FlagError(message, { field: "--config" }, "config");
 
 const camel = (s: string) => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
@@ -11,16 +15,16 @@ export function loadConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new Error(`config file ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw configFileError(`config file ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new Error(`config file ${path}: not valid JSON (${(e as Error).message})`);
+    throw configFileError(`config file ${path}: not valid JSON (${(e as Error).message})`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`config file ${path}: expected a JSON object of option names to values`);
+    throw configFileError(`config file ${path}: expected a JSON object of option names to values`);
   }
   return parsed as Record<string, unknown>;
 }
@@ -37,7 +41,7 @@ export function applyConfig(cmd: Command, path: string): void {
     const option = options.find((o) => o.attributeName() === key);
     if (!option) {
       const known = options.map((o) => o.long?.replace(/^--(no-)?/, "")).filter(Boolean);
-      throw new Error(`config file ${path}: unknown option "${rawKey}" for \`${cmd.name()}\` (known: ${[...new Set(known)].join(", ")})`);
+      throw configFileError(`config file ${path}: unknown option "${rawKey}" for \`${cmd.name()}\` (known: ${[...new Set(known)].join(", ")})`);
     }
     const source = cmd.getOptionValueSource(key);
     if (source === "cli" || source === "env") continue;
@@ -49,23 +53,23 @@ function coerce(option: Option, value: unknown, rawKey: string, path: string): u
   const where = `config file ${path}: option "${rawKey}"`;
   const takesValue = option.required || option.optional;
   if (!takesValue) {
-    if (typeof value !== "boolean") throw new Error(`${where}: expected true or false, got ${JSON.stringify(value)}`);
+    if (typeof value !== "boolean") throw configFileError(`${where}: expected true or false, got ${JSON.stringify(value)}`);
     return value; // the attribute's value, also for --no-x options (key "x": false)
   }
   const items = option.variadic ? (Array.isArray(value) ? value : [value]) : [value];
   let result: unknown = option.variadic ? undefined : value;
   for (const item of items) {
     if (typeof item !== "string" && typeof item !== "number" && typeof item !== "boolean") {
-      throw new Error(`${where}: expected a ${option.variadic ? "list of values" : "string or number"}, got ${JSON.stringify(item)}`);
+      throw configFileError(`${where}: expected a ${option.variadic ? "list of values" : "string or number"}, got ${JSON.stringify(item)}`);
     }
     const text = String(item);
     if (option.argChoices && !option.argChoices.includes(text)) {
-      throw new Error(`${where}: "${text}" is not one of ${option.argChoices.join(", ")}`);
+      throw configFileError(`${where}: "${text}" is not one of ${option.argChoices.join(", ")}`);
     }
     try {
       result = option.parseArg ? option.parseArg(text, result) : option.variadic ? [...((result as string[]) ?? []), text] : text;
     } catch (e) {
-      throw new Error(`${where}: ${(e as Error).message}`);
+      throw configFileError(`${where}: ${(e as Error).message}`);
     }
   }
   return result;

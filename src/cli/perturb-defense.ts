@@ -3,7 +3,7 @@
 // only flags typed on the command line reach the defense, so defaults stay the registry's.
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { CoreInputError, type Core } from "../core/index.js";
-import { createDefense, DefenseConfigError, DefenseInputError, describeDefense, listDefenses, parseParameterStrings } from "../defenses/index.js";
+import { createDefense, DefenseConfigError, DefenseInputError, UnknownParameterError, describeDefense, listDefenses, parseParameterStrings } from "../defenses/index.js";
 import { readKeyFile } from "../node/key-file.js";
 import { paramArg } from "./config.js";
 import type { BatchTransform } from "./perturb-transform.js";
@@ -26,7 +26,7 @@ function defenseArg(value: string): string {
   try {
     describeDefense(value);
   } catch (error) {
-    if (error instanceof DefenseConfigError) throw new InvalidArgumentError(error.message.replace(/^defense "[^"]*": /, ""));
+    if (error instanceof DefenseConfigError) throw new InvalidArgumentError(error.parameter === undefined ? error.detail : `parameter "${error.parameter}": ${error.detail}`);
     throw error;
   }
   return value;
@@ -86,8 +86,7 @@ export function defenseTransform(core: Core, flags: Record<string, unknown>, giv
     if (error instanceof DefenseConfigError) {
       // The key is read from --key-file, never a flag of its own.
       const field = error.parameter === "key" ? "key-file" : (error.parameter ?? "defense");
-      const detail = error.message.replace(/^defense "[^"]*": (parameter "[^"]*": )?/, "");
-      throw new CoreInputError(field, null, error.parameter && /unknown parameter/.test(detail) ? `does not apply to --defense ${name}` : detail);
+      throw new CoreInputError(field, null, error instanceof UnknownParameterError ? `does not apply to --defense ${name}` : error.detail);
     }
     throw error;
   }
@@ -102,7 +101,7 @@ export function defenseTransform(core: Core, flags: Record<string, unknown>, giv
       return Float64Array.from(probs);
     } catch (error) {
       // perturb answers the lines before a bad row and blames the row's line.
-      if (error instanceof DefenseInputError) throw new CoreInputError(error.field, error.row ?? null, error.message.replace(/^[^:]*: /, ""));
+      if (error instanceof DefenseInputError) throw new CoreInputError(error.field, error.row ?? null, error.detail);
       throw error;
     }
   };

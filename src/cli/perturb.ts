@@ -6,7 +6,8 @@
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { Command, Option } from "commander";
-import { CoreInputError, loadCore, type Core, type PerturbOptions } from "../core/index.js";
+import { CoreInputError, PredictionPoisoningError, loadCore, type Core, type PerturbOptions } from "../core/index.js";
+import { FlagError } from "./errors.js";
 import { addDefenseOptions, defenseTransform } from "./perturb-defense.js";
 import type { BatchTransform } from "./perturb-transform.js";
 
@@ -22,20 +23,23 @@ export function madTransform(core: Core, options: PerturbOptions): BatchTransfor
 }
 
 /** The output stream failed (EPIPE: its reader closed it); nothing more can be written. */
-export class OutputClosedError extends Error {
+export class OutputClosedError extends PredictionPoisoningError {
   constructor(override readonly cause: Error) {
-    super(`output closed: ${cause.message}`);
+    super("unavailable", `output closed: ${cause.message}`, { cause });
     this.name = "OutputClosedError";
   }
 }
 
 /** A problem with one input line (1-based line number). */
-export class LineError extends Error {
+export class LineError extends PredictionPoisoningError {
+  declare readonly detail: string;
+
   constructor(
     readonly line: number,
     problem: string,
   ) {
-    super(`line ${line}: ${problem}`);
+    // "data": the lines are what perturb reads, like a data file; bad flags are FlagError.
+    super("data", `line ${line}: ${problem}`, { detail: problem });
     this.name = "LineError";
   }
 }
@@ -140,8 +144,7 @@ export async function perturbStream(input: Readable, output: Writable, transform
         await write(formatRows(head, good, K));
         written += good;
       }
-      const reason = error.message.replace(/^row \d+, /, "");
-      throw new LineError(batch[good].line, reason);
+      throw new LineError(batch[good].line, `${error.field}: ${error.detail}`);
     }
     await write(formatRows(answers, rows, K));
     written += rows;
@@ -223,11 +226,8 @@ export const perturbCommand = addDefenseOptions(new Command("perturb")
     try {
       transform = await buildTransform(flags, (flag) => command.getOptionValueSource(flag) === "cli");
     } catch (error) {
-      if (error instanceof CoreInputError) {
-        process.stderr.write(`error: --${error.field}: ${error.message.replace(/^[\w-]+: /, "")}\n`);
-        process.exitCode = 2;
-        return;
-      }
+      // A flag the transform refused: a usage error (exit code 2) naming the flag.
+      if (error instanceof CoreInputError) throw new FlagError(`--${error.field}: ${error.detail}`, { field: `--${error.field}`, detail: error.detail, cause: error });
       throw error;
     }
     try {

@@ -4,6 +4,7 @@
 // flag (it would show in `ps`): a keyed defense reads it from --key-file, created on first start.
 import { availableParallelism } from "node:os";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { PredictionPoisoningError, isProblem } from "../core/errors.js";
 import { listDefenses, parseParameterStrings, createDefense, describeDefense, DefenseConfigError, publicParameters } from "../defenses/index.js";
 import { isKeyed } from "../defenses/keyed.js";
 import type { Architecture } from "../models/zoo.js";
@@ -290,7 +291,8 @@ function upstreamFlags(flags: ServeFlags, command: Command, log: (line: string) 
   try {
     return checkUpstreamOptions(options);
   } catch (e) {
-    return usage(`--upstream: ${(e as Error).message}`);
+    if (isProblem(e) && e.kind === "config") return usage(`--upstream: ${e.message}`);
+    throw e;
   }
 }
 
@@ -346,12 +348,12 @@ serveCommand.action(async (flags: ServeFlags, command: Command) => {
     modelName = `demo MNIST LeNet (held-out accuracy ${(demo.testAccuracy * 100).toFixed(1)}%)`;
   } else {
     const { modelExists } = await import("../node/model-files.js");
-    if (!modelExists(modelDir)) throw new Error(`--model ${modelDir}: no model.json there (give a tfjs model directory, or "demo")`);
+    if (!modelExists(modelDir)) throw new PredictionPoisoningError("not-found", `--model ${modelDir}: no model.json there (give a tfjs model directory, or "demo")`, { field: "--model" });
   }
   for (const [flag, dir] of [["--proxy-model", flags.proxyModel], ["--misinformation-model", flags.misinformationModel], ["--scorer-model", flags.scorerModel]] as const) {
     if (!dir) continue;
     const { modelExists } = await import("../node/model-files.js");
-    if (!modelExists(dir)) throw new Error(`${flag} ${dir}: no model.json there`);
+    if (!modelExists(dir)) throw new PredictionPoisoningError("not-found", `${flag} ${dir}: no model.json there`, { field: flag });
   }
 
   const proxy = flags.proxyModel ? { dir: flags.proxyModel } : { arch: flags.proxyArch, seed: flags.proxySeed };

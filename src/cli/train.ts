@@ -3,6 +3,7 @@
 // (tfjs model.json + weights.bin + victim.json metadata) for `serve` and `evaluate` to defend.
 // `--data DIR [--test DIR]` trains on the user's own labelled images instead (docs/DATA.md).
 import { Command, InvalidArgumentError, Option } from "commander";
+import { PredictionPoisoningError } from "../core/errors.js";
 
 function positiveInt(name: string) {
   return (v: string) => {
@@ -139,19 +140,19 @@ async function trainOnUserData(o: TrainCliOptions): Promise<void> {
   const started = performance.now();
   const loaded = await loadImageData(o.data!, { inputShape: o.inputShape });
   if (loaded.kind !== "labeled") {
-    throw new Error(`--data ${loaded.path}: the images have no labels (${loaded.format}); training needs one subfolder per class, labels.npy or an IDX labels file`);
+    throw new PredictionPoisoningError("data", `--data ${loaded.path}: the images have no labels (${loaded.format}); training needs one subfolder per class, labels.npy or an IDX labels file`, { field: "--data" });
   }
   const all = loaded.data;
   let split: import("../models/labeled-images.js").Split;
   let testSource: string;
   if (o.test) {
     const test = await loadImageData(o.test, { inputShape: all.inputShape, classNames: all.classNames, numClasses: all.numClasses });
-    if (test.kind !== "labeled") throw new Error(`--test ${test.path}: the images have no labels; a test set needs them to measure accuracy`);
+    if (test.kind !== "labeled") throw new PredictionPoisoningError("data", `--test ${test.path}: the images have no labels; a test set needs them to measure accuracy`, { field: "--test" });
     split = { train: all, test: test.data };
     testSource = test.path;
   } else {
     const testCount = Math.round(all.count * o.testFraction);
-    if (testCount < 1 || testCount >= all.count) throw new Error(`--data ${loaded.path}: ${all.count} images are too few to hold out ${o.testFraction} of them for testing; give --test`);
+    if (testCount < 1 || testCount >= all.count) throw new PredictionPoisoningError("data", `--data ${loaded.path}: ${all.count} images are too few to hold out ${o.testFraction} of them for testing; give --test`, { field: "--data" });
     split = splitSeeded(all, testCount, o.seed);
     testSource = `${testCount} of the ${all.count} images of ${loaded.path}, held out (seeded split, --test-fraction ${o.testFraction})`;
     console.log(`no --test: holding out ${testCount} of the ${all.count} images (--test-fraction ${o.testFraction}, seed ${o.seed}) for testing`);

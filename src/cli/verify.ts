@@ -4,6 +4,7 @@
 // 1/(K − 1): the most often a model that never saw our answers can match a keyed uniform wrong label
 // (src/node/watermark-verify.ts explains why that bound holds for any such model).
 import { Command, InvalidArgumentError, Option } from "commander";
+import { PredictionPoisoningError } from "../core/errors.js";
 import { integerArg } from "./config.js";
 
 function alphaArg(v: string): number {
@@ -46,8 +47,8 @@ verifyCommand.action(async (flags: VerifyFlags, command: Command) => {
   let source: string;
   if (flags.watermarkLog !== undefined) {
     const read = readWatermarkDir(flags.watermarkLog);
-    if (read.files === 0) throw new Error(`watermark log ${flags.watermarkLog}: no log files (wm-*.jsonl) in it: was serve started with --watermark and --watermark-log?`);
-    if (read.entries.length === 0) throw new Error(`watermark log ${flags.watermarkLog}: ${read.files} files but no watermarked queries yet`);
+    if (read.files === 0) throw new PredictionPoisoningError("not-found", `watermark log ${flags.watermarkLog}: no log files (wm-*.jsonl) in it: was serve started with --watermark and --watermark-log?`, { field: "--watermark-log" });
+    if (read.entries.length === 0) throw new PredictionPoisoningError("data", `watermark log ${flags.watermarkLog}: ${read.files} files but no watermarked queries yet`, { field: "--watermark-log" });
     if (read.skipped && !flags.json) console.error(`note: skipped ${read.skipped} malformed lines`);
     entries = read.entries;
     source = flags.watermarkLog;
@@ -60,7 +61,7 @@ verifyCommand.action(async (flags: VerifyFlags, command: Command) => {
       await log.close();
     }
     source = `${redactUrl(flags.redis!)} list ${flags.redisKey}`;
-    if (entries.length === 0) throw new Error(`watermark log ${source}: no watermarked queries in it`);
+    if (entries.length === 0) throw new PredictionPoisoningError("data", `watermark log ${source}: no watermarked queries in it`);
   }
   const { entries: distinct } = distinctEntries(entries);
   const { inputShape, numClasses } = distinct[0];

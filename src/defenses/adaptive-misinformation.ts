@@ -19,6 +19,7 @@ import { defineDefense } from "./definition.js";
 import type { DefenseModel } from "./deps.js";
 import { DefenseConfigError, DefenseInputError } from "./errors.js";
 import { defineParameters, param } from "./parameters.js";
+import { PredictionPoisoningError } from "../core/errors.js";
 
 const NAME = "adaptive-misinformation";
 
@@ -68,12 +69,12 @@ async function runModel(model: DefenseModel, what: string, inputs: InputBatch, B
   const K = classes ?? probs.length / B;
   // A model that answers the wrong shape or non-probabilities is the deployment's fault, not the query's: a plain Error.
   if (!(probs instanceof Float32Array) || probs.length !== B * K || !Number.isInteger(K) || K < 1) {
-    throw new Error(`${NAME}: the ${what} answered ${probs?.length} values for ${B} queries, expected ${B} x ${classes ?? "K"}${classes ? " (the victim's classes)" : ""}`);
+    throw new PredictionPoisoningError("data", `${NAME}: the ${what} answered ${probs?.length} values for ${B} queries, expected ${B} x ${classes ?? "K"}${classes ? " (the victim's classes)" : ""}`);
   }
   try {
     checkProbabilityRows(what, probs, B, K);
   } catch (error) {
-    if (error instanceof DefenseInputError) throw new Error(`${NAME}: the ${what} model's answer is not probabilities: ${error.message}`);
+    if (error instanceof DefenseInputError) throw new PredictionPoisoningError("data", `${NAME}: the ${what} model's answer is not probabilities: ${error.message}`, { cause: error });
     throw error;
   }
   return { probs, K };

@@ -2,6 +2,7 @@
 // smallest doubles and beyond (in log space): the watermark verification's p-value. The sum runs from
 // the term at k upward, each term from the previous by the ratio (n − i)/(i + 1) · p/(1 − p), in logs
 // with a log-sum-exp, starting from log C(n, k) + k log p + (n − k) log(1 − p) via log-gamma.
+import { PredictionPoisoningError } from "../core/errors.js";
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error ~1e-15). */
 function logGamma(x: number): number {
@@ -30,9 +31,9 @@ function logFactorial(n: number): number {
 
 /** ln P[X ≥ k], X ~ Binomial(n, p). */
 export function logBinomialTail(k: number, n: number, p: number): number {
-  if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`n must be a non-negative integer, got ${n}`);
-  if (!(Number.isInteger(k))) throw new RangeError(`k must be an integer, got ${k}`);
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`p must be in [0, 1], got ${p}`);
+  if (!(Number.isInteger(n) && n >= 0)) throw new PredictionPoisoningError("input", `n must be a non-negative integer, got ${n}`, { field: "n" });
+  if (!(Number.isInteger(k))) throw new PredictionPoisoningError("input", `k must be an integer, got ${k}`, { field: "k" });
+  if (!(p >= 0 && p <= 1)) throw new PredictionPoisoningError("input", `p must be in [0, 1], got ${p}`, { field: "p" });
   if (k <= 0) return 0;
   if (k > n) return -Infinity;
   if (p === 0) return -Infinity;

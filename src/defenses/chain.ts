@@ -3,7 +3,7 @@
 // registry needs for chain names ("modelguard-s>mad-argmax"): the chain's parameter names and the
 // routing of each given parameter to the one stage it belongs to.
 import type { Defense, DefenseBatch, DefenseResult } from "./defense.js";
-import { DefenseConfigError } from "./errors.js";
+import { DefenseConfigError, UnknownParameterError } from "./errors.js";
 import type { ParameterSpec } from "./parameters.js";
 
 export const CHAIN_SEPARATOR = ">";
@@ -124,8 +124,7 @@ export function routeChainParameters<T>(chain: string, stages: readonly ChainSta
     } else if (users.length > 1) {
       throw new DefenseConfigError(chain, key, `is declared by several stages: give it as ${users.map(([s]) => `"${s.name}.${key}"`).join(" or ")}`);
     } else {
-      const known = chainParameterSpecs(stages).map((s) => s.name).join(", ") || "none";
-      throw new DefenseConfigError(chain, key, `unknown parameter (known: ${known})`);
+      throw new UnknownParameterError(chain, key, chainParameterSpecs(stages).map((s) => s.name));
     }
   }
   return routed;

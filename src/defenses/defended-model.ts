@@ -6,6 +6,7 @@ import type { Defense, DefenseBatch } from "./defense.js";
 import type { DefenseProxy } from "./deps.js";
 import { DefenseInputError } from "./errors.js";
 import { perturbationDistances, RunningStats, type DistanceSummary } from "./stats.js";
+import { PredictionPoisoningError } from "../core/errors.js";
 
 /** A victim given as a plain function: a batch of inputs to B x K probabilities. */
 export type VictimFunction = (batch: InputBatch) => Promise<Float32Array>;
@@ -75,19 +76,19 @@ export class DefendedModel implements ProbabilityModel {
       this.victimModel = victim;
       this.predictVictim = (batch) => victim.predict(batch);
     } else {
-      throw new TypeError("DefendedModel: victim must be a ProbabilityModel or a function (batch) => Promise<Float32Array>");
+      throw new PredictionPoisoningError("config", "DefendedModel: victim must be a ProbabilityModel or a function (batch) => Promise<Float32Array>", { field: "victim" });
     }
     this.knownClasses = options.numClasses ?? this.victimModel?.numClasses;
     this.knownShape = options.inputShape ?? this.victimModel?.inputShape;
   }
 
   get numClasses(): number {
-    if (this.knownClasses === undefined) throw new Error("DefendedModel: numClasses is unknown until the first answer (pass options.numClasses)");
+    if (this.knownClasses === undefined) throw new PredictionPoisoningError("config", "DefendedModel: numClasses is unknown until the first answer (pass options.numClasses)", { field: "numClasses" });
     return this.knownClasses;
   }
 
   get inputShape(): readonly number[] {
-    if (this.knownShape === undefined) throw new Error("DefendedModel: inputShape is unknown until the first query (pass options.inputShape)");
+    if (this.knownShape === undefined) throw new PredictionPoisoningError("config", "DefendedModel: inputShape is unknown until the first query (pass options.inputShape)", { field: "inputShape" });
     return this.knownShape;
   }
 

@@ -2,7 +2,7 @@
 export type { Defense, DefenseBatch, DefenseResult, DefenseTraits } from "./defense.js";
 export type { DefenseDeps, DefenseModel, DefenseProxy } from "./deps.js";
 export { ALPHA_SNAP, misinformationWeight, type AdaptiveMisinformationDefense } from "./adaptive-misinformation.js";
-export { DefenseConfigError, DefenseInputError } from "./errors.js";
+export { DefenseConfigError, DefenseInputError, UnknownParameterError } from "./errors.js";
 export type { ParameterSpec, ParameterType } from "./parameters.js";
 export { createDefense, describeDefense, listDefenses, parseParameterStrings, publicParameters, type DefenseInfo, type DefenseName } from "./registry.js";
 export {

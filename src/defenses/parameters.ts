@@ -2,7 +2,7 @@
 // description); the same declaration validates user input (valibot) and describes the defense to the CLI,
 // the evaluation and the service (listDefenses()).
 import * as v from "valibot";
-import { DefenseConfigError } from "./errors.js";
+import { DefenseConfigError, UnknownParameterError } from "./errors.js";
 
 export type ParameterType = "number" | "integer" | "boolean" | "choice" | "string";
 
@@ -117,8 +117,7 @@ export function defineParameters<P extends Record<string, Parameter<unknown>>>(d
       const given = raw ?? {};
       for (const key of Object.keys(given)) {
         if (!(key in params)) {
-          const known = specs.map((s) => s.name).join(", ") || "none";
-          throw new DefenseConfigError(defense, key, `unknown parameter (known: ${known})`);
+          throw new UnknownParameterError(defense, key, specs.map((s) => s.name));
         }
       }
       for (const [name, p] of Object.entries(params)) {
@@ -150,8 +149,7 @@ export function coerceParameterStrings(
     if (value === undefined) continue;
     const spec = specs.find((s) => s.name === key);
     if (!spec) {
-      const known = specs.map((s) => s.name).join(", ") || "none";
-      throw new DefenseConfigError(defense, key, `unknown parameter (known: ${known})`);
+      throw new UnknownParameterError(defense, key, specs.map((s) => s.name));
     }
     if (typeof value !== "string") {
       out[key] = value;

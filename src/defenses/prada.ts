@@ -17,6 +17,7 @@
 // (MemoryPradaStore, bounded number of clients), in Redis in src/service/node/redis-prada.ts, so that every
 // replica sees the same client. Edge-safe: no `node:` imports.
 import { SHAPIRO_WILK_MAX_N, shapiroWilk } from "./shapiro-wilk.js";
+import { PredictionPoisoningError } from "../core/errors.js";
 
 export interface PradaOptions {
   /** Alarm while W < delta. Default 0.9 (the authors' code; the paper also uses 0.95). */
@@ -104,21 +105,22 @@ export interface PradaVerdict {
   readonly checks: readonly PradaCheck[];
 }
 
-export class PradaConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A PRADA option out of range; `field` is the option. */
+export class PradaConfigError extends PredictionPoisoningError {
+  constructor(message: string, field?: string) {
+    super("config", message, { field });
     this.name = "PradaConfigError";
   }
 }
 
 export function resolvePradaOptions(options: PradaOptions = {}): Required<PradaOptions> {
   const o = { ...PRADA_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<PradaOptions>;
-  if (!(o.delta > 0 && o.delta < 1)) throw new PradaConfigError(`prada: delta must be in (0, 1), got ${o.delta}`);
-  if (!(o.outlierSigmas > 0)) throw new PradaConfigError(`prada: outlierSigmas must be > 0, got ${o.outlierSigmas}`);
+  if (!(o.delta > 0 && o.delta < 1)) throw new PradaConfigError(`prada: delta must be in (0, 1), got ${o.delta}`, "delta");
+  if (!(o.outlierSigmas > 0)) throw new PradaConfigError(`prada: outlierSigmas must be > 0, got ${o.outlierSigmas}`, "outlierSigmas");
   for (const name of ["checkEvery", "minClassDistances", "maxGrowing", "maxDistances"] as const) {
-    if (!(Number.isInteger(o[name]) && o[name] >= 1)) throw new PradaConfigError(`prada: ${name} must be a positive integer, got ${o[name]}`);
+    if (!(Number.isInteger(o[name]) && o[name] >= 1)) throw new PradaConfigError(`prada: ${name} must be a positive integer, got ${o[name]}`, name);
   }
-  if (!(Number.isInteger(o.minSample) && o.minSample >= 2)) throw new PradaConfigError(`prada: minSample must be an integer >= 2, got ${o.minSample}`);
+  if (!(Number.isInteger(o.minSample) && o.minSample >= 2)) throw new PradaConfigError(`prada: minSample must be an integer >= 2, got ${o.minSample}`, "minSample");
   return o;
 }
 
@@ -150,7 +152,7 @@ export class PradaDetector {
   observe(state: PradaState, inputs: Float32Array, labels: ArrayLike<number>): PradaVerdict {
     const { dim } = state;
     const rows = labels.length;
-    if (inputs.length !== rows * dim) throw new RangeError(`prada: ${inputs.length} input values for ${rows} rows of ${dim}`);
+    if (inputs.length !== rows * dim) throw new PredictionPoisoningError("input", `prada: ${inputs.length} input values for ${rows} rows of ${dim}`, { field: "inputs" });
     const checks: PradaCheck[] = [];
     let raised = 0;
     if (!state.blocked) {
@@ -188,7 +190,7 @@ export class PradaDetector {
 
   private record(state: PradaState, x: Float32Array, label: number): void {
     const { maxGrowing, maxDistances } = this.options;
-    if (!Number.isInteger(label) || label < 0) throw new RangeError(`prada: class ${label} is not a non-negative integer`);
+    if (!Number.isInteger(label) || label < 0) throw new PredictionPoisoningError("input", `prada: class ${label} is not a non-negative integer`, { field: "label" });
     let cls = state.classes.get(label);
     if (!cls) {
       cls = { threshold: 0, added: 0, growing: new Float32Array(0), grownCount: 0, grownMean: 0, grownM2: 0, recorded: 0, distances: new Float32Array(0) };

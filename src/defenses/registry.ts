@@ -4,7 +4,7 @@ import { chainDefenses, chainParameterName, chainParameterSpecs, routeChainParam
 import type { Defense } from "./defense.js";
 import type { DefenseDefinition, TrainedModelRole } from "./definition.js";
 import type { DefenseDeps } from "./deps.js";
-import { DefenseConfigError } from "./errors.js";
+import { DefenseConfigError, UnknownParameterError } from "./errors.js";
 import { grad2Defense } from "./grad2.js";
 import { highConfidenceDefense } from "./high-confidence.js";
 import { labelsDefense } from "./labels.js";
@@ -128,9 +128,10 @@ function chainOf(name: string): Chain | null {
 /** A stage's DefenseConfigError, restated for the chain under the chain's name of the parameter. */
 function chainError(chain: Chain, stage: string, error: unknown): unknown {
   if (!(error instanceof DefenseConfigError) || error.defense !== stage) return error;
-  const detail = error.message.replace(/^defense "[^"]*": (parameter "[^"]*": )?/, "");
-  if (error.parameter === undefined) return new DefenseConfigError(chain.name, undefined, `stage "${stage}": ${detail}`);
-  return new DefenseConfigError(chain.name, chainParameterName(chain.stages, stage, error.parameter), detail);
+  if (error.parameter === undefined) return new DefenseConfigError(chain.name, undefined, `stage "${stage}": ${error.detail}`);
+  const parameter = chainParameterName(chain.stages, stage, error.parameter);
+  if (error instanceof UnknownParameterError) return new UnknownParameterError(chain.name, parameter, error.known);
+  return new DefenseConfigError(chain.name, parameter, error.detail);
 }
 
 /** Each stage's validated parameters, defaults filled in. */

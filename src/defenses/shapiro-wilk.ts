@@ -3,6 +3,7 @@
 // the algorithm behind R's shapiro.test and scipy.stats.shapiro. Valid for 3 <= n <= 5000. No npm
 // statistics package kept up to date has it (jstat, simple-statistics and @stdlib have no Shapiro–Wilk),
 // so it is written once here; edge-safe (no `node:` imports), used by the PRADA detector (prada.ts).
+import { PredictionPoisoningError } from "../core/errors.js";
 
 export interface ShapiroWilkResult {
   /** The statistic W in (0, 1]: close to 1 for a normal sample. */
@@ -141,13 +142,13 @@ export function shapiroWilkCoefficients(n: number): Float64Array {
  */
 export function shapiroWilk(sample: ArrayLike<number>): ShapiroWilkResult {
   const n = sample.length;
-  if (n < 3) throw new RangeError(`Shapiro–Wilk needs at least 3 values, got ${n}`);
-  if (n > SHAPIRO_WILK_MAX_N) throw new RangeError(`Shapiro–Wilk (AS R94) is valid for at most ${SHAPIRO_WILK_MAX_N} values, got ${n}`);
+  if (n < 3) throw new PredictionPoisoningError("input", `Shapiro–Wilk needs at least 3 values, got ${n}`, { field: "x" });
+  if (n > SHAPIRO_WILK_MAX_N) throw new PredictionPoisoningError("input", `Shapiro–Wilk (AS R94) is valid for at most ${SHAPIRO_WILK_MAX_N} values, got ${n}`, { field: "x" });
   const x = Float64Array.from(sample as ArrayLike<number>);
-  for (let i = 0; i < n; i++) if (!Number.isFinite(x[i])) throw new RangeError(`Shapiro–Wilk: value ${i} is ${x[i]}`);
+  for (let i = 0; i < n; i++) if (!Number.isFinite(x[i])) throw new PredictionPoisoningError("input", `Shapiro–Wilk: value ${i} is ${x[i]}`, { field: "x" });
   x.sort();
   const range = x[n - 1] - x[0];
-  if (!(range > 0)) throw new RangeError("Shapiro–Wilk: every value is the same (W is undefined)");
+  if (!(range > 0)) throw new PredictionPoisoningError("input", "Shapiro–Wilk: every value is the same (W is undefined)", { field: "x" });
   let mean = 0;
   for (let i = 0; i < n; i++) mean += x[i];
   mean /= n;

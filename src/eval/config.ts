@@ -1,6 +1,7 @@
 // What an evaluation run is: the dataset, the thieves, the defense settings (a grid), the budget, and
 // the victim's and thieves' training. Presets are named configurations sized for a 2-core machine.
 import type { Architecture } from "../models/zoo.js";
+import { EvalConfigError } from "./errors.js";
 
 export interface DefenseSetting {
   readonly defense: string;
@@ -88,7 +89,7 @@ export function expandGrid(defenses: readonly string[], grid: DefenseGrid): Defe
     const axes = Object.entries(grid[defense] ?? {});
     let combos: Record<string, unknown>[] = [{}];
     for (const [name, values] of axes) {
-      if (values.length === 0) throw new RangeError(`grid for "${defense}": parameter "${name}" has no values`);
+      if (values.length === 0) throw new EvalConfigError(`grid for "${defense}": parameter "${name}" has no values`);
       combos = combos.flatMap((c) => values.map((value) => ({ ...c, [name]: value })));
     }
     combos.forEach((params, order) => settings.push({ defense, params, order }));
@@ -99,11 +100,11 @@ export function expandGrid(defenses: readonly string[], grid: DefenseGrid): Defe
 /** Parses "mad:epsilon=0.1,0.5,1:step=linesearch" into the grid entry for one defense (values as strings). */
 export function parseGridEntry(text: string): { defense: string; params: Record<string, string[]> } {
   const [defense, ...parts] = text.split(":");
-  if (!defense) throw new RangeError(`grid entry "${text}": expected DEFENSE:PARAM=V1,V2[:PARAM=V...]`);
+  if (!defense) throw new EvalConfigError(`grid entry "${text}": expected DEFENSE:PARAM=V1,V2[:PARAM=V...]`);
   const params: Record<string, string[]> = {};
   for (const part of parts) {
     const eq = part.indexOf("=");
-    if (eq <= 0 || eq === part.length - 1) throw new RangeError(`grid entry "${text}": "${part}" is not PARAM=V1,V2,...`);
+    if (eq <= 0 || eq === part.length - 1) throw new EvalConfigError(`grid entry "${text}": "${part}" is not PARAM=V1,V2,...`);
     params[part.slice(0, eq)] = part.slice(eq + 1).split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   }
   return { defense, params };
@@ -341,7 +342,7 @@ export const presets: Readonly<Record<string, Preset>> = {
 
 export function presetConfig(name: string): EvalConfig {
   const preset = presets[name];
-  if (!preset) throw new RangeError(`unknown preset "${name}" (known: ${Object.keys(presets).join(", ")})`);
+  if (!preset) throw new EvalConfigError(`unknown preset "${name}" (known: ${Object.keys(presets).join(", ")})`);
   const { defenses, grid, extraSettings, ...rest } = preset.config;
   return { ...rest, settings: presetSettings(defenses, grid, extraSettings) };
 }

@@ -13,6 +13,7 @@ import type { ImageSet } from "../thieves/thief.js";
 import { predictAll } from "./black-box.js";
 import type { EvalConfig, UserRunConfig } from "./config.js";
 import { runSeeds } from "./seeds.js";
+import { EvalConfigError, EvalDataError } from "./errors.js";
 
 export interface EvalData {
   readonly dataset: string;
@@ -81,7 +82,7 @@ function range(start: number, end: number): Int32Array {
 /** The last `heldOutSize` images of `images` are held out; the rest are kept. */
 function split(images: LabeledImages, heldOutSize: number, what: string): { kept: LabeledImages; heldOut: LabeledImages } {
   if (!Number.isInteger(heldOutSize) || heldOutSize < 1 || heldOutSize >= images.count) {
-    throw new RangeError(`heldOutSize must be an integer in [1, ${images.count - 1}] (the ${what} has ${images.count} images), got ${heldOutSize}`);
+    throw new EvalConfigError(`heldOutSize must be an integer in [1, ${images.count - 1}] (the ${what} has ${images.count} images), got ${heldOutSize}`);
   }
   const cut = images.count - heldOutSize;
   return { kept: subset(images, range(0, cut)), heldOut: subset(images, range(cut, images.count)) };
@@ -106,7 +107,7 @@ function holdOut(
 
 export function prepareData(config: Pick<EvalConfig, "dataset" | "transfer" | "heldOutSize" | "heldOutFrom" | "seed">, sources: DataSources): EvalData {
   const splitSeed = runSeeds(config.seed).split;
-  if (config.dataset === "user") throw new RangeError('dataset "user" is a user\'s own victim and data: prepareUserData loads them');
+  if (config.dataset === "user") throw new EvalConfigError('dataset "user" is a user\'s own victim and data: prepareUserData loads them');
   if (config.dataset === "mnist") {
     const { train, test: fullTest } = sources.mnist(splitSeed);
     const { victimTrain, heldOut, test } = holdOut(train, fullTest, config);
@@ -118,16 +119,16 @@ export function prepareData(config: Pick<EvalConfig, "dataset" | "transfer" | "h
         pool = fashion.train;
         poolName = "fashion-mnist";
       } else if (config.transfer === "fashion-mnist") {
-        throw new Error("transfer set fashion-mnist requested but it is not installed (apt-get install dataset-fashion-mnist)");
+        throw new EvalDataError("transfer set fashion-mnist requested but it is not installed (apt-get install dataset-fashion-mnist)", undefined, "not-found");
       }
     } else if (config.transfer !== "heldout") {
-      throw new RangeError(`transfer set "${config.transfer}" does not apply to an MNIST victim (use auto, fashion-mnist or heldout)`);
+      throw new EvalConfigError(`transfer set "${config.transfer}" does not apply to an MNIST victim (use auto, fashion-mnist or heldout)`);
     }
     return { dataset: "mnist", numClasses: train.numClasses, inputShape: train.inputShape, victimTrain, heldOut, test, pool, poolName };
   }
   if (config.dataset === "fashion-mnist") {
     const fashion = sources.fashionMnist();
-    if (!fashion) throw new Error("dataset fashion-mnist is not installed (apt-get install dataset-fashion-mnist)");
+    if (!fashion) throw new EvalDataError("dataset fashion-mnist is not installed (apt-get install dataset-fashion-mnist)", undefined, "not-found");
     const { victimTrain, heldOut, test } = holdOut(fashion.train, fashion.test, config);
     let pool: ImageSet = heldOut;
     let poolName = "fashion-mnist-heldout";
@@ -140,11 +141,11 @@ export function prepareData(config: Pick<EvalConfig, "dataset" | "transfer" | "h
       pool = { images, count: mnist.train.count + mnist.test.count, inputShape: mnist.train.inputShape };
       poolName = "mnist";
     } else if (config.transfer !== "heldout") {
-      throw new RangeError(`transfer set "${config.transfer}" does not apply to a Fashion-MNIST victim (use auto, mnist or heldout)`);
+      throw new EvalConfigError(`transfer set "${config.transfer}" does not apply to a Fashion-MNIST victim (use auto, mnist or heldout)`);
     }
     return { dataset: "fashion-mnist", numClasses: fashion.train.numClasses, inputShape: fashion.train.inputShape, victimTrain, heldOut, test, pool, poolName };
   }
-  throw new RangeError(`unknown dataset "${config.dataset as string}" (known: mnist, fashion-mnist)`);
+  throw new EvalConfigError(`unknown dataset "${config.dataset as string}" (known: mnist, fashion-mnist)`);
 }
 
 const describeImages = (images: UserImages) =>
@@ -164,7 +165,7 @@ export async function prepareUserData(
   const { user } = config;
   const expect = { inputShape: victim.model.inputShape, numClasses: victim.model.numClasses, classNames: victim.classNames };
   const loaded = await sources.images(user.test, expect);
-  if (loaded.data.count < 1) throw new Error(`test set ${loaded.path}: holds no images`);
+  if (loaded.data.count < 1) throw new EvalDataError(`test set ${loaded.path}: holds no images`);
   let test: LabeledImages;
   let testLabels: "given" | "victim" = "given";
   if (loaded.kind === "labeled") test = { ...loaded.data, numClasses: victim.model.numClasses };
@@ -190,7 +191,7 @@ export async function prepareUserData(
   } else if (needsSeeds) {
     // A seeded shuffle first: an image folder lists its classes one after another.
     const size = Math.min(config.heldOutSize, Math.floor(test.count / 5));
-    if (size < 1) throw new Error(`test set ${loaded.path}: ${test.count} images are too few to withhold JB seeds from (at least 5 needed; or give --seeds)`);
+    if (size < 1) throw new EvalDataError(`test set ${loaded.path}: ${test.count} images are too few to withhold JB seeds from (at least 5 needed; or give --seeds)`);
     const order = seeded(runSeeds(config.seed).split, "splitmix32").permutation(test.count); // splitmix32: the split cached results were computed on
     const seeds = subset(test, order.subarray(test.count - size));
     test = { ...subset(test, order.subarray(0, test.count - size)), name: test.name };

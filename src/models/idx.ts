@@ -1,5 +1,6 @@
 // The IDX file format (MNIST, Fashion-MNIST): a 4-byte magic (0, 0, type code, rank), `rank`
 // big-endian uint32 dimensions, then the values big-endian. Pure: takes bytes, never touches files.
+import { ModelDataError, ModelInputError } from "./errors.js";
 
 export type IdxDataType = "uint8" | "int8" | "int16" | "int32" | "float32" | "float64";
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
@@ -21,17 +22,17 @@ export interface IdxArray {
 
 /** Parses an (uncompressed) IDX file; throws naming what is wrong (`what` names the source). */
 export function parseIdx(bytes: Uint8Array, what = "IDX data"): IdxArray {
-  if (bytes.length < 4) throw new Error(`${what}: ${bytes.length} bytes is too short for an IDX header (truncated or not IDX)`);
+  if (bytes.length < 4) throw new ModelDataError(`${what}: ${bytes.length} bytes is too short for an IDX header (truncated or not IDX)`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     const gz = bytes[0] === 0x1f && bytes[1] === 0x8b ? " (it is gzip-compressed: decompress it first)" : "";
-    throw new Error(`${what}: bad IDX magic ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ")}${gz}`);
+    throw new ModelDataError(`${what}: bad IDX magic ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ")}${gz}`);
   }
   const kind = TYPES[bytes[2]];
-  if (!kind) throw new Error(`${what}: unknown IDX element type code 0x${bytes[2].toString(16)}`);
+  if (!kind) throw new ModelDataError(`${what}: unknown IDX element type code 0x${bytes[2].toString(16)}`);
   const rank = bytes[3];
-  if (rank < 1) throw new Error(`${what}: IDX rank must be at least 1, got ${rank}`);
+  if (rank < 1) throw new ModelDataError(`${what}: IDX rank must be at least 1, got ${rank}`);
   const headerBytes = 4 + 4 * rank;
-  if (bytes.length < headerBytes) throw new Error(`${what}: truncated IDX header (needs ${headerBytes} bytes for ${rank} dimensions, has ${bytes.length})`);
+  if (bytes.length < headerBytes) throw new ModelDataError(`${what}: truncated IDX header (needs ${headerBytes} bytes for ${rank} dimensions, has ${bytes.length})`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
   let count = 1;
@@ -41,12 +42,12 @@ export function parseIdx(bytes: Uint8Array, what = "IDX data"): IdxArray {
     count *= d;
   }
   const expected = headerBytes + count * kind.bytes;
-  if (!Number.isSafeInteger(expected)) throw new Error(`${what}: IDX dimensions [${dims}] are implausibly large`);
+  if (!Number.isSafeInteger(expected)) throw new ModelDataError(`${what}: IDX dimensions [${dims}] are implausibly large`);
   if (bytes.length < expected) {
-    throw new Error(`${what}: truncated IDX data: dimensions [${dims}] of ${kind.type} need ${expected} bytes, file has ${bytes.length}`);
+    throw new ModelDataError(`${what}: truncated IDX data: dimensions [${dims}] of ${kind.type} need ${expected} bytes, file has ${bytes.length}`);
   }
   if (bytes.length > expected) {
-    throw new Error(`${what}: ${bytes.length - expected} unexpected bytes after the IDX data for dimensions [${dims}] (corrupt file?)`);
+    throw new ModelDataError(`${what}: ${bytes.length - expected} unexpected bytes after the IDX data for dimensions [${dims}] (corrupt file?)`);
   }
   return { dims, dataType: kind.type, data: decode(view, headerBytes, count, kind.type) };
 }
@@ -79,7 +80,7 @@ export function encodeIdx(dims: number[], dataType: IdxDataType, values: ArrayLi
   const code = typeCode(dataType);
   const size = TYPES[code].bytes;
   const count = dims.reduce((a, b) => a * b, 1);
-  if (values.length !== count) throw new Error(`encodeIdx: dimensions [${dims}] need ${count} values, got ${values.length}`);
+  if (values.length !== count) throw new ModelInputError(`encodeIdx: dimensions [${dims}] need ${count} values, got ${values.length}`);
   const out = new Uint8Array(4 + 4 * dims.length + count * size);
   const view = new DataView(out.buffer);
   out[2] = code;

@@ -1,4 +1,5 @@
 // The models layer's public API (browser-safe; Node file helpers are in src/node/).
+export { ModelConfigError, ModelDataError, ModelInputError } from "./errors.js";
 export { initBackend, backendInfo, assertWasmBackend, type BackendInfo, type BackendOptions } from "./backend.js";
 export { registerTrainingKernels, trainingKernelNames } from "./kernels/index.js";
 export {

@@ -3,6 +3,7 @@
 // are in ./datasets.ts, which the package's main entry does not load.
 import { parseIdx } from "./idx.js";
 import { seeded } from "./random.js";
+import { ModelConfigError, ModelDataError, ModelInputError } from "./errors.js";
 
 export interface LabeledImages {
   name: string;
@@ -23,7 +24,7 @@ export interface Split {
 
 /** Shuffle with `seed`, put the last `testCount` examples in the test set. */
 export function splitSeeded(d: LabeledImages, testCount: number, seed: number): Split {
-  if (!Number.isInteger(testCount) || testCount < 0 || testCount > d.count) throw new Error(`testCount must be an integer in [0, ${d.count}], got ${testCount}`);
+  if (!Number.isInteger(testCount) || testCount < 0 || testCount > d.count) throw new ModelConfigError(`testCount must be an integer in [0, ${d.count}], got ${testCount}`);
   const order = seeded(seed, "splitmix32").permutation(d.count); // splitmix32: the splits cached victims were trained on
   const trainCount = d.count - testCount;
   return {
@@ -39,7 +40,7 @@ export function subset(d: LabeledImages, indices: ArrayLike<number>): LabeledIma
   const labels = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const k = indices[i];
-    if (!Number.isInteger(k) || k < 0 || k >= d.count) throw new Error(`subset: index ${k} is outside 0..${d.count - 1}`);
+    if (!Number.isInteger(k) || k < 0 || k >= d.count) throw new ModelInputError(`subset: index ${k} is outside 0..${d.count - 1}`);
     images.set(d.images.subarray(k * size, (k + 1) * size), i * size);
     labels[i] = d.labels[k];
   }
@@ -59,15 +60,15 @@ export function labeledImagesFromIdx(imageBytes: Uint8Array, labelBytes: Uint8Ar
   const img = parseIdx(imageBytes, `${options.name} images`);
   const lab = parseIdx(labelBytes, `${options.name} labels`);
   if (img.dataType !== "uint8" || (img.dims.length !== 3 && img.dims.length !== 4)) {
-    throw new Error(`${options.name} images: expected uint8 [count, height, width(, channels)], got ${img.dataType} [${img.dims}]`);
+    throw new ModelDataError(`${options.name} images: expected uint8 [count, height, width(, channels)], got ${img.dataType} [${img.dims}]`);
   }
-  if (lab.dataType !== "uint8" || lab.dims.length !== 1) throw new Error(`${options.name} labels: expected uint8 [count], got ${lab.dataType} [${lab.dims}]`);
+  if (lab.dataType !== "uint8" || lab.dims.length !== 1) throw new ModelDataError(`${options.name} labels: expected uint8 [count], got ${lab.dataType} [${lab.dims}]`);
   const count = img.dims[0];
-  if (lab.dims[0] !== count) throw new Error(`${options.name}: ${count} images but ${lab.dims[0]} labels`);
+  if (lab.dims[0] !== count) throw new ModelDataError(`${options.name}: ${count} images but ${lab.dims[0]} labels`);
   const labels = new Int32Array(count);
   for (let i = 0; i < count; i++) {
     const y = lab.data[i];
-    if (y >= options.numClasses) throw new Error(`${options.name} labels: label ${y} at index ${i} is outside 0..${options.numClasses - 1}`);
+    if (y >= options.numClasses) throw new ModelDataError(`${options.name} labels: label ${y} at index ${i} is outside 0..${options.numClasses - 1}`);
     labels[i] = y;
   }
   const images = new Float32Array(img.data.length);
@@ -79,12 +80,12 @@ export function labeledImagesFromIdx(imageBytes: Uint8Array, labelBytes: Uint8Ar
 /** Checks a data set's arrays agree with its shape, labels are in range and pixels finite. */
 export function validateLabeledImages(d: LabeledImages): void {
   const size = exampleSize(d);
-  if (d.images.length !== d.count * size) throw new Error(`${d.name}: ${d.images.length} pixel values, expected ${d.count} x ${size}`);
-  if (d.labels.length !== d.count) throw new Error(`${d.name}: ${d.labels.length} labels for ${d.count} images`);
+  if (d.images.length !== d.count * size) throw new ModelDataError(`${d.name}: ${d.images.length} pixel values, expected ${d.count} x ${size}`);
+  if (d.labels.length !== d.count) throw new ModelDataError(`${d.name}: ${d.labels.length} labels for ${d.count} images`);
   for (let i = 0; i < d.count; i++) {
-    if (d.labels[i] < 0 || d.labels[i] >= d.numClasses) throw new Error(`${d.name}: label ${d.labels[i]} at index ${i} is outside 0..${d.numClasses - 1}`);
+    if (d.labels[i] < 0 || d.labels[i] >= d.numClasses) throw new ModelDataError(`${d.name}: label ${d.labels[i]} at index ${i} is outside 0..${d.numClasses - 1}`);
   }
   for (let i = 0; i < d.images.length; i++) {
-    if (!Number.isFinite(d.images[i])) throw new Error(`${d.name}: pixel ${i} is ${d.images[i]}`);
+    if (!Number.isFinite(d.images[i])) throw new ModelDataError(`${d.name}: pixel ${i} is ${d.images[i]}`);
   }
 }

@@ -26,6 +26,7 @@ import type { UnlabeledImages } from "./outliers.js";
 import { oneHot, predictLogits, trainModel, accuracy, type ExampleLoss, type SoftLabeledData, type TrainingProgressEvent, type TrainResult } from "./training.js";
 import { VICTIM_DEFAULTS } from "./victim.js";
 import { buildModel, type Architecture } from "./zoo.js";
+import { ModelConfigError, ModelInputError } from "./errors.js";
 
 export interface AuxiliaryTrainingOptions {
   arch: Architecture;
@@ -110,14 +111,14 @@ export const misinformationLoss: ExampleLoss = (logits, targets) =>
  * CE_in + λ·CE_uniform (see the file header).
  */
 export function outlierExposureData(train: LabeledImages, outliers: UnlabeledImages, lambda = 1): SoftLabeledData {
-  if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new Error(`outlier exposure: lambda must be a finite number >= 0, got ${lambda}`);
-  if (outliers.count < 1) throw new Error("outlier exposure: the outlier set is empty (without outliers, train the victim with trainVictim)");
-  if (train.count < 1) throw new Error("outlier exposure: the training set is empty");
+  if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new ModelConfigError(`outlier exposure: lambda must be a finite number >= 0, got ${lambda}`);
+  if (outliers.count < 1) throw new ModelInputError("outlier exposure: the outlier set is empty (without outliers, train the victim with trainVictim)");
+  if (train.count < 1) throw new ModelInputError("outlier exposure: the training set is empty");
   if (outliers.inputShape.join() !== train.inputShape.join()) {
-    throw new Error(`outlier exposure: outliers are [${outliers.inputShape}], the training images [${train.inputShape}]`);
+    throw new ModelInputError(`outlier exposure: outliers are [${outliers.inputShape}], the training images [${train.inputShape}]`);
   }
   const size = exampleSize(train);
-  if (outliers.images.length !== outliers.count * size) throw new Error(`outlier exposure: outliers have ${outliers.images.length} values, expected ${outliers.count} x ${size}`);
+  if (outliers.images.length !== outliers.count * size) throw new ModelInputError(`outlier exposure: outliers have ${outliers.images.length} values, expected ${outliers.count} x ${size}`);
   const K = train.numClasses;
   const count = train.count + outliers.count;
   const images = new Float32Array(count * size);

@@ -2,6 +2,7 @@
 // length, a Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (N, H, W), } and the
 // values in C order. Pure: takes bytes, never touches files. Only what image data sets use is read:
 // booleans, integers and floats of 1-8 bytes, either byte order, C order (fortran_order False).
+import { ModelDataError, ModelInputError } from "./errors.js";
 
 export type NpyDataType = "bool" | "uint8" | "int8" | "uint16" | "int16" | "uint32" | "int32" | "uint64" | "int64" | "float32" | "float64";
 export type NpyData = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
@@ -27,51 +28,51 @@ export function parseNpy(bytes: Uint8Array, what = "NPY data"): NpyArray {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
     const gz = bytes[0] === 0x1f && bytes[1] === 0x8b ? " (it is gzip-compressed: decompress it first)" : "";
     const npz = bytes[0] === 0x50 && bytes[1] === 0x4b ? " (it is a zip archive: an .npz? save each array with numpy.save)" : "";
-    throw new Error(`${what}: not an NPY file (no \\x93NUMPY magic)${gz}${npz}`);
+    throw new ModelDataError(`${what}: not an NPY file (no \\x93NUMPY magic)${gz}${npz}`);
   }
   const major = bytes[6];
-  if (major !== 1 && major !== 2 && major !== 3) throw new Error(`${what}: NPY format version ${major}.${bytes[7]} is not supported (1.0, 2.0 and 3.0 are)`);
+  if (major !== 1 && major !== 2 && major !== 3) throw new ModelDataError(`${what}: NPY format version ${major}.${bytes[7]} is not supported (1.0, 2.0 and 3.0 are)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lengthBytes = major === 1 ? 2 : 4;
-  if (bytes.length < 8 + lengthBytes) throw new Error(`${what}: truncated NPY header`);
+  if (bytes.length < 8 + lengthBytes) throw new ModelDataError(`${what}: truncated NPY header`);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const dataStart = 8 + lengthBytes + headerLength;
-  if (bytes.length < dataStart) throw new Error(`${what}: truncated NPY header (needs ${dataStart} bytes, file has ${bytes.length})`);
+  if (bytes.length < dataStart) throw new ModelDataError(`${what}: truncated NPY header (needs ${dataStart} bytes, file has ${bytes.length})`);
   // Versions 1 and 2 write the header in latin-1, version 3 in UTF-8; the keys and values read here are ASCII.
   const header = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(bytes.subarray(8 + lengthBytes, dataStart));
   const { descr, fortranOrder, shape } = parseHeader(header, what);
-  if (fortranOrder) throw new Error(`${what}: the array is in Fortran order (fortran_order: True); save it with numpy.save(path, numpy.ascontiguousarray(a))`);
+  if (fortranOrder) throw new ModelDataError(`${what}: the array is in Fortran order (fortran_order: True); save it with numpy.save(path, numpy.ascontiguousarray(a))`);
   const m = /^([<>|=])([a-zA-Z])(\d+)$/.exec(descr);
   const dataType = m ? KINDS[m[2]]?.[Number(m[3])] : undefined;
   if (!m || !dataType) {
-    throw new Error(`${what}: dtype '${descr}' is not supported (booleans, integers and floats: |u1, |i1, <i4, <i8, <f4, <f8, ...; not strings, objects or structured dtypes)`);
+    throw new ModelDataError(`${what}: dtype '${descr}' is not supported (booleans, integers and floats: |u1, |i1, <i4, <i8, <f4, <f8, ...; not strings, objects or structured dtypes)`);
   }
   const size = Number(m[3]);
   const littleEndian = m[1] !== ">";
   const count = shape.reduce((a, b) => a * b, 1);
   const expected = dataStart + count * size;
-  if (!Number.isSafeInteger(expected)) throw new Error(`${what}: shape (${shape.join(", ")}) is implausibly large`);
+  if (!Number.isSafeInteger(expected)) throw new ModelDataError(`${what}: shape (${shape.join(", ")}) is implausibly large`);
   if (bytes.length < expected) {
-    throw new Error(`${what}: truncated NPY data: shape (${shape.join(", ")}) of ${descr} needs ${expected} bytes, file has ${bytes.length}`);
+    throw new ModelDataError(`${what}: truncated NPY data: shape (${shape.join(", ")}) of ${descr} needs ${expected} bytes, file has ${bytes.length}`);
   }
-  if (bytes.length > expected) throw new Error(`${what}: ${bytes.length - expected} unexpected bytes after the data of shape (${shape.join(", ")}) (corrupt file?)`);
+  if (bytes.length > expected) throw new ModelDataError(`${what}: ${bytes.length - expected} unexpected bytes after the data of shape (${shape.join(", ")}) (corrupt file?)`);
   return { shape, dataType, data: decode(view, dataStart, count, dataType, littleEndian, what) };
 }
 
 function parseHeader(header: string, what: string): { descr: string; fortranOrder: boolean; shape: number[] } {
   const text = header.trim();
-  if (!text.startsWith("{") || !text.endsWith("}")) throw new Error(`${what}: the NPY header is not a dict literal: ${JSON.stringify(text.slice(0, 80))}`);
+  if (!text.startsWith("{") || !text.endsWith("}")) throw new ModelDataError(`${what}: the NPY header is not a dict literal: ${JSON.stringify(text.slice(0, 80))}`);
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(text);
   if (!descr) {
     const structured = /['"]descr['"]\s*:\s*\[/.test(text) ? " (a structured dtype: save a plain numeric array)" : "";
-    throw new Error(`${what}: the NPY header has no 'descr' string${structured}`);
+    throw new ModelDataError(`${what}: the NPY header has no 'descr' string${structured}`);
   }
   const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text);
-  if (!fortran) throw new Error(`${what}: the NPY header has no 'fortran_order'`);
+  if (!fortran) throw new ModelDataError(`${what}: the NPY header has no 'fortran_order'`);
   const shape = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text);
-  if (!shape) throw new Error(`${what}: the NPY header has no 'shape' tuple`);
+  if (!shape) throw new ModelDataError(`${what}: the NPY header has no 'shape' tuple`);
   const dims = shape[1].split(",").map((s) => s.trim()).filter((s) => s.length > 0);
-  if (!dims.every((d) => /^\d+L?$/.test(d))) throw new Error(`${what}: the NPY shape (${shape[1]}) is not a tuple of non-negative integers`);
+  if (!dims.every((d) => /^\d+L?$/.test(d))) throw new ModelDataError(`${what}: the NPY shape (${shape[1]}) is not a tuple of non-negative integers`);
   return { descr: descr[1], fortranOrder: fortran[1] === "True", shape: dims.map((d) => Number.parseInt(d, 10)) };
 }
 
@@ -95,7 +96,7 @@ function decode(view: DataView, offset: number, count: number, type: NpyDataType
     else if (type === "float64") out[i] = view.getFloat64(offset + 8 * i, little);
     else {
       const v = type === "int64" ? view.getBigInt64(offset + 8 * i, little) : view.getBigUint64(offset + 8 * i, little);
-      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new Error(`${what}: value ${v} at index ${i} is too large for an exact number`);
+      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new ModelDataError(`${what}: value ${v} at index ${i} is too large for an exact number`);
       out[i] = Number(v);
     }
   }
@@ -109,7 +110,7 @@ const DESCR: Record<NpyDataType, string> = {
 /** Encodes a version 1.0 NPY file, little-endian, C order (tests and tools write small fixtures with it). */
 export function encodeNpy(shape: readonly number[], dataType: NpyDataType, values: ArrayLike<number>): Uint8Array {
   const count = shape.reduce((a, b) => a * b, 1);
-  if (values.length !== count) throw new Error(`encodeNpy: shape (${shape.join(", ")}) needs ${count} values, got ${values.length}`);
+  if (values.length !== count) throw new ModelInputError(`encodeNpy: shape (${shape.join(", ")}) needs ${count} values, got ${values.length}`);
   const tuple = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   let header = `{'descr': '${DESCR[dataType]}', 'fortran_order': False, 'shape': ${tuple}, }`;
   // numpy pads the header with spaces and a newline so that the data starts on a 64-byte boundary.

@@ -28,6 +28,7 @@
 // with several channels noise is drawn per channel and each stroke gets a random colour. Pixels are in
 // [0, 1]. No Math.random, no node: imports (browser-safe).
 import { roleSeed, seeded, type Random } from "./random.js";
+import { ModelConfigError, ModelInputError } from "./errors.js";
 
 export const OUTLIER_KINDS = ["blurred-noise", "shapes", "pixel-shuffle", "patch-shuffle"] as const;
 export type OutlierKind = (typeof OUTLIER_KINDS)[number];
@@ -65,24 +66,24 @@ const SHUFFLES: readonly OutlierKind[] = ["pixel-shuffle", "patch-shuffle"];
 export function generateOutliers(options: OutlierOptions): OutlierSet {
   const { count, seed, source } = options;
   const kinds = options.kinds ?? OUTLIER_KINDS;
-  if (!Number.isInteger(count) || count < 0) throw new Error(`outliers: count must be an integer >= 0, got ${count}`);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`outliers: seed must be an integer in [0, 2^32 - 1], got ${seed}`);
-  if (kinds.length === 0) throw new Error("outliers: kinds is empty");
+  if (!Number.isInteger(count) || count < 0) throw new ModelConfigError(`outliers: count must be an integer >= 0, got ${count}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ModelConfigError(`outliers: seed must be an integer in [0, 2^32 - 1], got ${seed}`);
+  if (kinds.length === 0) throw new ModelConfigError("outliers: kinds is empty");
   for (const kind of kinds) {
-    if (!OUTLIER_KINDS.includes(kind)) throw new Error(`outliers: unknown kind "${kind}"; expected some of ${OUTLIER_KINDS.join(", ")}`);
+    if (!OUTLIER_KINDS.includes(kind)) throw new ModelConfigError(`outliers: unknown kind "${kind}"; expected some of ${OUTLIER_KINDS.join(", ")}`);
   }
   const shape = options.inputShape ?? source?.inputShape;
-  if (!shape) throw new Error("outliers: give inputShape (or source images to take it from)");
+  if (!shape) throw new ModelConfigError("outliers: give inputShape (or source images to take it from)");
   if (shape.length !== 3 || shape.some((d) => !Number.isInteger(d) || d < 1)) {
-    throw new Error(`outliers: inputShape must be [height, width, channels] with positive integers, got [${shape}]`);
+    throw new ModelConfigError(`outliers: inputShape must be [height, width, channels] with positive integers, got [${shape}]`);
   }
   const size = shape[0] * shape[1] * shape[2];
   if (kinds.some((k) => SHUFFLES.includes(k))) {
     if (!source || source.count < 1) {
-      throw new Error("outliers: pixel-shuffle and patch-shuffle shuffle in-distribution images: pass source (e.g. the victim's training images) or choose other kinds");
+      throw new ModelConfigError("outliers: pixel-shuffle and patch-shuffle shuffle in-distribution images: pass source (e.g. the victim's training images) or choose other kinds");
     }
-    if (source.inputShape.join() !== shape.join()) throw new Error(`outliers: source images are [${source.inputShape}], outliers asked for [${shape}]`);
-    if (source.images.length !== source.count * size) throw new Error(`outliers: source has ${source.images.length} values, expected ${source.count} x ${size}`);
+    if (source.inputShape.join() !== shape.join()) throw new ModelInputError(`outliers: source images are [${source.inputShape}], outliers asked for [${shape}]`);
+    if (source.images.length !== source.count * size) throw new ModelInputError(`outliers: source has ${source.images.length} values, expected ${source.count} x ${size}`);
   }
   const images = new Float32Array(count * size);
   const kindOf: OutlierKind[] = new Array(count);

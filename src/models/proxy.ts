@@ -6,6 +6,7 @@ import { initBackend } from "./backend.js";
 import { assertFiniteOutput, validateBatch } from "./inputs.js";
 import type { InputBatch } from "./types.js";
 import { buildModel, type ModelSpec } from "./zoo.js";
+import { ModelConfigError, ModelDataError } from "./errors.js";
 
 /**
  * last-layer: G = grad of log p wrt the last dense layer's weights has a closed form in p, so the
@@ -43,7 +44,7 @@ export class Proxy {
 
   /** `model` outputs logits; for a scratch proxy pass null and the spec (built on first use). */
   constructor(model: tf.LayersModel | null, private readonly spec?: ModelSpec) {
-    if (!model && !spec) throw new Error("Proxy needs a model or a ModelSpec");
+    if (!model && !spec) throw new ModelConfigError("Proxy needs a model or a ModelSpec");
     this.built = model;
   }
 
@@ -110,7 +111,7 @@ export class Proxy {
       return { kind: "identity" };
     }
     if (mode === "last-layer") return { kind: "probs", proxyProbs: await this.probs(batch) };
-    if (mode !== "layers") throw new Error(`unknown Jacobian mode "${String(mode)}"; expected one of ${jacobianModes.join(", ")}`);
+    if (mode !== "layers") throw new ModelConfigError(`unknown Jacobian mode "${String(mode)}"; expected one of ${jacobianModes.join(", ")}`);
     const model = await this.ready(batch);
     return { kind: "gram", gram: gramOfLogProbGradients(model, batch, this.selectWeights(model, layers)) };
   }
@@ -121,9 +122,9 @@ export class Proxy {
     for (const entry of names) {
       const [layerName, weightName] = entry.split("/");
       const layer = model.layers.find((l) => l.name === layerName);
-      if (!layer) throw new Error(`Proxy: no layer "${layerName}" in the model; layers: ${model.layers.map((l) => l.name).join(", ")}`);
+      if (!layer) throw new ModelConfigError(`Proxy: no layer "${layerName}" in the model; layers: ${model.layers.map((l) => l.name).join(", ")}`);
       const weights = layer.trainableWeights.filter((w) => !weightName || w.name.split("/").pop() === weightName || w.originalName.split("/").pop() === weightName);
-      if (!weights.length) throw new Error(`Proxy: layer "${layerName}" has no trainable weight${weightName ? ` "${weightName}"` : "s"}`);
+      if (!weights.length) throw new ModelConfigError(`Proxy: layer "${layerName}" has no trainable weight${weightName ? ` "${weightName}"` : "s"}`);
       for (const w of weights) chosen.push(w.read() as tf.Variable);
     }
     return chosen;
@@ -138,8 +139,8 @@ export class Proxy {
    * (t = 𝟙: a = h·rms(θ); t = θ: a = h). The copies snapshot θ when built: release them after training.
    */
   async directionalLogProbDerivative(batch: InputBatch, direction: WeightDirection, h: number): Promise<Float32Array> {
-    if (!weightDirections.includes(direction)) throw new Error(`Proxy: unknown weight direction "${String(direction)}"; expected one of ${weightDirections.join(", ")}`);
-    if (!(Number.isFinite(h) && h > 0)) throw new Error(`Proxy: finite-difference step h must be a positive number, got ${h}`);
+    if (!weightDirections.includes(direction)) throw new ModelConfigError(`Proxy: unknown weight direction "${String(direction)}"; expected one of ${weightDirections.join(", ")}`);
+    if (!(Number.isFinite(h) && h > 0)) throw new ModelConfigError(`Proxy: finite-difference step h must be a positive number, got ${h}`);
     const model = await this.ready(batch);
     const key = `${direction}:${h}`;
     let pending = this.shifted.get(key);
@@ -243,9 +244,9 @@ async function shiftedCopies(model: tf.LayersModel, direction: WeightDirection, 
     for (const v of data[i]) sumSquares += v * v;
     count += data[i].length;
   }
-  if (count === 0) throw new Error("Proxy: the model has no trainable weights to differentiate along");
+  if (count === 0) throw new ModelDataError("Proxy: the model has no trainable weights to differentiate along");
   const rmsTheta = Math.sqrt(sumSquares / count);
-  if (!(rmsTheta > 0)) throw new Error("Proxy: every trainable weight is 0; the direction has no scale");
+  if (!(rmsTheta > 0)) throw new ModelDataError("Proxy: every trainable weight is 0; the direction has no scale");
   // rms(t) is 1 for t = 𝟙 and rms(θ) for t = θ.
   const step = direction === "ones" ? h * rmsTheta : h;
   const shifted = (sign: 1 | -1): tf.Tensor[] =>

@@ -12,6 +12,7 @@
 // runs, golden answers, docs/results): "mulberry32" (the default: named streams, thieves, evaluation),
 // "splitmix32" (models: splits, training shuffles, layer seeds, synthetic and outlier images) and
 // "xoshiro128" (xoshiro128**, randomised defenses). test/models/random.test.ts pins their outputs.
+import { ModelConfigError } from "./errors.js";
 
 export type Engine = "mulberry32" | "splitmix32" | "xoshiro128";
 
@@ -55,7 +56,7 @@ export class Random {
 
   /** A uniformly random permutation of 0..n-1 (a shuffled identity). */
   permutation(n: number): Int32Array {
-    if (!Number.isInteger(n) || n < 0) throw new Error(`permutation size must be a non-negative integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 0) throw new ModelConfigError(`permutation size must be a non-negative integer, got ${n}`);
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) out[i] = i;
     return this.shuffle(out);
@@ -64,7 +65,7 @@ export class Random {
 
 /** A generator fully determined by `seed` (any finite number; truncated, then taken mod 2^32). */
 export function seeded(seed: number, engine: Engine = "mulberry32"): Random {
-  if (!Number.isFinite(seed)) throw new Error(`random seed must be a finite number, got ${seed}`);
+  if (!Number.isFinite(seed)) throw new ModelConfigError(`random seed must be a finite number, got ${seed}`);
   const s = Math.trunc(seed);
   switch (engine) {
     case "mulberry32":
@@ -88,7 +89,7 @@ export function stream(seed: number, role: string, ...ids: number[]): Random {
  * with the run seed by the murmur3 finaliser.
  */
 export function roleSeed(seed: number, role: string, ...ids: number[]): number {
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`run seed must be an integer in [0, 2^32 - 1], got ${seed}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ModelConfigError(`run seed must be an integer in [0, 2^32 - 1], got ${seed}`);
   let h = 0x811c9dc5;
   const mixIn = (byte: number) => {
     h = Math.imul(h ^ (byte & 0xff), 0x01000193) >>> 0;
@@ -99,7 +100,7 @@ export function roleSeed(seed: number, role: string, ...ids: number[]): number {
     mixIn(c >>> 8);
   }
   for (const id of [seed, ...ids]) {
-    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new RangeError(`seed id must be an integer in [0, 2^32 - 1], got ${id}`);
+    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new ModelConfigError(`seed id must be an integer in [0, 2^32 - 1], got ${id}`);
     mixIn(0x2f); // a separator, so ("a", 12) and ("a1", 2) differ
     for (let s = 0; s < 32; s += 8) mixIn(id >>> s);
   }
@@ -108,8 +109,8 @@ export function roleSeed(seed: number, role: string, ...ids: number[]): number {
 
 /** The `index`-th sub-seed of `seed`, in [0, 2^31 - 1): one splitmix32 draw (the formula victims were trained with). */
 export function deriveSeed(seed: number, index: number): number {
-  if (!Number.isInteger(index) || index < 0) throw new RangeError(`seed index must be a non-negative integer, got ${index}`);
-  if (!Number.isFinite(seed)) throw new Error(`random seed must be a finite number, got ${seed}`);
+  if (!Number.isInteger(index) || index < 0) throw new ModelConfigError(`seed index must be a non-negative integer, got ${index}`);
+  if (!Number.isFinite(seed)) throw new ModelConfigError(`random seed must be a finite number, got ${seed}`);
   return seeded(Math.trunc(seed) * 1000003 + index, "splitmix32").int(2147483647);
 }
 

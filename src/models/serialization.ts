@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "./backend.js";
 // the Rescaling layer's class must be registered before a zoo model is deserialised
 import "./zoo.js";
+import { ModelConfigError, ModelDataError } from "./errors.js";
 
 export type ModelLocation = string | tf.io.IOHandler;
 
@@ -16,7 +17,7 @@ function handlerFor(location: ModelLocation, purpose: "save" | "load"): tf.io.IO
   }
   const routed = purpose === "save" ? tf.io.getSaveHandlers(location) : tf.io.getLoadHandlers(location);
   if (routed.length === 1) return routed[0];
-  throw new Error(`no tfjs IO handler for "${location}" (${purpose}); pass a URL, an IOHandler or, in Node, use src/node/model-files.ts`);
+  throw new ModelConfigError(`no tfjs IO handler for "${location}" (${purpose}); pass a URL, an IOHandler or, in Node, use src/node/model-files.ts`);
 }
 
 /** Saves a LayersModel (topology + weights) to a URL or an IOHandler. */
@@ -37,9 +38,9 @@ export function isGraphModelArtifacts(artifacts: tf.io.ModelArtifacts): boolean 
 export async function loadModel(location: ModelLocation): Promise<tf.LayersModel | tf.GraphModel> {
   await initBackend();
   const handler = handlerFor(location, "load");
-  if (!handler.load) throw new Error("the IO handler cannot load");
+  if (!handler.load) throw new ModelConfigError("the IO handler cannot load");
   const artifacts = await handler.load();
-  if (!artifacts.modelTopology) throw new Error(`no model topology in the artifacts loaded from ${typeof location === "string" ? location : "the IO handler"}`);
+  if (!artifacts.modelTopology) throw new ModelDataError(`no model topology in the artifacts loaded from ${typeof location === "string" ? location : "the IO handler"}`);
   return isGraphModelArtifacts(artifacts)
     ? tf.loadGraphModel(tf.io.fromMemory(artifacts))
     : tf.loadLayersModel(tf.io.fromMemory(artifacts));
@@ -48,6 +49,6 @@ export async function loadModel(location: ModelLocation): Promise<tf.LayersModel
 /** Loads and insists on a LayersModel (needed to train it or use it as a proxy). */
 export async function loadLayersModel(location: ModelLocation): Promise<tf.LayersModel> {
   const model = await loadModel(location);
-  if (!(model instanceof tf.LayersModel)) throw new Error("expected a tfjs LayersModel but the artifacts hold a GraphModel");
+  if (!(model instanceof tf.LayersModel)) throw new ModelDataError("expected a tfjs LayersModel but the artifacts hold a GraphModel");
   return model;
 }

@@ -6,6 +6,7 @@ import { initBackend } from "./backend.js";
 import { exampleSize } from "./labeled-images.js";
 import { trainModel, type TrainingProgressEvent, type TrainResult } from "./training.js";
 import { buildModel, type ModelSpec } from "./zoo.js";
+import { ModelInputError } from "./errors.js";
 
 export interface SurrogateOptions {
   /** Architecture, classes, input shape and initialisation seed of the surrogate. */
@@ -40,10 +41,10 @@ export async function distillSurrogate(options: SurrogateOptions): Promise<Surro
   await initBackend();
   const { spec, images, probs } = options;
   const size = exampleSize(spec);
-  if (size === 0 || images.length % size !== 0) throw new Error(`distillSurrogate: ${images.length} image values are not a whole number of [${spec.inputShape}] inputs`);
+  if (size === 0 || images.length % size !== 0) throw new ModelInputError(`distillSurrogate: ${images.length} image values are not a whole number of [${spec.inputShape}] inputs`);
   const count = images.length / size;
   if (probs.length !== count * spec.numClasses) {
-    throw new Error(`distillSurrogate: ${probs.length} probability values for ${count} images x ${spec.numClasses} classes`);
+    throw new ModelInputError(`distillSurrogate: ${probs.length} probability values for ${count} images x ${spec.numClasses} classes`);
   }
   const model = buildModel(spec);
   try {

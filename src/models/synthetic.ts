@@ -3,6 +3,7 @@
 // CNN learns it in an epoch or two at any number of classes up to 100. Seeded; pure.
 import type { LabeledImages } from "./labeled-images.js";
 import { seeded } from "./random.js";
+import { ModelConfigError } from "./errors.js";
 
 export interface SyntheticImagesOptions {
   /** Images per class. */
@@ -34,9 +35,9 @@ export function syntheticImages(options: SyntheticImagesOptions): LabeledImages 
   const K = options.numClasses ?? 100;
   const side = options.size ?? 32;
   const channels = options.channels ?? 3;
-  if (!Number.isInteger(K) || K < 2 || K > 100) throw new Error(`syntheticImages: numClasses must be an integer in [2, 100], got ${K}`);
-  if (!Number.isInteger(side) || side < 16) throw new Error(`syntheticImages: size must be an integer >= 16, got ${side}`);
-  if (!Number.isInteger(options.perClass) || options.perClass < 1) throw new Error(`syntheticImages: perClass must be a positive integer, got ${options.perClass}`);
+  if (!Number.isInteger(K) || K < 2 || K > 100) throw new ModelConfigError(`syntheticImages: numClasses must be an integer in [2, 100], got ${K}`);
+  if (!Number.isInteger(side) || side < 16) throw new ModelConfigError(`syntheticImages: size must be an integer >= 16, got ${side}`);
+  if (!Number.isInteger(options.perClass) || options.perClass < 1) throw new ModelConfigError(`syntheticImages: perClass must be a positive integer, got ${options.perClass}`);
   const random = seeded(options.seed, "splitmix32"); // splitmix32: the images synthetic-data tests were pinned on
   const count = K * options.perClass;
   const pixels = side * side * channels;

@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { assertWasmBackend, initBackend } from "./backend.js";
 import { assertFiniteOutput, validateBatch } from "./inputs.js";
 import type { InputBatch, ProbabilityModel } from "./types.js";
+import { ModelConfigError, ModelDataError } from "./errors.js";
 
 export interface TfjsClassifierOptions {
   /** What the model outputs: "logits" (softmax applied here; the zoo's models) or "probabilities". Default "logits". */
@@ -24,16 +25,16 @@ export class TfjsClassifier implements ProbabilityModel {
 
   constructor(readonly model: tf.LayersModel | tf.GraphModel, options: TfjsClassifierOptions = {}) {
     this.outputs = options.outputs ?? "logits";
-    if (this.outputs !== "logits" && this.outputs !== "probabilities") throw new Error(`outputs must be "logits" or "probabilities", got ${String(this.outputs)}`);
+    if (this.outputs !== "logits" && this.outputs !== "probabilities") throw new ModelConfigError(`outputs must be "logits" or "probabilities", got ${String(this.outputs)}`);
     const inputs = model.inputs;
     const outputs = model.outputs;
-    if (inputs.length !== 1 || outputs.length !== 1) throw new Error(`TfjsClassifier needs a model with one input and one output, got ${inputs.length} and ${outputs.length}`);
+    if (inputs.length !== 1 || outputs.length !== 1) throw new ModelDataError(`TfjsClassifier needs a model with one input and one output, got ${inputs.length} and ${outputs.length}`);
     const fromModel = knownShape(inputs[0].shape as (number | null)[]);
     if (options.inputShape && fromModel && options.inputShape.join() !== fromModel.join()) {
-      throw new Error(`inputShape [${options.inputShape}] disagrees with the model's input [${fromModel}]`);
+      throw new ModelConfigError(`inputShape [${options.inputShape}] disagrees with the model's input [${fromModel}]`);
     }
     const inputShape = options.inputShape ? [...options.inputShape] : fromModel;
-    if (!inputShape) throw new Error(`the model's input shape [${inputs[0].shape}] has unknown dimensions: pass options.inputShape`);
+    if (!inputShape) throw new ModelConfigError(`the model's input shape [${inputs[0].shape}] has unknown dimensions: pass options.inputShape`);
     this.inputShape = inputShape;
     let outShape = outputs[0].shape as (number | null)[] | undefined;
     if (!outShape || outShape.some((d, i) => i > 0 && (typeof d !== "number" || d < 0))) {
@@ -43,7 +44,7 @@ export class TfjsClassifier implements ProbabilityModel {
     }
     const k = outShape[outShape.length - 1];
     if (outShape.length !== 2 || typeof k !== "number" || k < 2) {
-      throw new Error(`TfjsClassifier needs a [batch, classes] output with at least 2 classes, the model outputs [${outShape}]`);
+      throw new ModelDataError(`TfjsClassifier needs a [batch, classes] output with at least 2 classes, the model outputs [${outShape}]`);
     }
     this.numClasses = k;
   }
@@ -54,7 +55,7 @@ export class TfjsClassifier implements ProbabilityModel {
     const out = tf.tidy(() => {
       const x = tf.tensor(batch.data, [batch.batchSize, ...this.inputShape]);
       const y = this.model.predict(x) as tf.Tensor;
-      if (Array.isArray(y)) throw new Error("TfjsClassifier: the model returned several outputs");
+      if (Array.isArray(y)) throw new ModelDataError("TfjsClassifier: the model returned several outputs");
       if (this.outputs === as) return y;
       return as === "probabilities" ? tf.softmax(y) : tf.log(y);
     });
@@ -86,9 +87,9 @@ function assertDistributions(values: Float32Array, k: number): void {
     let sum = 0;
     for (let j = 0; j < k; j++) {
       const v = values[row * k + j];
-      if (v < 0) throw new Error(`TfjsClassifier: the model output a negative probability ${v} (row ${row}); is it a logits model? use outputs: "logits"`);
+      if (v < 0) throw new ModelDataError(`TfjsClassifier: the model output a negative probability ${v} (row ${row}); is it a logits model? use outputs: "logits"`);
       sum += v;
     }
-    if (Math.abs(sum - 1) > 1e-3) throw new Error(`TfjsClassifier: output row ${row} sums to ${sum}, not 1; is it a logits model? use outputs: "logits"`);
+    if (Math.abs(sum - 1) > 1e-3) throw new ModelDataError(`TfjsClassifier: output row ${row} sums to ${sum}, not 1; is it a logits model? use outputs: "logits"`);
   }
 }

@@ -5,6 +5,7 @@ import { initBackend } from "./backend.js";
 import { subset, type Split } from "./labeled-images.js";
 import { accuracy, softLabels, trainModel, type TrainingProgressEvent } from "./training.js";
 import { buildModel, type Architecture } from "./zoo.js";
+import { ModelConfigError } from "./errors.js";
 
 export interface VictimOptions {
   arch: Architecture;
@@ -50,7 +51,7 @@ export async function trainVictim(split: Split, options: VictimOptions): Promise
   const o = { ...VICTIM_DEFAULTS, ...options };
   const { test } = split;
   if (o.trainCount !== undefined && (!Number.isInteger(o.trainCount) || o.trainCount < 1 || o.trainCount > split.train.count)) {
-    throw new Error(`trainCount must be an integer in 1..${split.train.count}, got ${o.trainCount}`);
+    throw new ModelConfigError(`trainCount must be an integer in 1..${split.train.count}, got ${o.trainCount}`);
   }
   const train = o.trainCount === undefined ? split.train : subset(split.train, Array.from({ length: o.trainCount }, (_, i) => i));
   const model = buildModel({ arch: o.arch, numClasses: train.numClasses, inputShape: train.inputShape, seed: o.seed });

@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { deriveSeed } from "./random.js";
 import { assertWasmBackend } from "./backend.js";
+import { ModelConfigError } from "./errors.js";
 
 export type Architecture = "lenet" | "mlp" | "vgg";
 export const architectures: readonly Architecture[] = ["lenet", "mlp", "vgg"];
@@ -24,14 +25,14 @@ export function defaultNormalization(channels: number): { mean: number; std: num
 }
 
 function validateSpec(spec: ModelSpec): void {
-  if (!architectures.includes(spec.arch)) throw new Error(`unknown architecture "${spec.arch}"; expected one of ${architectures.join(", ")}`);
-  if (!Number.isInteger(spec.numClasses) || spec.numClasses < 2) throw new Error(`numClasses must be an integer >= 2, got ${spec.numClasses}`);
+  if (!architectures.includes(spec.arch)) throw new ModelConfigError(`unknown architecture "${spec.arch}"; expected one of ${architectures.join(", ")}`);
+  if (!Number.isInteger(spec.numClasses) || spec.numClasses < 2) throw new ModelConfigError(`numClasses must be an integer >= 2, got ${spec.numClasses}`);
   if (spec.inputShape.length !== 3 || spec.inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
-    throw new Error(`inputShape must be [height, width, channels] with positive integers, got [${spec.inputShape}]`);
+    throw new ModelConfigError(`inputShape must be [height, width, channels] with positive integers, got [${spec.inputShape}]`);
   }
-  if (!Number.isFinite(spec.seed)) throw new Error(`seed must be a finite number, got ${spec.seed}`);
+  if (!Number.isFinite(spec.seed)) throw new ModelConfigError(`seed must be a finite number, got ${spec.seed}`);
   const n = spec.normalization;
-  if (n && (!Number.isFinite(n.mean) || !Number.isFinite(n.std) || n.std <= 0)) throw new Error(`normalization needs a finite mean and a positive std, got ${JSON.stringify(n)}`);
+  if (n && (!Number.isFinite(n.mean) || !Number.isFinite(n.std) || n.std <= 0)) throw new ModelConfigError(`normalization needs a finite mean and a positive std, got ${JSON.stringify(n)}`);
 }
 
 /** Builds layers with seeded weights: layer i draws from deriveSeed(seed, i). */
@@ -68,7 +69,7 @@ function lenet(spec: ModelSpec, s: SeededLayers): tf.layers.Layer[] {
   const [h, w, c] = spec.inputShape;
   const h2 = Math.floor((h - 4) / 2), w2 = Math.floor((w - 4) / 2);
   const h4 = Math.floor((h2 - 4) / 2), w4 = Math.floor((w2 - 4) / 2);
-  if (h4 < 1 || w4 < 1) throw new Error(`lenet needs inputs of at least 16x16, got [${spec.inputShape}]`);
+  if (h4 < 1 || w4 < 1) throw new ModelConfigError(`lenet needs inputs of at least 16x16, got [${spec.inputShape}]`);
   return [
     normalizer(spec),
     s.conv("conv1", c, 20, 5, "valid"),
@@ -94,7 +95,7 @@ function mlp(spec: ModelSpec, s: SeededLayers): tf.layers.Layer[] {
 
 function vgg(spec: ModelSpec, s: SeededLayers): tf.layers.Layer[] {
   const [h, w, c] = spec.inputShape;
-  if (h % 8 !== 0 || w % 8 !== 0) throw new Error(`vgg needs height and width divisible by 8, got [${spec.inputShape}]`);
+  if (h % 8 !== 0 || w % 8 !== 0) throw new ModelConfigError(`vgg needs height and width divisible by 8, got [${spec.inputShape}]`);
   const layers: tf.layers.Layer[] = [normalizer(spec)];
   let channels = c;
   for (const [block, filters] of [[1, 32], [2, 64], [3, 128]] as const) {
@@ -135,7 +136,7 @@ export function defaultArchitecture(inputShape: readonly number[]): Architecture
 /** Throws, naming the architectures that fit, when `arch` cannot take inputs of `inputShape`. */
 export function assertArchitectureFits(arch: Architecture, inputShape: readonly number[]): void {
   const misfit = architectureMisfit(arch, inputShape);
-  if (misfit) throw new Error(`${misfit}; architectures that take [${inputShape}]: ${architecturesFor(inputShape).join(", ") || "none"}`);
+  if (misfit) throw new ModelConfigError(`${misfit}; architectures that take [${inputShape}]: ${architecturesFor(inputShape).join(", ") || "none"}`);
 }
 
 /** A fresh model with deterministic weights for (spec.arch, spec.inputShape, spec.numClasses, spec.seed). */

@@ -6,15 +6,19 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { PredictionPoisoningError } from "../core/errors.js";
+import { FileError } from "./errors.js";
 import { parseIdx } from "../models/idx.js";
 import type { LabeledImages } from "../models/labeled-images.js";
 import { encodeNpy, parseNpy, type NpyData } from "../models/npy.js";
 import type { ImageSet } from "../thieves/thief.js";
 
 /** A data file or folder that cannot be used; `path` is the file or folder at fault. */
-export class DataFileError extends Error {
-  constructor(readonly path: string, message: string) {
-    super(`${path}: ${message}`);
+export class DataFileError extends FileError {
+  declare readonly detail: string;
+
+  constructor(path: string, message: string, kind: "data" | "not-found" = "data") {
+    super(path, `${path}: ${message}`, kind, message);
     this.name = "DataFileError";
   }
 }
@@ -84,7 +88,7 @@ function listDir(dir: string): { files: string[]; dirs: string[] } {
 export function detectDataFormat(path: string): { format: DataFormat; images: string; labels?: string; classes?: string } {
   const full = resolve(path);
   const stat = statSync(full, { throwIfNoEntry: false });
-  if (!stat) throw new DataFileError(full, "does not exist");
+  if (!stat) throw new DataFileError(full, "does not exist", "not-found");
   if (stat.isFile()) {
     if (full.endsWith(".npy")) return { format: "npy", images: full };
     if (IDX_IMAGES.test(full)) {
@@ -146,7 +150,7 @@ export async function loadImageData(path: string, options: LoadImageDataOptions 
 
 function checkTargetShape(shape: readonly number[]): void {
   if (shape.length !== 3 || shape.some((d) => !Number.isInteger(d) || d < 1) || (shape[2] !== 1 && shape[2] !== 3)) {
-    throw new Error(`input shape must be [height, width, channels] with channels 1 or 3, got [${shape}]`);
+    throw new PredictionPoisoningError("config", `input shape must be [height, width, channels] with channels 1 or 3, got [${shape}]`, { field: "inputShape" });
   }
 }
 
@@ -330,8 +334,8 @@ async function decodeImages(files: readonly string[], target: readonly number[] 
 export function resizeImages(images: Float32Array, count: number, from: readonly number[], to: readonly number[]): Float32Array {
   const [h0, w0, c0] = from;
   const [h1, w1, c1] = to;
-  if (c0 !== 1 && c0 !== 3) throw new Error(`resizeImages: 1 or 3 channels, got ${c0}`);
-  if (c1 !== 1 && c1 !== 3) throw new Error(`resizeImages: 1 or 3 channels, got ${c1}`);
+  if (c0 !== 1 && c0 !== 3) throw new PredictionPoisoningError("input", `resizeImages: 1 or 3 channels, got ${c0}`, { field: "from" });
+  if (c1 !== 1 && c1 !== 3) throw new PredictionPoisoningError("input", `resizeImages: 1 or 3 channels, got ${c1}`, { field: "to" });
   const out = new Float32Array(count * h1 * w1 * c1);
   const pixel = new Float32Array(3);
   const sy = h0 / h1, sx = w0 / w1;

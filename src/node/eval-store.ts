@@ -5,6 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import type { EvalStore } from "../eval/runner.js";
 import type { VictimStore } from "../eval/setup.js";
 import { loadLayersModelFromDir, saveModelToDir } from "./model-files.js";
+import { FileError } from "./errors.js";
 
 /** Writes go to a temporary file first and are renamed into place, so a killed run never leaves half a file. */
 function writeAtomic(path: string, data: string | Uint8Array): void {
@@ -39,7 +40,7 @@ export class FileEvalStore implements EvalStore {
     const path = this.where(name);
     if (!existsSync(path)) return null;
     const bytes = readFileSync(path);
-    if (bytes.byteLength % 4 !== 0) throw new Error(`${path}: ${bytes.byteLength} bytes is not a whole number of float32 values (delete it to recompute)`);
+    if (bytes.byteLength % 4 !== 0) throw new FileError(path, `${path}: ${bytes.byteLength} bytes is not a whole number of float32 values (delete it to recompute)`);
     // Copy into a fresh, aligned buffer (Buffer pools may start at an odd offset).
     return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { labeledImagesFromIdx, type Split } from "../models/labeled-images.js";
+import { FileError } from "./errors.js";
 
 /** Where `apt-get install dataset-fashion-mnist` puts the files. */
 export const FASHION_MNIST_DEFAULT_DIR = "/usr/share/datasets/fashion-mnist";
@@ -31,7 +32,7 @@ function readGzipped(path: string): Uint8Array {
   try {
     return new Uint8Array(gunzipSync(packed));
   } catch (err) {
-    throw new Error(`${path}: not a valid gzip file (${(err as Error).message}); reinstall with \`apt-get install --reinstall dataset-fashion-mnist\``);
+    throw new FileError(path, `${path}: not a valid gzip file (${(err as Error).message}); reinstall with \`apt-get install --reinstall dataset-fashion-mnist\``);
   }
 }
 
@@ -40,10 +41,12 @@ export function loadFashionMnist(options: { dir?: string } = {}): Split {
   const dir = fashionMnistDir(options.dir);
   const missing = Object.values(FILES).filter((f) => !existsSync(join(dir, f)));
   if (missing.length) {
-    throw new Error(
+    throw new FileError(
+      dir,
       `Fashion-MNIST not found: ${missing.map((f) => join(dir, f)).join(", ")} missing. ` +
         `Install it with \`apt-get install dataset-fashion-mnist\` (files go to ${FASHION_MNIST_DEFAULT_DIR}), ` +
         `or point to a directory holding the four *-ubyte.gz files.`,
+      "not-found",
     );
   }
   const load = (images: string, labels: string, name: string) =>

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isKeyHex, MIN_KEY_BYTES } from "../defenses/keyed.js";
+import { FileError, fileErrorKind } from "./errors.js";
 
 export const KEY_FILE_NAME = "defense.key";
 const NEW_KEY_BYTES = 32;
@@ -19,10 +20,10 @@ export function readKeyFile(path: string): string {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new Error(`key file ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new FileError(path, `key file ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, fileErrorKind(e));
   }
   const key = text.trim();
-  if (!isKeyHex(key)) throw new Error(`key file ${path}: not a key (expected one line of hex, at least ${MIN_KEY_BYTES} bytes)`);
+  if (!isKeyHex(key)) throw new FileError(path, `key file ${path}: not a key (expected one line of hex, at least ${MIN_KEY_BYTES} bytes)`);
   return key;
 }
 
@@ -50,7 +51,7 @@ export function ensureKeyFile(path: string): KeyFile {
     created = true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
-      throw new Error(`key file ${path}: cannot create it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new FileError(path, `key file ${path}: cannot create it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, fileErrorKind(e));
     }
   }
   readKeyFile(path);

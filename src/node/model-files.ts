@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { loadModel, loadLayersModel, saveModel } from "../models/serialization.js";
+import { FileError } from "./errors.js";
 
 const WEIGHTS_FILE = "weights.bin";
 
@@ -36,14 +37,14 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
     },
     async load(): Promise<tf.io.ModelArtifacts> {
       const jsonPath = join(directory, "model.json");
-      if (!existsSync(jsonPath)) throw new Error(`no tfjs model at ${directory}: ${jsonPath} does not exist`);
+      if (!existsSync(jsonPath)) throw new FileError(jsonPath, `no tfjs model at ${directory}: ${jsonPath} does not exist`, "not-found");
       let json: tf.io.ModelJSON;
       try {
         json = JSON.parse(readFileSync(jsonPath, "utf8")) as tf.io.ModelJSON;
       } catch (err) {
-        throw new Error(`${jsonPath} is not valid JSON: ${(err as Error).message}`);
+        throw new FileError(jsonPath, `${jsonPath} is not valid JSON: ${(err as Error).message}`);
       }
-      if (!json.modelTopology) throw new Error(`${jsonPath} has no modelTopology: not a tfjs model.json`);
+      if (!json.modelTopology) throw new FileError(jsonPath, `${jsonPath} has no modelTopology: not a tfjs model.json`);
       return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
         const specs: tf.io.WeightsManifestEntry[] = [];
         const buffers: ArrayBuffer[] = [];
@@ -51,7 +52,7 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
           specs.push(...group.weights);
           for (const p of group.paths) {
             const file = join(directory, p);
-            if (!existsSync(file)) throw new Error(`weights file ${file} (listed in ${jsonPath}) is missing`);
+            if (!existsSync(file)) throw new FileError(file, `weights file ${file} (listed in ${jsonPath}) is missing`, "not-found");
             const bytes = readFileSync(file);
             buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
           }
@@ -59,7 +60,7 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
         const data = tf.io.concatenateArrayBuffers(buffers);
         const needed = specs.reduce((n, s) => n + tf.util.sizeFromShape(s.shape) * (s.dtype === "float32" || s.dtype === "int32" ? 4 : 1), 0);
         if (!specs.some((s) => s.quantization) && data.byteLength !== needed) {
-          throw new Error(`weights in ${directory} have ${data.byteLength} bytes, the manifest describes ${needed} (truncated or mismatched files)`);
+          throw new FileError(directory, `weights in ${directory} have ${data.byteLength} bytes, the manifest describes ${needed} (truncated or mismatched files)`);
         }
         return [specs, data];
       });

@@ -10,6 +10,7 @@ import { architectures, type Architecture } from "../models/zoo.js";
 import { loadImageData } from "./data-files.js";
 import { loadLayersModelFromDir, loadModelFromDir, modelExists } from "./model-files.js";
 import { readVictimMetadata } from "./victim-files.js";
+import { FileError } from "./errors.js";
 
 /** SHA-256 of model.json and the weight files it lists: equal hashes mean the same model. */
 function modelHash(dir: string): string {
@@ -34,8 +35,8 @@ function modelHash(dir: string): string {
 
 function requireModelDir(ref: string, what: string): string {
   const dir = resolve(ref);
-  if (!existsSync(dir)) throw new Error(`${what} ${dir}: does not exist`);
-  if (!modelExists(dir)) throw new Error(`${what} ${dir}: no model.json there (give a tfjs model directory: model.json + weights)`);
+  if (!existsSync(dir)) throw new FileError(dir, `${what} ${dir}: does not exist`, "not-found");
+  if (!modelExists(dir)) throw new FileError(dir, `${what} ${dir}: no model.json there (give a tfjs model directory: model.json + weights)`, "not-found");
   return dir.endsWith("model.json") ? resolve(dir, "..") : dir;
 }
 
@@ -64,7 +65,7 @@ export function nodeUserSources(): UserDataSources {
     async images(ref, expect): Promise<UserImages> {
       const shape = expect.inputShape;
       if (shape.length !== 3 || (shape[2] !== 1 && shape[2] !== 3)) {
-        throw new Error(`${resolve(ref)}: the victim takes inputs of shape [${shape}]; images can be given to models that take [height, width, 1 or 3]`);
+        throw new FileError(resolve(ref), `${resolve(ref)}: the victim takes inputs of shape [${shape}]; images can be given to models that take [height, width, 1 or 3]`);
       }
       const loaded = await loadImageData(ref, { inputShape: shape, numClasses: expect.numClasses, classNames: expect.classNames });
       return loaded.kind === "labeled"

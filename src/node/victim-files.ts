@@ -7,6 +7,8 @@ import { loadMnist, type Split } from "../models/datasets.js";
 import { trainVictim, VICTIM_DEFAULTS, type VictimMetadata, type VictimOptions } from "../models/victim.js";
 import { loadFashionMnist } from "./fashion-mnist.js";
 import { loadLayersModelFromDir, modelExists, saveModelToDir } from "./model-files.js";
+import { FileError } from "./errors.js";
+import { ModelConfigError } from "../models/errors.js";
 
 export type VictimDataset = "mnist" | "fashion-mnist";
 export const victimDatasets: readonly VictimDataset[] = ["mnist", "fashion-mnist"];
@@ -17,7 +19,7 @@ const METADATA_FILE = "victim.json";
 export function victimData(dataset: VictimDataset, options: { seed?: number; fashionMnistDir?: string } = {}): Split {
   if (dataset === "mnist") return loadMnist({ seed: options.seed ?? 0 });
   if (dataset === "fashion-mnist") return loadFashionMnist({ dir: options.fashionMnistDir });
-  throw new Error(`unknown dataset "${String(dataset)}"; expected one of ${victimDatasets.join(", ")}`);
+  throw new ModelConfigError(`unknown dataset "${String(dataset)}"; expected one of ${victimDatasets.join(", ")}`);
 }
 
 export function readVictimMetadata(dir: string): VictimMetadata | null {
@@ -26,7 +28,7 @@ export function readVictimMetadata(dir: string): VictimMetadata | null {
   try {
     return JSON.parse(readFileSync(path, "utf8")) as VictimMetadata;
   } catch (err) {
-    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
+    throw new FileError(path, `${path} is not valid JSON: ${(err as Error).message}`);
   }
 }
 

@@ -1,5 +1,6 @@
 // The service's error vocabulary: every failure a client can see has a kind (a metrics label),
 // an HTTP status and, for bad input, the request field it is about.
+import { PredictionPoisoningError } from "../core/errors.js";
 
 export type ErrorKind =
   | "bad_json"
@@ -48,20 +49,21 @@ export const errorKinds = Object.keys(statusOf) as ErrorKind[];
 /** The HTTP status of each kind (the OpenAPI description lists them per status). */
 export const errorStatus: Readonly<Record<ErrorKind, Status>> = statusOf;
 
-export class ServiceError extends Error {
+/** A failure a client sees: the project's error base with the service's finer kinds (one HTTP status each). */
+export class ServiceError extends PredictionPoisoningError<ErrorKind> {
   readonly status: Status;
   constructor(
-    readonly kind: ErrorKind,
+    kind: ErrorKind,
     message: string,
     /** The request field the error is about, e.g. "inputs[0][3]" or "x-api-key". */
-    readonly field?: string,
+    field?: string,
     /** Why the request was refused, when a policy refused it (e.g. "prada": the detector blocked the key), or what
      * failed upstream (bad_upstream: "unreachable", "status", "not_json", "malformed"). */
     readonly reason?: string,
     /** Seconds after which a retry may succeed: sent as `Retry-After` (503 overloaded, 429 windowed budgets). */
     readonly retryAfter?: number,
   ) {
-    super(message);
+    super(kind, message, { field });
     this.name = "ServiceError";
     this.status = statusOf[kind];
   }

@@ -3,6 +3,7 @@
 // each batch. Its answers are validated (shape, number of classes, finite, on the simplex) before the defense
 // sees them; any failure is a 502 or 504 ServiceError naming what was wrong, never the raw answer. Edge-safe:
 // the global fetch with an AbortSignal timeout, no `node:` imports.
+import { PredictionPoisoningError } from "../core/errors.js";
 import { DefendedModel } from "../defenses/defended-model.js";
 import type { VictimFunction } from "../defenses/defended-model.js";
 import type { Defense } from "../defenses/defense.js";
@@ -52,25 +53,25 @@ export function redactUpstreamUrl(url: string): string {
   }
 }
 
-/** Checks the options (the CLI turns the message into exit code 2); returns them with defaults filled in. */
+/** Checks the options (config errors naming the option; the CLI makes them exit code 2); returns them with defaults filled in. */
 export function checkUpstreamOptions(options: UpstreamOptions): UpstreamOptions {
   let u: URL;
   try {
     u = new URL(options.url);
   } catch {
-    throw new RangeError(`upstream URL "${redactUpstreamUrl(options.url)}" is not a URL (expected http://host:port/...)`);
+    throw new PredictionPoisoningError("config", `upstream URL "${redactUpstreamUrl(options.url)}" is not a URL (expected http://host:port/...)`, { field: "url" });
   }
-  if (u.protocol !== "http:" && u.protocol !== "https:") throw new RangeError(`upstream URL: expected http:// or https://, got ${u.protocol}//`);
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new PredictionPoisoningError("config", `upstream URL: expected http:// or https://, got ${u.protocol}//`, { field: "url" });
   if (!(upstreamProtocols as readonly string[]).includes(options.protocol)) {
-    throw new RangeError(`upstream protocol must be one of ${upstreamProtocols.join(", ")}, got ${String(options.protocol)}`);
+    throw new PredictionPoisoningError("config", `upstream protocol must be one of ${upstreamProtocols.join(", ")}, got ${String(options.protocol)}`, { field: "protocol" });
   }
-  if (options.protocol !== "json" && !options.model) throw new RangeError(`the ${options.protocol} protocol addresses a model by name: give the upstream model's name`);
+  if (options.protocol !== "json" && !options.model) throw new PredictionPoisoningError("config", `the ${options.protocol} protocol addresses a model by name: give the upstream model's name`, { field: "model" });
   if (options.inputShape.length === 0 || options.inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
-    throw new RangeError(`input shape must be positive integers, got [${options.inputShape.join(", ")}]`);
+    throw new PredictionPoisoningError("config", `input shape must be positive integers, got [${options.inputShape.join(", ")}]`, { field: "inputShape" });
   }
-  if (!(Number.isInteger(options.numClasses) && options.numClasses >= 2)) throw new RangeError(`number of classes must be an integer >= 2, got ${options.numClasses}`);
+  if (!(Number.isInteger(options.numClasses) && options.numClasses >= 2)) throw new PredictionPoisoningError("config", `number of classes must be an integer >= 2, got ${options.numClasses}`, { field: "numClasses" });
   const timeoutMs = options.timeoutMs ?? defaultUpstreamTimeoutMs;
-  if (!(Number.isInteger(timeoutMs) && timeoutMs >= 1)) throw new RangeError(`upstream timeout must be a positive number of milliseconds, got ${timeoutMs}`);
+  if (!(Number.isInteger(timeoutMs) && timeoutMs >= 1)) throw new PredictionPoisoningError("config", `upstream timeout must be a positive number of milliseconds, got ${timeoutMs}`, { field: "timeoutMs" });
   return { ...options, timeoutMs, inputName: options.inputName ?? "input" };
 }
 

@@ -1,11 +1,13 @@
 // Thief parameters are validated with valibot: unknown keys and bad values fail with a message naming
 // the thief and the parameter, and the validated object (defaults filled in) is what reports record.
 import * as v from "valibot";
+import { PredictionPoisoningError, type ProblemLocation } from "../core/errors.js";
 import type { ThiefTrainOptions } from "./thief.js";
 
-export class ThiefConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A thief was asked for with an unknown name or a bad parameter. */
+export class ThiefConfigError extends PredictionPoisoningError {
+  constructor(message: string, location?: ProblemLocation) {
+    super("config", message, location);
     this.name = "ThiefConfigError";
   }
 }

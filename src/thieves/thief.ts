@@ -5,6 +5,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { rowArgmax } from "../models/argmax.js";
 import type { InputBatch, ProbabilityModel } from "../models/types.js";
 import type { Core } from "../core/index.js";
+import { PredictionPoisoningError, type ProblemLocation } from "../core/errors.js";
 import type { SoftLabeledData, TrainOptions, trainModel } from "../models/training.js";
 
 /** The only view of the victim a thief gets: inputs in, probability rows out. */
@@ -88,9 +89,10 @@ export interface ThiefDeps {
 
 export type ThiefTrainOptions = Pick<TrainOptions, "epochs" | "batchSize" | "learningRate" | "momentum" | "weightDecay" | "optimizer">;
 
-export class ThiefInputError extends Error {
-  constructor(message: string) {
-    super(message);
+/** What a thief was handed (budget, seed, image sets, black box) cannot be used. */
+export class ThiefInputError extends PredictionPoisoningError {
+  constructor(message: string, location?: ProblemLocation) {
+    super("input", message, location);
     this.name = "ThiefInputError";
   }
 }
