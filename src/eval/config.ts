@@ -260,6 +260,7 @@ export const presets: Readonly<Record<string, Preset>> = {
         // The watermark evaluation's other Jacobian thieves, sized like jbtop3.
         jbda: { epochs: 10, finalEpochs: 10 },
         jbself: { epochs: 10, finalEpochs: 10 },
+        unmark: { epochs: 8 },
       },
       preset: "protection",
     },
@@ -274,8 +275,9 @@ export const presets: Readonly<Record<string, Preset>> = {
       cleanCopies: 10,
       fitted: { attacks: ["knockoff", "top1"], epochs: 60, cleanCopies: 3 },
       attacks: {
-        "in-distribution": ["knockoff", "top1", "invert", "recover", "smooth", "jbtop3", "jbda", "jbself"],
-        "out-of-distribution": ["knockoff", "top1", "invert", "recover", "smooth"],
+        // unmark: the watermark-aware thief (takes class-keyed soft marks back out before training).
+        "in-distribution": ["knockoff", "top1", "invert", "recover", "smooth", "jbtop3", "jbda", "jbself", "unmark"],
+        "out-of-distribution": ["knockoff", "top1", "invert", "recover", "smooth", "unmark"],
       },
     },
     threats: [

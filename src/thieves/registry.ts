@@ -9,6 +9,7 @@ import { createSmooth } from "./smooth.js";
 import { ThiefConfigError } from "./parameters.js";
 import type { Thief, ThiefDeps } from "./thief.js";
 import { createTop1 } from "./top1.js";
+import { createUnmark } from "./unmark.js";
 
 export interface ThiefInfo {
   readonly name: string;
@@ -43,6 +44,14 @@ const thieves: readonly ThiefEntry[] = [
   },
   { name: "invert", description: "Kerckhoffs thief: undoes each answer with the defense's public algorithm and parameters, then trains Knockoff's copy", data: "pool", queries: "fixed-sample", knowsDefense: true, create: createInvert },
   { name: "recover", description: "D-DAE-style recovery: an MLP learns to undo the public defense on a shadow model's simulated answers", data: "pool", queries: "fixed-sample", knowsDefense: true, create: createRecover },
+  {
+    name: "unmark",
+    description: "Watermark-aware Knockoff: lowers each class's most frequent runner-up (the public shape of class-keyed soft marks) before training",
+    data: "pool",
+    queries: "fixed-sample",
+    knowsDefense: false,
+    create: createUnmark,
+  },
   { name: "smooth", description: "Averages the answers to jittered copies of each image (every copy costs a query) to beat randomised defenses", data: "pool", queries: "adaptive", knowsDefense: false, create: createSmooth },
 ];
 
