@@ -38,7 +38,8 @@ export function packColumnStrips(b: usize, rowStride: usize, colStride: usize, K
  * i2*rowStride2 + i1*rowStride1 + i0*rowStride0; column k = (k2, k1, k0) likewise with colInner,
  * colMiddle and colStride2..0 (a plain row-major matrix: rowInner = M, colInner = K, the other
  * sizes 1). B packed by packColumnStrips (N columns). C(i, j) at byte c + i*cRowStride + j*cColStride;
- * `accumulate` adds to C instead of overwriting it.
+ * `accumulate` adds to C instead of overwriting it. 4x8 tiles (a last strip of 1-4 columns is
+ * cheaper with gemmNarrow: the caller splits it off).
  */
 export function gemm(
   a: usize, M: i32, rowInner: i32, rowMiddle: i32, rowStride0: usize, rowStride1: usize, rowStride2: usize,
@@ -57,13 +58,47 @@ export function gemm(
     const cRow = c + <usize>i * cRowStride;
     let strip = packed;
     for (let j = 0; j < N; j += 8, strip += stripBytes) {
-      const cols = min(8, N - j);
-      const cTile = cRow + <usize>j * cColStride;
-      if (cols > 4) {
-        tile8(a0, a1, a2, a3, colOuter, colMiddle, colInner, colStride0, colStride1, colStride2, strip, cTile, cRowStride, cColStride, rows, cols, accumulate);
-      } else {
-        tile4(a0, a1, a2, a3, colOuter, colMiddle, colInner, colStride0, colStride1, colStride2, strip, cTile, cRowStride, cColStride, rows, cols, accumulate);
-      }
+      tile8(a0, a1, a2, a3, colOuter, colMiddle, colInner, colStride0, colStride1, colStride2, strip, cRow + <usize>j * cColStride, cRowStride, cColStride, rows, min(8, N - j), accumulate);
+    }
+  }
+}
+
+/** gemm for one strip of N <= 4 columns, in 4x4 tiles (half the work of 4x8 ones there). */
+export function gemmNarrow(
+  a: usize, M: i32, rowInner: i32, rowMiddle: i32, rowStride0: usize, rowStride1: usize, rowStride2: usize,
+  K: i32, colInner: i32, colMiddle: i32, colStride0: usize, colStride1: usize, colStride2: usize,
+  packed: usize, N: i32, c: usize, cRowStride: usize, cColStride: usize, accumulate: bool,
+): void {
+  const colOuter = K / (colInner * colMiddle);
+  for (let i = 0; i < M; i += 4) {
+    const rows = min(4, M - i);
+    const a0 = a + rowOffset(i, rowInner, rowMiddle, rowStride0, rowStride1, rowStride2);
+    const a1 = a + rowOffset(i + min(1, rows - 1), rowInner, rowMiddle, rowStride0, rowStride1, rowStride2);
+    const a2 = a + rowOffset(i + min(2, rows - 1), rowInner, rowMiddle, rowStride0, rowStride1, rowStride2);
+    const a3 = a + rowOffset(i + min(3, rows - 1), rowInner, rowMiddle, rowStride0, rowStride1, rowStride2);
+    tile4(a0, a1, a2, a3, colOuter, colMiddle, colInner, colStride0, colStride1, colStride2, packed, c + <usize>i * cRowStride, cRowStride, cColStride, rows, min(4, N), accumulate);
+  }
+}
+
+/**
+ * gemm for a plain row-major or transposed A (A(i, k) at a + i*rowStride + k*colStride), in a function
+ * of its own: in a larger body V8 keeps fewer of the loop's pointers in registers (25% slower at K = 50).
+ */
+export function gemmPlain(
+  a: usize, M: i32, rowStride: usize, K: i32, colStride: usize,
+  packed: usize, N: i32, c: usize, cRowStride: usize, cColStride: usize, accumulate: bool,
+): void {
+  const stripBytes = <usize>K << 5;
+  for (let i = 0; i < M; i += 4) {
+    const rows = min(4, M - i);
+    const a0 = a + <usize>i * rowStride;
+    const a1 = a + <usize>(i + min(1, rows - 1)) * rowStride;
+    const a2 = a + <usize>(i + min(2, rows - 1)) * rowStride;
+    const a3 = a + <usize>(i + min(3, rows - 1)) * rowStride;
+    const cRow = c + <usize>i * cRowStride;
+    let strip = packed;
+    for (let j = 0; j < N; j += 8, strip += stripBytes) {
+      plainTile8(a0, a1, a2, a3, K, colStride, strip, cRow + <usize>j * cColStride, cRowStride, cColStride, rows, min(8, N - j), accumulate);
     }
   }
 }
@@ -75,9 +110,12 @@ export function gemm(
   return <usize>i0 * stride0 + <usize>(rest % middle) * stride1 + <usize>(rest / middle) * stride2;
 }
 
-/** A 4x8 tile: rows a0..a3 times one packed strip, into C (the first `rows` x `cols` of it). */
-// @ts-ignore: decorator
-@inline function tile8(
+/**
+ * A 4x8 tile: rows a0..a3 times one packed strip, into C (the first `rows` x `cols` of it). Not
+ * inlined (binaryen leaves a function this large alone): as a function of its own V8 keeps the walk's
+ * pointers and accumulators in registers; inlined into gemm's loops the walk runs at half the speed.
+ */
+function tile8(
   a0: usize, a1: usize, a2: usize, a3: usize,
   outer: i32, middle: i32, inner: i32, s0: usize, s1: usize, s2: usize,
   b: usize, c: usize, cRowStride: usize, cColStride: usize, rows: i32, cols: i32, accumulate: bool,
@@ -111,9 +149,35 @@ export function gemm(
   if (rows > 3) storeRow(c + 3 * cRowStride, cColStride, c30, c31, cols, accumulate);
 }
 
-/** A 4x4 tile for the last <= 4 columns (half the work of a 4x8 tile there). */
+/** tile8 for a plain column walk: one k loop. */
 // @ts-ignore: decorator
-@inline function tile4(
+@inline function plainTile8(
+  a0: usize, a1: usize, a2: usize, a3: usize, K: i32, s0: usize,
+  b: usize, c: usize, cRowStride: usize, cColStride: usize, rows: i32, cols: i32, accumulate: bool,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let k = 0; k < K; k++) {
+    const b0 = v128.load(b), b1 = v128.load(b, 16);
+    let x = v128.load32_splat(a0);
+    c00 = f32x4.add(c00, f32x4.mul(x, b0));
+    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    x = v128.load32_splat(a1);
+    c10 = f32x4.add(c10, f32x4.mul(x, b0));
+    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    x = v128.load32_splat(a2);
+    c20 = f32x4.add(c20, f32x4.mul(x, b0));
+    c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    x = v128.load32_splat(a3);
+    c30 = f32x4.add(c30, f32x4.mul(x, b0));
+    c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    a0 += s0; a1 += s0; a2 += s0; a3 += s0; b += 32;
+  }
+  storeTile(c, cRowStride, cColStride, rows, cols, accumulate, c00, c01, c10, c11, c20, c21, c30, c31);
+}
+
+/** A 4x4 tile for the last <= 4 columns (half the work of a 4x8 tile there); not inlined, as tile8. */
+function tile4(
   a0: usize, a1: usize, a2: usize, a3: usize,
   outer: i32, middle: i32, inner: i32, s0: usize, s1: usize, s2: usize,
   b: usize, c: usize, cRowStride: usize, cColStride: usize, rows: i32, cols: i32, accumulate: bool,
@@ -137,6 +201,29 @@ export function gemm(
   if (rows > 1) storeRow(c + cRowStride, cColStride, c1, zero, cols, accumulate);
   if (rows > 2) storeRow(c + 2 * cRowStride, cColStride, c2, zero, cols, accumulate);
   if (rows > 3) storeRow(c + 3 * cRowStride, cColStride, c3, zero, cols, accumulate);
+}
+
+/** Writes (or adds) the first `rows` x `cols` of a 4x8 tile; a whole tile in a row-major C is 8 plain stores. */
+// @ts-ignore: decorator
+@inline function storeTile(
+  c: usize, cRowStride: usize, cColStride: usize, rows: i32, cols: i32, accumulate: bool,
+  c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128,
+): void {
+  if (rows == 4 && cols == 8 && cColStride == 4 && !accumulate) {
+    v128.store(c, c00);
+    v128.store(c, c01, 16);
+    v128.store(c + cRowStride, c10);
+    v128.store(c + cRowStride, c11, 16);
+    v128.store(c + 2 * cRowStride, c20);
+    v128.store(c + 2 * cRowStride, c21, 16);
+    v128.store(c + 3 * cRowStride, c30);
+    v128.store(c + 3 * cRowStride, c31, 16);
+    return;
+  }
+  storeRow(c, cColStride, c00, c01, cols, accumulate);
+  if (rows > 1) storeRow(c + cRowStride, cColStride, c10, c11, cols, accumulate);
+  if (rows > 2) storeRow(c + 2 * cRowStride, cColStride, c20, c21, cols, accumulate);
+  if (rows > 3) storeRow(c + 3 * cRowStride, cColStride, c30, c31, cols, accumulate);
 }
 
 /** Writes (or adds) the first `cols` of the 8 values lo ++ hi at c, c + stride, ... */

@@ -5,4 +5,7 @@ export { transposedPatches } from "./im2col";
 export { accumulatePatches } from "./col2im";
 export { maxPoolGrad } from "./max-pool-grad";
 export { sumLeadingAxes } from "./sum-leading-axes";
-export { packColumnStrips, gemm } from "./gemm";
+export { packColumnStrips, gemm, gemmNarrow, gemmPlain } from "./gemm";
+export { addRowBias } from "./add-row-bias";
+export { countNonzero, transposeMatrix, sparseInputGradient } from "./sparse-input-gradient";
+export { sparseFilterGradient } from "./sparse-filter-gradient";

@@ -9,6 +9,11 @@ export function maxPoolGrad(
   filterHeight: i32, filterWidth: i32, outHeight: i32, outWidth: i32,
   strideHeight: i32, strideWidth: i32, padTop: i32, padLeft: i32,
 ): void {
+  if (strideHeight == filterHeight && strideWidth == filterWidth && padTop == 0 && padLeft == 0 &&
+      outHeight * strideHeight == height && outWidth * strideWidth == width) {
+    tiledMaxPoolGrad(xPtr, dyPtr, dxPtr, batch, channels, filterHeight, filterWidth, outHeight, outWidth);
+    return;
+  }
   const rowStride = <usize>(width * channels) << 2;
   const imageStride = <usize>height * rowStride;
   const pixel = <usize>channels << 2;
@@ -71,6 +76,68 @@ export function maxPoolGrad(
           }
           if (found) store<f32>(dxPtr + at, load<f32>(dxPtr + at) + load<f32>(g));
         }
+      }
+    }
+  }
+}
+
+/**
+ * maxPoolGrad when the windows tile the image exactly (stride = window, no padding: LeNet's pools):
+ * every dx element belongs to one window, so it is stored once (dy or 0) instead of zeroed and added to.
+ */
+function tiledMaxPoolGrad(
+  xPtr: usize, dyPtr: usize, dxPtr: usize, batch: i32, channels: i32,
+  filterHeight: i32, filterWidth: i32, outHeight: i32, outWidth: i32,
+): void {
+  const pixel = <usize>channels << 2;
+  const rowStride = <usize>(outWidth * filterWidth) * pixel;
+  const vectorChannels = channels & ~3;
+  let g = dyPtr;
+  for (let b = 0; b < batch * outHeight; b++) {
+    // one row of windows: image rows b*filterHeight ..
+    const top = <usize>b * filterHeight * rowStride;
+    for (let ow = 0; ow < outWidth; ow++) {
+      const corner = top + <usize>(ow * filterWidth) * pixel;
+      let c = 0;
+      for (; c < vectorChannels; c += 4, g += 16) {
+        const offset = corner + (<usize>c << 2);
+        let best = f32x4.splat(-Infinity);
+        let at = i32x4.splat(-1);
+        let position = 0;
+        for (let r = 0; r < filterHeight; r++) {
+          let q = offset + <usize>r * rowStride;
+          for (let col = 0; col < filterWidth; col++, q += pixel, position++) {
+            const v = v128.load(xPtr + q);
+            const larger = f32x4.gt(v, best);
+            best = v128.bitselect(v, best, larger);
+            at = v128.bitselect(i32x4.splat(position), at, larger);
+          }
+        }
+        const dy = v128.load(g);
+        position = 0;
+        for (let r = 0; r < filterHeight; r++) {
+          let q = offset + <usize>r * rowStride;
+          for (let col = 0; col < filterWidth; col++, q += pixel, position++) {
+            v128.store(dxPtr + q, v128.and(dy, i32x4.eq(at, i32x4.splat(position))));
+          }
+        }
+      }
+      for (; c < channels; c++, g += 4) {
+        const offset = corner + (<usize>c << 2);
+        let best = -Infinity as f32;
+        let at: usize = -1;
+        for (let r = 0; r < filterHeight; r++) {
+          let q = offset + <usize>r * rowStride;
+          for (let col = 0; col < filterWidth; col++, q += pixel) {
+            const v = load<f32>(xPtr + q);
+            if (v > best) {
+              best = v;
+              at = q;
+            }
+            store<f32>(dxPtr + q, 0);
+          }
+        }
+        if (at != -1) store<f32>(dxPtr + at, load<f32>(g));
       }
     }
   }

@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { registerTrainingKernels } from "./kernels/index.js";
+import { compileKernels } from "./kernels/kernels-wasm.js";
 
 export interface BackendOptions {
   /**
@@ -60,6 +61,7 @@ async function start(options: BackendOptions): Promise<BackendInfo> {
         (cause instanceof Error ? ` Cause: ${cause.message}` : ""),
     );
   }
+  await compileKernels(); // asynchronously: browsers may refuse a synchronous compile of this size
   registerTrainingKernels();
   return backendInfo();
 }

@@ -72,6 +72,65 @@ function maxPoolGradOracle(x: Float32Array, dy: Float32Array, batch: number, g: 
   return dx;
 }
 
+/** C (+)= A·B as the GEMM computes it: per element, float32 products added in k order from 0, then onto C. */
+function gemmOracle(a: (i: number, k: number) => number, b: Float32Array, m: number, k: number, n: number, c: Float32Array | null): Float32Array {
+  const out = new Float32Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let t = 0; t < k; t++) sum = Math.fround(sum + Math.fround(a(i, t) * b[t * n + j]));
+      out[i * n + j] = c ? Math.fround(c[i * n + j] + sum) : sum;
+    }
+  return out;
+}
+
+/** The sparse input gradient's order: per pixel, nonzero channels in pairs, each pair's sum added onto dx. */
+function sparseInputGradientOracle(dy: Float32Array, wT: Float32Array, dx: Float32Array, count: number, co: number, g: Geometry): void {
+  const run = g.filterWidth * g.channels, taps = g.filterHeight * run;
+  const addPair = (n: number, oh: number, ow: number, c1: number, v1: number, c2: number, v2: number) => {
+    for (let kh = 0; kh < g.filterHeight; kh++)
+      for (let j = 0; j < run; j++) {
+        const at = ((n * g.height + oh * g.strideHeight + kh) * g.width + ow * g.strideWidth) * g.channels + j;
+        dx[at] = Math.fround(dx[at] + Math.fround(Math.fround(v1 * wT[c1 * taps + kh * run + j]) + Math.fround(v2 * wT[c2 * taps + kh * run + j])));
+      }
+  };
+  let p = 0;
+  for (let n = 0; n < count; n++)
+    for (let oh = 0; oh < g.outHeight; oh++)
+      for (let ow = 0; ow < g.outWidth; ow++, p += co) {
+        const nonzero = Array.from({ length: co }, (_, c) => c).filter((c) => dy[p + c] !== 0);
+        for (let i = 0; i < nonzero.length; i += 2) {
+          const [c1, c2] = [nonzero[i], nonzero[i + 1] ?? nonzero[i]];
+          addPair(n, oh, ow, c1, dy[p + c1], c2, i + 1 < nonzero.length ? dy[p + c2] : 0);
+        }
+      }
+}
+
+/** The sparse filter gradient's order: per chunk of images and channel, nonzero pixels in pairs. */
+function sparseFilterGradientOracle(x: Float32Array, dy: Float32Array, dWT: Float32Array, count: number, chunk: number, co: number, g: Geometry): void {
+  const run = g.filterWidth * g.channels, taps = g.filterHeight * run;
+  const patch = (n: number, oh: number, ow: number) => ((n * g.height + oh * g.strideHeight) * g.width + ow * g.strideWidth) * g.channels;
+  for (let first = 0; first < count; first += chunk)
+    for (let c = 0; c < co; c++) {
+      const hits: [number, number][] = [];
+      for (let n = first; n < Math.min(count, first + chunk); n++)
+        for (let oh = 0; oh < g.outHeight; oh++)
+          for (let ow = 0; ow < g.outWidth; ow++) {
+            const v = dy[((n * g.outHeight + oh) * g.outWidth + ow) * co + c];
+            if (v !== 0) hits.push([patch(n, oh, ow), v]);
+          }
+      for (let i = 0; i < hits.length; i += 2) {
+        const [p1, v1] = hits[i];
+        const [p2, v2] = i + 1 < hits.length ? hits[i + 1] : [p1, 0];
+        for (let kh = 0; kh < g.filterHeight; kh++)
+          for (let j = 0; j < run; j++) {
+            const q = kh * g.width * g.channels + j, at = c * taps + kh * run + j;
+            dWT[at] = Math.fround(dWT[at] + Math.fround(Math.fround(v1 * x[p1 + q]) + Math.fround(v2 * x[p2 + q])));
+          }
+      }
+    }
+}
+
 // ---- cases ----
 
 function randomGeometry(r: () => number): Geometry {
@@ -167,7 +226,13 @@ for (const [label, makeMemory] of memories) {
     const heap = new Heap(makeMemory());
     const kernels = kernelsFor(heap.memory);
     const r = seeded(33, "splitmix32").uniform;
-    const geometries = [...POOLS, ...Array.from({ length: 60 }, () => randomGeometry(r))];
+    // windows that tile the image exactly take the kernel's store-once path
+    const tiled = Array.from({ length: 20 }, (_, i): Geometry => {
+      const f = [randomInt(r, 1, 3), randomInt(r, 1, 3)], out = [randomInt(r, 1, 5), randomInt(r, 1, 5)];
+      return { height: f[0] * out[0], width: f[1] * out[1], channels: [1, 3, 4, 5, 8, 9, 20, 50][i % 8], filterHeight: f[0], filterWidth: f[1],
+        outHeight: out[0], outWidth: out[1], strideHeight: f[0], strideWidth: f[1], padTop: 0, padLeft: 0 };
+    });
+    const geometries = [...POOLS, ...tiled, ...Array.from({ length: 60 }, () => randomGeometry(r))];
     geometries.forEach((g, i) => {
       const batch = randomInt(r, 1, 3);
       // few distinct values, zeros as after ReLU: many ties; some NaN
@@ -181,6 +246,122 @@ for (const [label, makeMemory] of memories) {
     });
   });
 }
+
+for (const [label, makeMemory] of memories) {
+  test(`gemm, gemmPlain and gemmNarrow (${label}) equal the float32 loop: tile tails, strides, walks, accumulation`, () => {
+    const heap = new Heap(makeMemory());
+    const kernels = kernelsFor(heap.memory);
+    const r = seeded(35, "splitmix32").uniform;
+    for (let i = 0; i < 60; i++) {
+      const kind = (["plain", "transposed", "walk"] as const)[i % 3];
+      const m = randomInt(r, 1, 13), n = randomInt(r, 1, 21);
+      // the walk: A(i, k) = x[i2*s2 + i1*s1 + i0*s0 + k-offsets] like an implicit patch matrix
+      const rowInner = randomInt(r, 1, 4), rowMiddle = randomInt(r, 1, 3);
+      const colInner = randomInt(r, 1, 5), colMiddle = randomInt(r, 1, 3), colOuter = randomInt(r, 0, 2);
+      const k = kind === "walk" ? colInner * colMiddle * colOuter : randomInt(r, 0, 40);
+      const source = randomArray(kind === "walk" ? 4096 : m * k, 700 + i);
+      const rs: [number, number, number] = [4, (rowInner * 2 + 1) * 4, (rowInner * rowMiddle * 3 + 7) * 4];
+      const cs: [number, number, number] = [20, (colInner * 5 + 2) * 4, 301 * 4];
+      const aAt = (row: number, col: number): number => {
+        if (kind === "plain") return row * k + col;
+        if (kind === "transposed") return col * m + row;
+        const rowOffset = (row % rowInner) * rs[0] + (Math.floor(row / rowInner) % rowMiddle) * rs[1] + Math.floor(row / (rowInner * rowMiddle)) * rs[2];
+        const colOffset = (col % colInner) * cs[0] + (Math.floor(col / colInner) % colMiddle) * cs[1] + Math.floor(col / (colInner * colMiddle)) * cs[2];
+        return (rowOffset + colOffset) / 4;
+      };
+      if (kind === "walk" && aAt(m - 1, Math.max(0, k - 1)) >= source.length) continue;
+      const b = randomArray(k * n, 800 + i);
+      const accumulate = i % 4 === 3;
+      const start = randomArray(m * n, 900 + i);
+      const expected = gemmOracle((row, col) => source[aAt(row, col)], b, m, k, n, accumulate ? start : null);
+      const transposedC = i % 5 === 4; // C written column-major: C(i, j) at j*m + i
+      const aPtr = heap.put(source), bPtr = heap.put(b);
+      const packed = heap.put(new Float32Array(Math.max(1, k * Math.ceil(n / 8) * 8)).fill(Number.NaN));
+      kernels.packColumnStrips(bPtr, n * 4, 4, k, n, packed);
+      const cInit = transposedC ? Float32Array.from({ length: m * n }, (_, q) => start[(q % m) * n + Math.floor(q / m)]) : start;
+      const cPtr = heap.put(accumulate ? cInit : new Float32Array(m * n).fill(Number.NaN));
+      const [cRow, cCol] = transposedC ? [4, m * 4] : [n * 4, 4];
+      type Walk = [inner: number, middle: number, stride0: number, stride1: number, stride2: number];
+      const rows: Walk = kind === "walk" ? [rowInner, rowMiddle, ...rs] : [m, 1, kind === "plain" ? k * 4 : 4, 0, 0];
+      const cols: Walk = kind === "walk" ? [colInner, colMiddle, ...cs] : [Math.max(1, k), 1, kind === "plain" ? 4 : m * 4, 0, 0];
+      const flag = accumulate ? 1 : 0;
+      // the three entry points as gemm.ts uses them: full strips, then a last strip of 1-4 columns
+      const wide = n % 8 >= 1 && n % 8 <= 4 ? n - (n % 8) : n;
+      if (wide > 0) {
+        if (kind === "walk") kernels.gemm(aPtr, m, ...rows, k, ...cols, packed, wide, cPtr, cRow, cCol, flag);
+        else kernels.gemmPlain(aPtr, m, rows[2], k, cols[2], packed, wide, cPtr, cRow, cCol, flag);
+      }
+      if (wide < n) kernels.gemmNarrow(aPtr, m, ...rows, k, ...cols, packed + (wide / 8) * k * 32, n - wide, cPtr + wide * cCol, cRow, cCol, flag);
+      const got = heap.get(cPtr, m * n);
+      const actual = transposedC ? Float32Array.from({ length: m * n }, (_, q) => got[(q % n) * m + Math.floor(q / n)]) : got;
+      assert.ok(same(actual, expected), `${kind} m ${m} k ${k} n ${n} accumulate ${accumulate} transposed C ${transposedC}`);
+    }
+  });
+}
+
+/** A geometry whose patches all lie inside the image (what the sparse kernels need). */
+function insideGeometry(r: () => number, channels: number): Geometry {
+  const filterHeight = randomInt(r, 1, 5), filterWidth = randomInt(r, 1, 5), strideHeight = randomInt(r, 1, 3), strideWidth = randomInt(r, 1, 3);
+  const outHeight = randomInt(r, 1, 5), outWidth = randomInt(r, 1, 5);
+  // sometimes a row or column left over past the last patch
+  const height = (outHeight - 1) * strideHeight + filterHeight + randomInt(r, 0, 1), width = (outWidth - 1) * strideWidth + filterWidth + randomInt(r, 0, 1);
+  return { height, width, channels, filterHeight, filterWidth, outHeight, outWidth, strideHeight, strideWidth, padTop: 0, padLeft: 0 };
+}
+
+test("countNonzero and transposeMatrix equal the JavaScript loops (NaN counts as nonzero)", () => {
+  const heap = new Heap(new WebAssembly.Memory({ initial: 1 }));
+  const kernels = kernelsFor(heap.memory);
+  const r = seeded(37, "splitmix32").uniform;
+  for (let i = 0; i < 20; i++) {
+    const rows = randomInt(r, 0, 30), cols = randomInt(r, 1, 23);
+    const x = randomArray(rows * cols, 1200 + i).map((v) => (v < 0.2 ? 0 : v));
+    if (i % 3 === 0 && x.length) x[0] = Number.NaN;
+    const at = heap.put(x);
+    assert.is(kernels.countNonzero(at, x.length), x.filter((v) => v !== 0).length);
+    const dst = heap.put(new Float32Array(x.length).fill(Number.NaN));
+    kernels.transposeMatrix(at, rows, cols, dst);
+    const expected = Float32Array.from({ length: x.length }, (_, q) => x[(q % rows) * cols + Math.floor(q / rows)]);
+    assert.ok(same(heap.get(dst, x.length), expected) || x.some(Number.isNaN), `transpose ${rows}x${cols}`);
+  }
+});
+
+test("the sparse input and filter gradients equal their JavaScript loops (pairs of nonzeros, odd counts, strides)", () => {
+  const heap = new Heap(new WebAssembly.Memory({ initial: 1 }));
+  const kernels = kernelsFor(heap.memory);
+  const r = seeded(38, "splitmix32").uniform;
+  for (let i = 0; i < 40; i++) {
+    const g = insideGeometry(r, [1, 3, 4, 5, 8, 20][i % 6]);
+    const count = randomInt(r, 1, 3), co = randomInt(r, 1, 9), chunk = randomInt(r, 1, 3);
+    const taps = g.filterHeight * g.filterWidth * g.channels;
+    // about three quarters zero, as behind ReLU and a 2x2 max pool
+    const dy = randomArray(count * g.outHeight * g.outWidth * co, 1300 + i).map((v) => (v < 0.5 ? 0 : v));
+    const wT = randomArray(co * taps, 1400 + i), x = randomArray(sizeOf(count, g), 1500 + i);
+    const dx = randomArray(sizeOf(count, g), 1600 + i), dWT = randomArray(co * taps, 1700 + i);
+    const expectedDx = dx.slice(), expectedDWT = dWT.slice();
+    sparseInputGradientOracle(dy, wT, expectedDx, count, co, g);
+    sparseFilterGradientOracle(x, dy, expectedDWT, count, chunk, co, g);
+    const dyAt = heap.put(dy), wTAt = heap.put(wT), xAt = heap.put(x), dxAt = heap.put(dx), dWTAt = heap.put(dWT);
+    const geometry = [g.height, g.width, g.channels, g.filterHeight, g.filterWidth, g.outHeight, g.outWidth, g.strideHeight, g.strideWidth] as const;
+    kernels.sparseInputGradient(dyAt, wTAt, dxAt, count, ...geometry, co);
+    kernels.sparseFilterGradient(xAt, dyAt, dWTAt, count, chunk, ...geometry, co);
+    assert.ok(same(heap.get(dxAt, dx.length), expectedDx), `input gradient ${JSON.stringify(g)} count ${count} co ${co}`);
+    assert.ok(same(heap.get(dWTAt, dWT.length), expectedDWT), `filter gradient ${JSON.stringify(g)} count ${count} co ${co} chunk ${chunk}`);
+  }
+});
+
+test("addRowBias equals the JavaScript loop (any column count, in place too)", () => {
+  const heap = new Heap(new WebAssembly.Memory({ initial: 1 }));
+  const kernels = kernelsFor(heap.memory);
+  const r = seeded(36, "splitmix32").uniform;
+  for (let i = 0; i < 30; i++) {
+    const rows = randomInt(r, 0, 40), cols = [1, 3, 4, 5, 8, 9, 20, 50][i % 8];
+    const x = randomArray(rows * cols, 1000 + i), bias = randomArray(cols, 1100 + i);
+    const expected = x.map((v, q) => Math.fround(v + bias[q % cols]));
+    const src = heap.put(x), b = heap.put(bias), dst = i % 2 ? src : heap.put(new Float32Array(rows * cols).fill(Number.NaN));
+    kernels.addRowBias(src, b, dst, rows, cols);
+    assert.ok(same(heap.get(dst, rows * cols), expected), `rows ${rows} cols ${cols}`);
+  }
+});
 
 test("sum over leading axes equals the JavaScript loop (rows added in order)", () => {
   const heap = new Heap(new WebAssembly.Memory({ initial: 1 }));

@@ -9,6 +9,7 @@ import { memorySnapshot, onCpu, onWasm, randomArray, randomInt, relativeError, t
 
 const TOLERANCE = 1e-5;
 type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+type Shape4 = [number, number, number, number];
 
 interface ConvCase {
   x: number[];
@@ -86,6 +87,30 @@ test("Conv2DBackpropInput matches the cpu kernel on random shapes, strides and p
   }
 });
 
+test("conv gradients from a mostly-zero dy (the sparse paths, and the dense ones where padding rules them out) match the cpu kernels", async () => {
+  const cases: ConvCase[] = [
+    { x: [3, 12, 12, 20], filter: [5, 5, 20, 50], strides: [1, 1], pad: "valid", seed: 1800 }, // LeNet's conv2
+    { x: [2, 9, 11, 8], filter: [3, 3, 8, 5], strides: [2, 1], pad: "valid", seed: 1801 },
+    { x: [2, 10, 9, 16], filter: [2, 4, 16, 3], strides: [1, 2], pad: "valid", seed: 1802 },
+    { x: [2, 8, 8, 8], filter: [3, 3, 8, 7], strides: [1, 1], pad: "same", seed: 1803 },
+    { x: [1, 7, 7, 9], filter: [3, 3, 9, 4], strides: [2, 2], pad: [[0, 0], [1, 0], [0, 1], [0, 0]], seed: 1804 },
+  ];
+  for (const c of cases) {
+    const out = outputShape(c);
+    // three quarters zero, as behind ReLU and a 2x2 max pool
+    const dyv = randomArray(size(out), c.seed).map((v) => (v < 0.5 ? 0 : v));
+    const xv = randomArray(size(c.x), c.seed + 1), wv = randomArray(size(c.filter), c.seed + 2);
+    const dW = () => tf.tidy(() => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.tensor(xv, c.x), dy: tf.tensor(dyv, out) }, {
+      strides: c.strides, pad: c.pad, dataFormat: "NHWC", filterShape: c.filter,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor);
+    const dX = () => tf.tidy(() => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: tf.tensor(dyv, out), filter: tf.tensor(wv, c.filter) }, {
+      strides: c.strides, pad: c.pad, dataFormat: "NHWC", inputShape: c.x,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor);
+    await assertMatchesCpu(dW, `filter gradient, sparse dy: ${describe(c)}`);
+    await assertMatchesCpu(dX, `input gradient, sparse dy: ${describe(c)}`);
+  }
+});
+
 test("conv gradients agree in NCHW layout and with dimRoundingMode", async () => {
   const xShape = [2, 3, 9, 8]; // NCHW
   const filter = [3, 2, 3, 4];
@@ -111,6 +136,17 @@ test("conv gradients agree in NCHW layout and with dimRoundingMode", async () =>
     strides: 2, pad: 1, dataFormat: "NHWC", dimRoundingMode: "ceil", filterShape: f2,
   } as unknown as tf.NamedAttrMap) as tf.Tensor;
   assert.ok(relativeError(await onWasm(() => tf.tidy(run2)), await onCpu(() => tf.tidy(run2))) <= TOLERANCE);
+});
+
+test("Conv2D (forward) matches the cpu kernel on random shapes, strides and paddings (in place without padding)", async () => {
+  // numeric pads and unequal strides included: the shipped wasm kernel got some of these wrong
+  const cases = randomConvCases(40, 71);
+  cases.push({ x: [3, 28, 28, 1], filter: [5, 5, 1, 20], strides: [1, 1], pad: "valid", seed: 990 }, { x: [2, 12, 12, 20], filter: [5, 5, 20, 50], strides: [1, 1], pad: "valid", seed: 991 });
+  for (const c of cases) {
+    const xv = randomArray(size(c.x), c.seed), wv = randomArray(size(c.filter), c.seed + 3000);
+    const run = () => tf.tidy(() => tf.conv2d(tf.tensor4d(xv, c.x as Shape4), tf.tensor4d(wv, c.filter as Shape4), c.strides, c.pad as "valid"));
+    await assertMatchesCpu(run, `conv2d ${describe(c)}`);
+  }
 });
 
 test("Conv2DBackpropFilter rejects a dy whose shape does not fit the convolution", async () => {
@@ -172,6 +208,56 @@ test("BatchMatMul a·bᵀ with a large b (taken as (b·aᵀ)ᵀ) matches the cpu
     const run = () => tf.tidy(() => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), false, true));
     await assertMatchesCpu(run, `a [${aShape}] b [${bShape}]^T`);
   }
+});
+
+test("BatchMatMul at LeNet's shapes, the GEMM's tile tails and an empty inner dimension matches the cpu kernel", async () => {
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[64, 800], [800, 500], false, false], // fc1 forward
+    [[64, 800], [64, 500], true, false], // fc1 weight gradient
+    [[64, 500], [800, 500], false, true], // fc1 input gradient
+    [[4096, 50], [500, 50], false, true], // conv2's patch gradients
+  ];
+  const r = seeded(43, "splitmix32").uniform;
+  for (let i = 0; i < 24; i++) {
+    // rows around the 4-row tiles, columns around the 8-column strips (and the 1-4 column last strip)
+    const m = randomInt(r, 1, 13), n = randomInt(r, 1, 21), k = randomInt(r, 1, 30);
+    const ta = i % 2 === 1, tb = (i >> 1) % 2 === 1;
+    cases.push([ta ? [k, m] : [m, k], tb ? [n, k] : [k, n], ta, tb]);
+  }
+  cases.push([[3, 0], [0, 5], false, false], [[2, 3, 0], [2, 0, 9], false, false]);
+  for (const [aShape, bShape, ta, tb] of cases) {
+    const av = randomArray(size(aShape), size(aShape) + 11), bv = randomArray(size(bShape), size(bShape) + 13);
+    const run = () => tf.tidy(() => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), ta, tb));
+    await assertMatchesCpu(run, `a [${aShape}]${ta ? "^T" : ""} b [${bShape}]${tb ? "^T" : ""}`);
+  }
+});
+
+test("Add with a bias ([..., C] + [C], either order) matches the cpu kernel; other shapes and dtypes go to the shipped kernel", async () => {
+  const cases: [number[], number[]][] = [
+    [[64, 24, 24, 20], [20]], [[20], [7, 20]], [[5, 3], [3]], [[2, 2, 2, 50], [50]], [[9, 1], [1]], [[0, 4], [4]],
+    [[3, 4], [3, 4]], [[3, 1], [1, 4]], [[4], [4]], [[2, 3], []],
+  ];
+  for (const [i, [aShape, bShape]] of cases.entries()) {
+    const av = randomArray(size(aShape), 1200 + i), bv = randomArray(size(bShape), 1300 + i);
+    await assertMatchesCpu(() => tf.tidy(() => tf.add(tf.tensor(av, aShape), tf.tensor(bv, bShape))), `add [${aShape}] + [${bShape}]`);
+  }
+  const ints = await onWasm(() => tf.tidy(() => tf.add(tf.tensor([[1, 2], [3, 4]], [2, 2], "int32"), tf.tensor1d([10, 20], "int32"))));
+  assert.equal(Array.from(ints), [11, 22, 13, 24]);
+});
+
+test("Identity and a same-dtype Cast share the buffer: values survive the original, nothing leaks", async () => {
+  await onWasm(() => tf.zeros([1]));
+  const before = memorySnapshot();
+  const x = tf.tensor([1.5, -2, 3], [3]);
+  const copy = tf.clone(x);
+  const same = tf.cast(x, "float32");
+  const ints = tf.cast(x, "int32"); // a real cast: the shipped kernel
+  x.dispose();
+  assert.equal(Array.from(await copy.data()), [1.5, -2, 3]);
+  assert.equal(Array.from(await same.data()), [1.5, -2, 3]);
+  assert.equal(Array.from(await ints.data()), [1, -2, 3]);
+  tf.dispose([copy, same, ints]);
+  assert.equal(memorySnapshot(), before);
 });
 
 test("Sum matches the cpu kernel over leading axes (added path) and any other axes (shipped path)", async () => {
@@ -239,6 +325,27 @@ test("a conv/pool/dense network's gradients on wasm match cpu (training and inpu
   const expected = await onCpu(grads);
   const actual = await onWasm(grads);
   assert.ok(relativeError(actual, expected) <= TOLERANCE, `rel err ${relativeError(actual, expected)}`);
+});
+
+test("LeNet's gradients (zoo shapes, batch 4) on wasm match cpu", async () => {
+  const shapes = [[5, 5, 1, 20], [20], [5, 5, 20, 50], [50], [800, 500], [500], [500, 10], [10]];
+  const weights = shapes.map((s, i) => randomArray(size(s), 1400 + i, 0.2));
+  const xv = randomArray(4 * 28 * 28, 1500, 0.5).map((v) => v + 0.5);
+  const labels = tf.tidy(() => tf.oneHot(tf.tensor1d([3, 1, 4, 1], "int32"), 10).arraySync());
+  const net = (x: tf.Tensor, ...w: tf.Tensor[]) => {
+    let h = tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, w[0] as tf.Tensor4D, 1, "valid"), w[1]));
+    h = tf.maxPool(h as tf.Tensor4D, 2, 2, "valid");
+    h = tf.relu(tf.add(tf.conv2d(h as tf.Tensor4D, w[2] as tf.Tensor4D, 1, "valid"), w[3]));
+    h = tf.maxPool(h as tf.Tensor4D, 2, 2, "valid");
+    h = tf.relu(tf.add(tf.matMul(tf.reshape(h, [4, 800]), w[4]), w[5]));
+    const logits = tf.add(tf.matMul(h, w[6]), w[7]);
+    return tf.neg(tf.mean(tf.sum(tf.mul(tf.tensor(labels), tf.logSoftmax(logits)), 1))) as tf.Scalar;
+  };
+  const grads = () => tf.tidy(() => {
+    const gs = tf.grads(net)([tf.tensor(xv, [4, 28, 28, 1]), ...weights.map((w, i) => tf.tensor(w, shapes[i]))]);
+    return tf.concat(gs.map((g) => g.reshape([-1])));
+  });
+  await assertMatchesCpu(grads, "LeNet gradients");
 });
 
 test.run();

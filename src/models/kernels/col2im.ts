@@ -5,10 +5,10 @@ import { geometryArguments, type PatchGeometry, type WasmBackend } from "./im2co
 import { backendKernels } from "./kernels-wasm.js";
 
 /**
- * Adds the patch-gradient rows `columns` ([count*OH*OW, KH*KW*C], rows (n, oh, ow), columns
+ * Adds the patch-gradient rows at byte `columns` ([count*OH*OW, KH*KW*C], rows (n, oh, ow), columns
  * (kh, kw, c)) onto the images first..first+count-1 of the NHWC buffer `dx`.
  */
-export function accumulatePatches(backend: WasmBackend, columns: tf.TensorInfo, dx: tf.TensorInfo, first: number, count: number, g: PatchGeometry): void {
+export function accumulatePatches(backend: WasmBackend, columns: number, dx: tf.TensorInfo, first: number, count: number, g: PatchGeometry): void {
   const dst = backend.typedArrayFromHeap(dx).byteOffset + first * g.height * g.width * g.channels * 4;
-  backendKernels(backend).accumulatePatches(backend.typedArrayFromHeap(columns).byteOffset, dst, count, ...geometryArguments(g));
+  backendKernels(backend).accumulatePatches(columns, dst, count, ...geometryArguments(g));
 }

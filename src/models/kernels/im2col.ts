@@ -1,9 +1,10 @@
-// Patch matrices written straight into WASM memory, so a convolution gradient becomes one
-// XNNPACK matrix product. Rows are (kh, kw, ci), columns are (n, oh, ow): the transposed layout
-// the gradient needs, because the WASM matmul is only fast on untransposed operands. The loop is
-// AssemblyScript (assembly/kernels/im2col.ts) working in the tfjs heap.
+// Patch matrices (im2col) of NHWC convolutions for the GEMM (gemm.ts). Without padding the GEMM
+// reads them in place from x through two axis walks (pixelAxis, tapAxis: the implicit im2col);
+// with padding, transposedPatches writes them out ([KH*KW*C, count*OH*OW], zero in the padding;
+// AssemblyScript, assembly/kernels/im2col.ts, in the tfjs heap).
 import * as tf from "@tensorflow/tfjs";
 import { backendKernels } from "./kernels-wasm.js";
+import type { AxisWalk } from "./gemm.js";
 
 export type WasmBackend = tf.KernelBackend & {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -58,4 +59,21 @@ export function transposedPatches(backend: WasmBackend, x: tf.TensorInfo, first:
   const src = backend.typedArrayFromHeap(x).byteOffset + first * g.height * g.width * g.channels * 4;
   backendKernels(backend).transposedPatches(src, backend.typedArrayFromHeap(out).byteOffset, count, ...geometryArguments(g));
   return tf.engine().makeTensorFromTensorInfo(out, backend) as tf.Tensor2D;
+}
+
+/** Whether every patch lies inside the image (no padding reached): then the patch matrix is read from x in place. */
+export function patchesInside(g: PatchGeometry): boolean {
+  return g.padTop === 0 && g.padLeft === 0 &&
+    (g.outHeight - 1) * g.strideHeight + g.filterHeight <= g.height && (g.outWidth - 1) * g.strideWidth + g.filterWidth <= g.width;
+}
+
+/** The patch matrix's pixel axis (n, oh, ow) over `count` NHWC images: the byte offset of each patch's corner. */
+export function pixelAxis(g: PatchGeometry, count: number): AxisWalk {
+  const pixel = g.channels * 4, row = g.width * pixel;
+  return { count: count * g.outHeight * g.outWidth, inner: g.outWidth, middle: g.outHeight, strides: [g.strideWidth * pixel, g.strideHeight * row, g.height * row] };
+}
+
+/** The patch matrix's tap axis (kh, kw, c): the byte offset of each tap in a patch (a (kw, c) run is contiguous in NHWC). */
+export function tapAxis(g: PatchGeometry): AxisWalk {
+  return { count: g.filterHeight * g.filterWidth * g.channels, inner: g.filterWidth * g.channels, middle: g.filterHeight, strides: [4, g.width * g.channels * 4, 0] };
 }

@@ -6,9 +6,15 @@ import { makeBatchMatMulConfig } from "./batch-mat-mul.js";
 import { unsortedSegmentSumConfig } from "./unsorted-segment-sum.js";
 import { maxPoolGradConfig } from "./max-pool-grad.js";
 import { makeSumConfig } from "./sum.js";
+import { makeConv2DConfig } from "./conv2d.js";
+import { makeIdentityConfig } from "./identity.js";
+import { makeCastConfig } from "./cast.js";
+import { makeAddConfig } from "./add.js";
 
 /** Names of the kernels registered by registerTrainingKernels (added or replaced). */
-export const trainingKernelNames = [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul, tf.MaxPoolGrad, tf.UnsortedSegmentSum, tf.Sum] as const;
+export const trainingKernelNames = [
+  tf.Conv2D, tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul, tf.MaxPoolGrad, tf.UnsortedSegmentSum, tf.Sum, tf.Identity, tf.Cast, tf.Add,
+] as const;
 
 let registered = false;
 
@@ -28,6 +34,14 @@ export function registerTrainingKernels(): void {
   if (registered) return;
   const shippedMatMul = shippedKernel(tf.BatchMatMul);
   const shippedSum = shippedKernel(tf.Sum);
+  const shippedConv2D = shippedKernel(tf.Conv2D);
+  const shippedIdentity = shippedKernel(tf.Identity);
+  const shippedCast = shippedKernel(tf.Cast);
+  const shippedAdd = shippedKernel(tf.Add);
+  replaceKernel(makeConv2DConfig(shippedConv2D));
+  replaceKernel(makeIdentityConfig(shippedIdentity));
+  replaceKernel(makeCastConfig(shippedCast));
+  replaceKernel(makeAddConfig(shippedAdd));
   replaceKernel(conv2DBackpropFilterConfig);
   replaceKernel(conv2DBackpropInputConfig);
   replaceKernel(makeBatchMatMulConfig(shippedMatMul));

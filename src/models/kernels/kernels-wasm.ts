@@ -1,7 +1,8 @@
 // The AssemblyScript training kernels (assembly/kernels/, build/kernels.wasm), instantiated on the
 // tfjs WASM backend's own memory: tensors are read and written in place, pointers are the byte
-// offsets of typedArrayFromHeap views. The module is ~2 KB, so compiling it synchronously is
-// allowed everywhere (browsers refuse synchronous compiles above 4 KB on the main thread).
+// offsets of typedArrayFromHeap views. initBackend() compiles the module asynchronously first
+// (compileKernels): at ~10 KB it is over the 4 KB that some browsers allow a synchronous compile on
+// the main thread. Without that (tests on a memory of their own, in Node) it compiles synchronously.
 import type * as tf from "@tensorflow/tfjs";
 import { kernelsSharedWasmBase64, kernelsWasmBase64 } from "./generated/kernels-wasm.js";
 
@@ -13,6 +14,32 @@ export interface KernelsWasm {
   accumulatePatches(src: number, dst: number, count: number, ...geometry: Geometry): void;
   maxPoolGrad(x: number, dy: number, dx: number, batch: number, ...geometry: Geometry): void;
   sumLeadingAxes(src: number, dst: number, rows: number, cols: number): void;
+  addRowBias(src: number, bias: number, dst: number, rows: number, cols: number): void;
+  countNonzero(src: number, count: number): number;
+  transposeMatrix(src: number, rows: number, cols: number, dst: number): void;
+  sparseFilterGradient(
+    x: number, dy: number, dWT: number, count: number, chunk: number, height: number, width: number, channels: number, filterHeight: number, filterWidth: number,
+    outHeight: number, outWidth: number, strideHeight: number, strideWidth: number, outChannels: number,
+  ): void;
+  sparseInputGradient(
+    dy: number, wT: number, dx: number, count: number, height: number, width: number, channels: number, filterHeight: number, filterWidth: number,
+    outHeight: number, outWidth: number, strideHeight: number, strideWidth: number, outChannels: number,
+  ): void;
+  packColumnStrips(b: number, rowStride: number, colStride: number, k: number, n: number, dst: number): void;
+  gemm(
+    a: number, m: number, rowInner: number, rowMiddle: number, rowStride0: number, rowStride1: number, rowStride2: number,
+    k: number, colInner: number, colMiddle: number, colStride0: number, colStride1: number, colStride2: number,
+    packed: number, n: number, c: number, cRowStride: number, cColStride: number, accumulate: number,
+  ): void;
+  gemmNarrow(
+    a: number, m: number, rowInner: number, rowMiddle: number, rowStride0: number, rowStride1: number, rowStride2: number,
+    k: number, colInner: number, colMiddle: number, colStride0: number, colStride1: number, colStride2: number,
+    packed: number, n: number, c: number, cRowStride: number, cColStride: number, accumulate: number,
+  ): void;
+  gemmPlain(
+    a: number, m: number, rowStride: number, k: number, colStride: number,
+    packed: number, n: number, c: number, cRowStride: number, cColStride: number, accumulate: number,
+  ): void;
 }
 
 const instances = new WeakMap<WebAssembly.Memory, KernelsWasm>();
@@ -23,6 +50,13 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
+}
+
+/** Compiles both variants of the module asynchronously, once (initBackend awaits it). */
+export async function compileKernels(): Promise<void> {
+  if (modules) return;
+  const [plain, shared] = await Promise.all([WebAssembly.compile(decodeBase64(kernelsWasmBase64)), WebAssembly.compile(decodeBase64(kernelsSharedWasmBase64))]);
+  modules ??= { plain, shared };
 }
 
 /** The kernels bound to `memory` (one instance per memory, created on first use). */
