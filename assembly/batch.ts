@@ -109,6 +109,82 @@ function keepTopStrict32(out: usize, K: i32, m: i32): void {
   if (load<f32>(at) <= rival) store<f32>(at, nextUp32(rival));
 }
 
+// Row buffers inside the work space (set by layoutWork; K f64 each unless noted).
+let rowY: usize = 0;
+let rowP: usize = 0;
+let rowX: usize = 0;
+let rowTarget: usize = 0;
+let rowD: usize = 0;
+let rowMy: usize = 0;
+let rowRunning: usize = 0;
+let rowCandidate: usize = 0;
+let rowMember: usize = 0; // K bytes inside a K f64 slot
+let rowScratch: usize = 0; // 4K f64 for projections and the sorted search
+
+function layoutWork(work: usize, K: i32): void {
+  const stride = <usize>K << 3;
+  rowY = (work + 15) & ~(<usize>15);
+  rowP = rowY + stride;
+  rowX = rowP + stride;
+  rowTarget = rowX + stride;
+  rowD = rowTarget + stride;
+  rowMy = rowD + stride;
+  rowRunning = rowMy + stride;
+  rowCandidate = rowRunning + stride;
+  rowMember = rowCandidate + stride;
+  rowScratch = rowMember + stride;
+  setSearchScratch(rowScratch, K); // the oracle runs before the projections that use it
+}
+
+/** Loads row r's y (and proxy p) and lets the objective precompute its inner products. */
+function prepareRow(input: usize, isF32: bool, jacobianKind: i32, jacobian: usize, jacobianF32: i32, r: i32, K: i32): void {
+  const angular = objective == OBJECTIVE_ANGULAR;
+  loadRow(input, isF32, r, K, rowY);
+  if (jacobianKind == JACOBIAN_PROBS) {
+    loadRow(jacobian, jacobianF32 != 0, r, K, rowP);
+    setRowBuffers(rowY, rowD, 0, rowMy, rowRunning, rowMember, rowCandidate);
+    prepareRowProbs(rowY, rowP, rowD, K, angular);
+  } else if (jacobianKind == JACOBIAN_GRAM) {
+    const M = jacobian + ((<usize>r * <usize>K * <usize>K) << 3);
+    setRowBuffers(rowY, rowD, M, rowMy, rowRunning, rowMember, rowCandidate);
+    prepareRowGram(rowY, M, rowMy, K, angular);
+  } else {
+    setRowBuffers(rowY, rowD, 0, rowMy, rowRunning, rowMember, rowCandidate);
+    prepareRowIdentity(rowY, K, angular);
+  }
+}
+
+/** The oracle's target y* for the prepared row; n: the row's number for the random oracle. */
+function chooseTarget(K: i32, n: u64): void {
+  if (oracle == ORACLE_EXTREME) extremeOracle(K, rowTarget);
+  else if (oracle == ORACLE_ARGMAX) argmaxOracle(K, rowTarget);
+  else if (oracle == ORACLE_ARGMIN) argminOracle(K, rowTarget);
+  else randomOracle(K, rowTarget, seed, n);
+}
+
+/** From the prepared row's target, the answer inside the ball of radius eps, written to output row rowOut. */
+function stepRow(input: usize, isF32: bool, output: usize, rowOut: usize, K: i32, eps: f64): void {
+  if (eps <= 0) {
+    // The only point of a zero ball is y itself: return the input exactly as given.
+    if (isF32) memory.copy(output + (rowOut << 2), input + (rowOut << 2), <usize>K << 2);
+    else memory.copy(output + (rowOut << 3), input + (rowOut << 3), <usize>K << 3);
+    return;
+  }
+  if (step == STEP_PROJECTIONS) alternatingProjections(distance, rowY, rowTarget, rowX, K, eps, rowScratch);
+  else lineSearch(distance, rowY, rowTarget, rowX, K, eps);
+  if (oracle == ORACLE_ARGMAX) {
+    const m = firstArgmax(rowY, K);
+    // Projections may leave the argmax-preserving region; the line search point never does.
+    if (step == STEP_PROJECTIONS && !(load<f64>(rowX + (<usize>m << 3)) > largestOther(rowX, K, m)))
+      lineSearch(distance, rowY, rowTarget, rowX, K, eps);
+    keepTopStrict64(rowX, K, m);
+    writeRow(rowX, K, output, rowOut, isF32);
+    if (isF32) keepTopStrict32(output + (rowOut << 2), K, m);
+  } else {
+    writeRow(rowX, K, output, rowOut, isF32);
+  }
+}
+
 /**
  * Perturbs `rows` rows of K classes. input/output/targets: rows x K, f32 when ioF32 else f64 (targets = 0: not
  * wanted). jacobianKind: JACOBIAN_*; proxy probs rows x K (f32 when jacobianF32), gram rows x K x K f64.
@@ -119,65 +195,52 @@ export function perturbBatch(
   input: usize, ioF32: i32, jacobianKind: i32, jacobian: usize, jacobianF32: i32,
   output: usize, targets: usize, rows: i32, K: i32, rowOffset: f64, work: usize,
 ): void {
-  const stride = <usize>K << 3;
-  const base = (work + 15) & ~(<usize>15);
-  const y = base;
-  const p = y + stride;
-  const x = p + stride;
-  const target = x + stride;
-  const d = target + stride;
-  const My = d + stride;
-  const running = My + stride;
-  const candidate = running + stride;
-  const member = candidate + stride; // K bytes inside a K f64 slot
-  const scratch = member + stride; // 4K f64 for projections
   const isF32 = ioF32 != 0;
-  const angular = objective == OBJECTIVE_ANGULAR;
   const counter = <u64>rowOffset;
+  layoutWork(work, K);
   setScoring(step == STEP_REACHABLE && epsilon > 0, distance, epsilon);
-  setSearchScratch(scratch, K); // the oracle runs before the projections that use it
-
   for (let r = 0; r < rows; r++) {
-    loadRow(input, isF32, r, K, y);
-    if (jacobianKind == JACOBIAN_PROBS) {
-      loadRow(jacobian, jacobianF32 != 0, r, K, p);
-      setRowBuffers(y, d, 0, My, running, member, candidate);
-      prepareRowProbs(y, p, d, K, angular);
-    } else if (jacobianKind == JACOBIAN_GRAM) {
-      const M = jacobian + ((<usize>r * <usize>K * <usize>K) << 3);
-      setRowBuffers(y, d, M, My, running, member, candidate);
-      prepareRowGram(y, M, My, K, angular);
-    } else {
-      setRowBuffers(y, d, 0, My, running, member, candidate);
-      prepareRowIdentity(y, K, angular);
-    }
-
-    if (oracle == ORACLE_EXTREME) extremeOracle(K, target);
-    else if (oracle == ORACLE_ARGMAX) argmaxOracle(K, target);
-    else if (oracle == ORACLE_ARGMIN) argminOracle(K, target);
-    else randomOracle(K, target, seed, counter + <u64>r);
-
+    prepareRow(input, isF32, jacobianKind, jacobian, jacobianF32, r, K);
+    chooseTarget(K, counter + <u64>r);
     const rowOut = <usize>r * <usize>K;
-    if (epsilon <= 0) {
-      // The only point of a zero ball is y itself: return the input exactly as given.
-      if (isF32) memory.copy(output + (rowOut << 2), input + (rowOut << 2), <usize>K << 2);
-      else memory.copy(output + (rowOut << 3), input + (rowOut << 3), <usize>K << 3);
-    } else {
-      if (step == STEP_PROJECTIONS) alternatingProjections(distance, y, target, x, K, epsilon, scratch);
-      else lineSearch(distance, y, target, x, K, epsilon);
-      if (oracle == ORACLE_ARGMAX) {
-        const m = firstArgmax(y, K);
-        // Projections may leave the argmax-preserving region; the line search point never does.
-        if (step == STEP_PROJECTIONS && !(load<f64>(x + (<usize>m << 3)) > largestOther(x, K, m)))
-          lineSearch(distance, y, target, x, K, epsilon);
-        keepTopStrict64(x, K, m);
-        writeRow(x, K, output, rowOut, isF32);
-        if (isF32) keepTopStrict32(output + (rowOut << 2), K, m);
-      } else {
-        writeRow(x, K, output, rowOut, isF32);
-      }
+    stepRow(input, isF32, output, rowOut, K, epsilon);
+    if (targets != 0) writeRow(rowTarget, K, targets, rowOut, isF32);
+  }
+}
+
+/**
+ * perturbBatch for `epsilonCount` budgets at once (epsilons: f64 list; the configured epsilon is not
+ * used): output holds epsilonCount blocks of rows x K, block e the answers for epsilons[e]. The
+ * oracle runs once per row, since its target does not depend on ε, except with `reachable`
+ * scoring, where it scores candidates at the point ε reaches and so runs once per row and ε.
+ */
+export function perturbSweep(
+  input: usize, ioF32: i32, jacobianKind: i32, jacobian: usize, jacobianF32: i32,
+  output: usize, rows: i32, K: i32, rowOffset: f64, work: usize, epsilons: usize, epsilonCount: i32,
+): void {
+  const isF32 = ioF32 != 0;
+  const counter = <u64>rowOffset;
+  const block = <usize>rows * <usize>K;
+  const perEpsilonOracle = step == STEP_REACHABLE;
+  layoutWork(work, K);
+  setScoring(false, distance, 0);
+  for (let r = 0; r < rows; r++) {
+    const rowOut = <usize>r * <usize>K;
+    if (!perEpsilonOracle) {
+      prepareRow(input, isF32, jacobianKind, jacobian, jacobianF32, r, K);
+      chooseTarget(K, counter + <u64>r);
     }
-    if (targets != 0) writeRow(target, K, targets, rowOut, isF32);
+    for (let e = 0; e < epsilonCount; e++) {
+      const eps = load<f64>(epsilons + (<usize>e << 3));
+      if (perEpsilonOracle) {
+        // The same work perturbBatch does for this ε, so the answer is the same bit for bit.
+        setScoring(eps > 0, distance, eps);
+        prepareRow(input, isF32, jacobianKind, jacobian, jacobianF32, r, K);
+        chooseTarget(K, counter + <u64>r);
+      }
+      // stepRow reads the input at rowOut; shift the output by whole blocks instead.
+      stepRow(input, isF32, output + ((<usize>e * block) << (isF32 ? 2 : 3)), rowOut, K, eps);
+    }
   }
 }
 

@@ -8,7 +8,7 @@
 // benchmarks another build of the core (e.g. an older commit's) through the same API.
 import { readFileSync } from "node:fs";
 import type { BenchResult } from "./run.js";
-import { loadCore, type Oracle, type PerturbOptions } from "../src/core/index.js";
+import { loadCore, type Core, type Oracle, type PerturbOptions } from "../src/core/index.js";
 import { referencePerturbBatch } from "../test/reference/mad.js";
 import { createRng, randomSimplexPoint } from "../test/reference/random.js";
 
@@ -65,6 +65,32 @@ function measurePrefixes(call: (rows: number) => void, maxRows: number): number 
   return rows / (cpuSeconds() - cpu);
 }
 
+/** The budgets of the sweep benchmark (L1). */
+const SWEEP_EPSILONS = [0.25, 0.5, 0.9];
+
+/**
+ * perturbSweep over the budgets against one `perturb` per budget, on the same rows; rates are rows
+ * (queries) per CPU-second, each row answered at every budget (so 3 answers per query here).
+ */
+function sweep(core: Core, oracle: Oracle, K: number, B: number, epsilons: number[]): BenchResult[] {
+  const probs = rows(1, B, K, 4);
+  const proxy = rows(2, B, K, 0.5);
+  const jacobian = { kind: "probs", proxyProbs: proxy } as const;
+  const base: PerturbOptions = { oracle, objective: "angular", distance: "l1", epsilon: epsilons[0] };
+  const sweeper = core.createPerturber(base);
+  const singles = epsilons.map((epsilon) => core.createPerturber({ ...base, epsilon }));
+  const swept = measure(() => sweeper.perturbSweep(probs, K, epsilons, jacobian), B);
+  const separate = measure(() => {
+    for (const perturber of singles) perturber.perturb(probs, K, jacobian);
+  }, B);
+  const tag = `${oracle}.k${K}.batch${B}.eps${epsilons.length}`;
+  console.error(`  sweep ${tag}: perturbSweep ${swept.toFixed(0)} q/s, ${epsilons.length}x perturb ${separate.toFixed(0)} q/s (${(swept / separate).toFixed(2)}x)`);
+  return [
+    { name: `core.sweep.${tag}`, value: swept, unit: "queries/s at every budget (per CPU-second)" },
+    { name: `core.sweep-separate.${tag}`, value: separate, unit: "queries/s at every budget (per CPU-second)" },
+  ];
+}
+
 export async function run(): Promise<BenchResult[]> {
   const core = await loadCore(process.env.PP_CORE_WASM ? readFileSync(process.env.PP_CORE_WASM) : undefined);
   const results: BenchResult[] = [];
@@ -95,5 +121,6 @@ export async function run(): Promise<BenchResult[]> {
         results.push({ name: `ts.${oracle}.k${K}.batch${B}`, value: ts, unit: "queries/s (per CPU-second)" });
         console.error(`  ${oracle} K=${K} B=${B}: wasm ${wasm.toFixed(0)} q/s, ts ${ts.toFixed(0)} q/s`);
       }
+  results.push(...sweep(core, "argmax", 10, 1024, SWEEP_EPSILONS));
   return results;
 }

@@ -12,6 +12,11 @@ export interface CoreExports {
     input: number, ioF32: number, jacobianKind: number, jacobian: number, jacobianF32: number,
     output: number, targets: number, rows: number, K: number, rowOffset: number, work: number,
   ): void;
+  /** perturbBatch for many budgets: output is epsilonCount blocks of rows x K (epsilons: f64 list at `epsilons`). */
+  perturbSweep(
+    input: number, ioF32: number, jacobianKind: number, jacobian: number, jacobianF32: number,
+    output: number, rows: number, K: number, rowOffset: number, work: number, epsilons: number, epsilonCount: number,
+  ): void;
   validateProbabilityRows(ptr: number, isF32: number, rows: number, K: number, field: number): number;
   validateGramMatrices(ptr: number, rows: number, K: number): number;
   validationRow(): number;

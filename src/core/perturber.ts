@@ -5,7 +5,7 @@ import {
 } from "./exports.js";
 import type { ScratchArena } from "./memory.js";
 import type { Jacobian, PerturbOptions, Perturber } from "./types.js";
-import { checkShapes, normaliseOptions, throwValidationProblem } from "./validation.js";
+import { checkShapes, checkSweepEpsilons, normaliseOptions, throwValidationProblem } from "./validation.js";
 
 /** Largest slice of a batch kept in WASM memory at once (bigger batches go through in chunks). */
 const CHUNK_BYTES = 8 << 20;
@@ -35,6 +35,30 @@ export class WasmPerturber implements Perturber {
     return { probs: result.probs, targets: result.targets as T };
   }
 
+  /** One answer batch per budget from one oracle call per row (see Perturber.perturbSweep, docs/CORE.md). */
+  perturbSweep<T extends FloatArray>(probs: T, numClasses: number, epsilons: readonly number[], jacobian: Jacobian = IDENTITY): T[] {
+    const rows = checkShapes(probs, numClasses, jacobian);
+    const list = checkSweepEpsilons(epsilons, this.options.distance);
+    const K = numClasses;
+    const isF32 = probs instanceof Float32Array;
+    const outs = Array.from(list, () => (isF32 ? new Float32Array(probs.length) : new Float64Array(probs.length)) as T);
+    if (rows === 0) return outs;
+    const key = isF32 ? "core.sweep32" : "core.sweep64";
+    const epsilonsPtr = this.arena.reserve("core.epsilons", list.length * 8);
+    this.arena.regionF64("core.epsilons").set(list);
+    // The chunk holds every budget's answers: epsilons.length blocks of n x K.
+    this.chunks(probs, K, jacobian, list.length - 1, (chunkRows) => this.arena.reserve(key, list.length * chunkRows * K * (isF32 ? 4 : 8)), (c) => {
+      this.wasm.perturbSweep(
+        c.inputPtr, isF32 ? 1 : 0, JACOBIAN_CODES[jacobian.kind], c.jacobianPtr, c.proxyF32 ? 1 : 0,
+        c.outputPtr, c.n, K, this.rowsSeen + c.start, c.workPtr, epsilonsPtr, list.length,
+      );
+      const view = isF32 ? this.arena.regionF32(key) : this.arena.regionF64(key);
+      for (let e = 0; e < list.length; e++) outs[e].set(view.subarray(e * c.n * K, (e + 1) * c.n * K), c.start * K);
+    });
+    this.rowsSeen += rows;
+    return outs;
+  }
+
   private run<T extends FloatArray>(probs: T, K: number, jacobian: Jacobian, wantTargets: boolean): { probs: T; targets: T | null } {
     const rows = checkShapes(probs, K, jacobian);
     const isF32 = probs instanceof Float32Array;
@@ -43,14 +67,44 @@ export class WasmPerturber implements Perturber {
     const targets = wantTargets ? make(probs.length) : null;
     if (rows === 0) return { probs: out, targets };
 
+    const elementBytes = isF32 ? 4 : 8;
+    const outputKey = isF32 ? "core.output32" : "core.output64";
+    const targetsKey = isF32 ? "core.targets32" : "core.targets64";
+    let targetsPtr = 0;
+    this.chunks(probs, K, jacobian, 0, (chunkRows) => {
+      if (wantTargets) targetsPtr = this.arena.reserve(targetsKey, chunkRows * K * elementBytes);
+      return this.arena.reserve(outputKey, chunkRows * K * elementBytes);
+    }, (c) => {
+      this.wasm.perturbBatch(
+        c.inputPtr, isF32 ? 1 : 0, JACOBIAN_CODES[jacobian.kind], c.jacobianPtr, c.proxyF32 ? 1 : 0,
+        c.outputPtr, targetsPtr, c.n, K, this.rowsSeen + c.start, c.workPtr,
+      );
+      this.unstage(out, outputKey, c.start * K, c.n * K);
+      if (targets) this.unstage(targets, targetsKey, c.start * K, c.n * K);
+    });
+    this.rowsSeen += rows;
+    return { probs: out, targets };
+  }
+
+  /**
+   * The staging both entry points share: reserves the regions (reserveOutput: the caller's, for
+   * chunkRows rows), validates the whole batch, configures the core and calls `perturbChunk` once
+   * per chunk with the rows staged. extraOutputs: answer blocks per row beyond the first (sizes chunks).
+   */
+  private chunks(
+    probs: FloatArray, K: number, jacobian: Jacobian, extraOutputs: number,
+    reserveOutput: (chunkRows: number) => number,
+    perturbChunk: (chunk: { start: number; n: number; inputPtr: number; jacobianPtr: number; proxyF32: boolean; outputPtr: number; workPtr: number }) => void,
+  ): void {
     const { wasm, arena } = this;
     const o = this.options;
+    const rows = probs.length / K;
+    const isF32 = probs instanceof Float32Array;
     const elementBytes = isF32 ? 4 : 8;
-    const perRowBytes = K * (jacobian.kind === "gram" ? 8 * K : 8);
+    const perRowBytes = K * (jacobian.kind === "gram" ? 8 * K : 8) + extraOutputs * K * elementBytes;
     const chunkRows = Math.max(1, Math.min(rows, Math.floor(CHUNK_BYTES / perRowBytes)));
     const inputPtr = arena.reserve(isF32 ? "core.input32" : "core.input64", chunkRows * K * elementBytes);
-    const outputPtr = arena.reserve(isF32 ? "core.output32" : "core.output64", chunkRows * K * elementBytes);
-    const targetsPtr = wantTargets ? arena.reserve(isF32 ? "core.targets32" : "core.targets64", chunkRows * K * elementBytes) : 0;
+    const outputPtr = reserveOutput(chunkRows);
     const workPtr = arena.reserve("core.work", wasm.workBytes(K));
     const proxy = jacobian.kind === "probs" ? jacobian.proxyProbs : null;
     const proxyF32 = proxy instanceof Float32Array;
@@ -87,15 +141,8 @@ export class WasmPerturber implements Perturber {
         if (proxy) this.stage(proxy, proxyF32 ? "core.proxy32" : "core.proxy64", start * K, n * K);
         else if (jacobian.kind === "gram") this.stage(jacobian.gram, "core.gram", start * K * K, n * K * K);
       }
-      wasm.perturbBatch(
-        inputPtr, isF32 ? 1 : 0, JACOBIAN_CODES[jacobian.kind], jacobianPtr, proxyF32 ? 1 : 0,
-        outputPtr, targetsPtr, n, K, this.rowsSeen + start, workPtr,
-      );
-      this.unstage(out, isF32 ? "core.output32" : "core.output64", start * K, n * K);
-      if (targets) this.unstage(targets, isF32 ? "core.targets32" : "core.targets64", start * K, n * K);
+      perturbChunk({ start, n, inputPtr, jacobianPtr, proxyF32, outputPtr, workPtr });
     }
-    this.rowsSeen += rows;
-    return { probs: out, targets };
   }
 
   /** Copies source[from, from + length) to the start of region `key`. */

@@ -46,4 +46,17 @@ export interface Perturber {
     numClasses: number,
     jacobian?: Jacobian,
   ): { probs: T; targets: T };
+  /**
+   * One answer batch per budget: element e equals, bit for bit, what `perturb` returns from a
+   * perturber with these options and epsilon = epsilons[e] (options.epsilon is not used). The
+   * oracle runs once per row for all budgets (once per row and budget with step `reachable`, whose
+   * target depends on ε), in one WASM call per chunk. epsilons: finite, > 0, and at most the
+   * distance's diameter on the simplex (l1: 2, l2: √2; kl: any finite value).
+   */
+  perturbSweep<T extends Float32Array | Float64Array>(
+    probs: T,
+    numClasses: number,
+    epsilons: readonly number[],
+    jacobian?: Jacobian,
+  ): T[];
 }

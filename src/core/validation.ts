@@ -2,7 +2,7 @@
 // CoreInputError. Entry-level checks (NaN, negatives, sums) run inside WASM: one pass, no copies.
 import { CoreInputError } from "./errors.js";
 import { DISTANCE_CODES, FIELD_NAMES, OBJECTIVE_CODES, ORACLE_CODES, PROBLEM, STEP_CODES, type CoreExports } from "./exports.js";
-import type { Jacobian, PerturbOptions } from "./types.js";
+import type { Distance, Jacobian, PerturbOptions } from "./types.js";
 
 function oneOf<T extends string>(field: string, value: unknown, allowed: Record<T, number>): T {
   if (typeof value !== "string" || !Object.prototype.hasOwnProperty.call(allowed, value))
@@ -39,6 +39,30 @@ export function normaliseOptions(options: PerturbOptions): Required<PerturbOptio
   if (step === "projections" && distance === "kl")
     throw new CoreInputError("step", null, "projections needs a ball with a Euclidean projection: use distance l1 or l2, or step linesearch/reachable with kl");
   return { oracle, objective, distance, epsilon, step, seed, exactArgmaxLimit, argmaxRefine };
+}
+
+/** Largest distance between two points of the simplex: a sweep budget beyond it buys nothing. */
+export const SWEEP_EPSILON_LIMITS: Readonly<Record<Distance, number>> = { l1: 2, l2: Math.SQRT2, kl: Infinity };
+
+/** Checks a perturbSweep budget list (non-empty; each finite, > 0, within the distance's diameter); returns it as f64. */
+export function checkSweepEpsilons(epsilons: readonly number[], distance: Distance): Float64Array {
+  if (!Array.isArray(epsilons) || epsilons.length === 0)
+    throw new CoreInputError("epsilons", null, "must be a non-empty array of numbers");
+  const limit = SWEEP_EPSILON_LIMITS[distance];
+  const list = new Float64Array(epsilons.length);
+  for (let i = 0; i < epsilons.length; i++) {
+    const value: unknown = epsilons[i];
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0)
+      throw new CoreInputError("epsilons", null, `entry ${i} is ${String(value)} (must be a finite number > 0)`);
+    if (value > limit)
+      throw new CoreInputError(
+        "epsilons",
+        null,
+        `entry ${i} is ${value}, beyond the ${distance} diameter of the simplex (${distance === "l2" ? "√2" : limit}): no answer is further away`,
+      );
+    list[i] = value;
+  }
+  return list;
 }
 
 /** Checks array types and lengths; returns the number of rows. */
