@@ -1,25 +1,31 @@
-// A worker thread of the evaluation: builds its own setup (backend, data, cached victim, core) once,
-// then runs the thief jobs the main thread sends, one at a time.
-import { parentPort, workerData } from "node:worker_threads";
+// A worker thread of the evaluation (tinypool loads this module once per thread): builds its own setup
+// (backend, data, cached victim, core) once, then runs the thief jobs it is handed, one at a time.
+import Tinypool from "tinypool";
 import { runThiefJob, type ThiefJob } from "../eval/jobs.js";
-import { prepareSetup } from "../eval/setup.js";
+import { prepareSetup, type EvalSetup } from "../eval/setup.js";
 import { createNodeEvalEnvironment } from "./eval-environment.js";
-import type { WorkerInit } from "./eval-workers.js";
+import type { WorkerInit, WorkerReply } from "./eval-workers.js";
 
-const port = parentPort;
-if (!port) throw new Error("eval-worker-entry must run in a worker thread");
-const init = workerData as WorkerInit;
+if (!Tinypool.isWorkerThread) throw new Error("eval-worker-entry must run in a tinypool worker thread");
+const init = Tinypool.workerData as WorkerInit;
+const stackOf = (err: unknown) => (err instanceof Error ? err.stack ?? err.message : String(err));
 
+// Before tinypool counts the thread as up (it awaits this module). A failure is kept for the jobs, not thrown:
+// tinypool would report its own import error instead.
+let setup: EvalSetup | undefined;
+let setupFailure: string | undefined;
 try {
   const env = await createNodeEvalEnvironment({ cacheDir: init.cacheDir, log: () => {} });
-  const setup = await prepareSetup(init.config, env, { trainVictim: false });
-  port.on("message", (job: ThiefJob) => {
-    runThiefJob(job, setup).then(
-      (result) => port.postMessage({ type: "result", result }),
-      (err: unknown) => port.postMessage({ type: "error", jobId: job.id, message: err instanceof Error ? err.stack ?? err.message : String(err) }),
-    );
-  });
-  port.postMessage({ type: "ready" });
+  setup = await prepareSetup(init.config, env, { trainVictim: false });
 } catch (err) {
-  port.postMessage({ type: "error", message: err instanceof Error ? err.stack ?? err.message : String(err) });
+  setupFailure = stackOf(err);
+}
+
+export default async function runJob(job: ThiefJob): Promise<WorkerReply> {
+  if (!setup) return { type: "error", message: setupFailure ?? "no setup", setup: true };
+  try {
+    return { type: "result", result: await runThiefJob(job, setup) };
+  } catch (err) {
+    return { type: "error", message: stackOf(err) };
+  }
 }

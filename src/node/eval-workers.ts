@@ -1,68 +1,60 @@
 // Thief trainings in parallel: tfjs-wasm runs on one thread, so one worker thread per core, each with
-// its own backend, data and victim (loaded from the cache the main thread filled), runs jobs from a queue.
-import { Worker } from "node:worker_threads";
+// its own backend, data and victim (loaded from the cache the main thread filled). tinypool runs the threads
+// and hands each queued job to an idle one; this executor only reports results in order and fails on the first error.
+import Tinypool from "tinypool";
 import type { EvalConfig } from "../eval/config.js";
 import type { ThiefJob, ThiefJobResult } from "../eval/jobs.js";
 import type { JobExecutor } from "../eval/runner.js";
+import { workerModule } from "./worker-module.js";
 
 export interface WorkerInit {
   readonly config: EvalConfig;
   readonly cacheDir: string;
 }
 
-type WorkerReply = { type: "ready" } | { type: "result"; result: ThiefJobResult } | { type: "error"; message: string; jobId?: number };
+/** A job's answer; a failure is an answer too (as text: the error's stack), `setup` when the thread could not build its setup. */
+export type WorkerReply = { type: "result"; result: ThiefJobResult } | { type: "error"; message: string; setup?: boolean };
 
-const fromSources = import.meta.url.endsWith(".ts");
-const entry = new URL(`./eval-worker-entry${fromSources ? ".ts" : ".js"}`, import.meta.url);
+const entry = workerModule(new URL(`./eval-worker-entry${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
 
-/** Run from TypeScript sources, a worker needs tsx's loader registered before it imports the entry. */
-function startWorker(init: WorkerInit): Worker {
-  if (!fromSources) return new Worker(entry, { workerData: init });
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: init });
-}
-
-/** A JobExecutor that runs jobs on `count` worker threads; workers start lazily and stop when the queue is empty. */
+/** A JobExecutor that runs jobs on `count` worker threads; threads start with the jobs and stop when the queue is empty. */
 export function workerExecutor(init: WorkerInit, count: number): JobExecutor {
   return async (jobs, onResult) => {
     if (jobs.length === 0) return;
-    const queue = [...jobs];
-    let chain = Promise.resolve();
-    const runWorker = () =>
-      new Promise<void>((resolvePromise, reject) => {
-        const worker = startWorker(init);
-        let current: ThiefJob | undefined;
-        let failed = false;
-        const next = () => {
-          current = queue.shift();
-          if (current) worker.postMessage(current);
-          else void worker.terminate().then(() => resolvePromise());
-        };
-        worker.on("message", (reply: WorkerReply) => {
-          if (reply.type === "ready") next();
-          else if (reply.type === "result") {
-            chain = chain.then(() => onResult(reply.result));
-            chain.then(next, (err: unknown) => {
-              failed = true;
-              void worker.terminate();
-              reject(err);
-            });
-          } else {
-            failed = true;
-            void worker.terminate();
-            reject(new Error(`worker failed${current ? ` on ${current.attack} vs ${current.setting.defense}` : ""}: ${reply.message}`));
-          }
-        });
-        worker.on("error", (err) => {
-          failed = true;
-          reject(err);
-        });
-        worker.on("exit", (code) => {
-          if (!failed && current && code !== 0) reject(new Error(`worker exited with code ${code} during ${current.attack} vs ${current.setting.defense}`));
-        });
+    const pool = new Tinypool({
+      filename: entry,
+      workerData: init,
+      // Threads are spawned as jobs are queued (up to maxThreads) and end as soon as they find the queue empty.
+      minThreads: 0,
+      maxThreads: Math.min(count, jobs.length),
+      idleTimeout: 0,
+      useAtomics: false,
+    });
+    // A thread that dies between jobs (tinypool emits it on the pool, not on a task).
+    const died = new Promise<never>((_, reject) => pool.on("error", (err: Error) => reject(new Error(`worker exited: ${err.message}`))));
+    died.catch(() => {});
+    let reported = Promise.resolve();
+    const run = async (job: ThiefJob): Promise<void> => {
+      const reply: WorkerReply = await pool.run(job).catch((err: Error) => {
+        throw new Error(`worker exited during ${job.attack} vs ${job.setting.defense}: ${err.message}`);
       });
-    await Promise.all(Array.from({ length: Math.min(count, jobs.length) }, runWorker));
-    await chain;
+      if (reply.type === "error") throw new Error(`worker failed${reply.setup ? "" : ` on ${job.attack} vs ${job.setting.defense}`}: ${reply.message}`);
+      // One result at a time, in the order they arrive (the store and the progress line are not concurrent).
+      reported = reported.then(() => onResult(reply.result));
+      await reported;
+    };
+    try {
+      const running = Promise.all(jobs.map(run));
+      // tinypool notices a thread that throws, not one that just exits (process.exit): make that exit an error it
+      // fails the thread's job with. A thread tinypool ended itself (the queue was empty) is no longer listed.
+      for (const thread of pool.threads) {
+        thread.once("exit", (code: number) => {
+          if (pool.threads.includes(thread)) thread.emit("error", new Error(`exited with code ${code}`));
+        });
+      }
+      await Promise.race([running, died]);
+    } finally {
+      await pool.destroy();
+    }
   };
 }

@@ -1,4 +1,4 @@
-// The worker pool with a scripted predictor module: spreading, merging, crash and hang recovery,
+// The worker pool with a scripted predictor module: spreading, merging, crash, exit and hang recovery,
 // start failures and graceful close.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -47,6 +47,21 @@ test("a crashed worker fails only its batch and is replaced; a rejection is not 
     assert.is(rejected.name, "RangeError");
     assert.is(pool.restartCount, 1);
     assert.ok(await pool.predict(batchOf(0.1)));
+  } finally {
+    await pool.close();
+  }
+});
+
+test("a worker that exits (process.exit) fails only its batch as a crash, without waiting for the job timeout, and is replaced", async () => {
+  const pool = await WorkerPool.start({ module, options: {}, size: 1, jobTimeoutMs: 20_000 });
+  try {
+    const before = (await pool.predict(batchOf(0.1))).l1[0];
+    const started = Date.now();
+    const err = await pool.predict(batchOf(0.125)).catch((e) => e);
+    assert.is(err.kind, "worker_crash");
+    assert.ok(Date.now() - started < 5000, "failed at the exit, not at the job timeout");
+    assert.is.not((await pool.predict(batchOf(0.1))).l1[0], before, "answered by a new thread");
+    assert.is(pool.restartCount, 1);
   } finally {
     await pool.close();
   }

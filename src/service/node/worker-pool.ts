@@ -1,14 +1,20 @@
 // A pool of worker threads, each running its own copy of the defended model, behind the Predictor
-// interface. Queued requests of the same client are merged into one batch per dispatch (the model and
-// the proxy are cheaper per row in batches); a crashed or hung worker fails its batch and is replaced.
-import { Worker } from "node:worker_threads";
+// interface. tinypool runs the threads: it spawns them, hands each task to an idle one, replaces a thread
+// that crashes or whose task is aborted, and terminates them. Above it this layer keeps what tinypool has no
+// notion of: a bounded queue of requests (503 before the body is read), merging queued requests of the same
+// client into one batch per dispatch (the model and the proxy are cheaper per row in batches), job and queue
+// timeouts, which threads have their model loaded, and a drain that lets accepted queries finish.
+import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
+import { BroadcastChannel } from "node:worker_threads";
+import Tinypool from "tinypool";
 import type { InputBatch } from "../../models/types.js";
+import { workerModule } from "../../node/worker-module.js";
 import { errorKinds, ServiceError } from "../errors.js";
 import { Counter, Gauge } from "../metrics.js";
 import type { ServiceMetrics } from "../metrics.js";
 import type { Prediction, Predictor, Reservation, ServedModelInfo } from "../predictor.js";
-import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.js";
+import type { WorkerData, WorkerInit, WorkerLifecycle, WorkerReply, WorkerRequest } from "./protocol.js";
 
 export interface WorkerPoolOptions extends WorkerInit {
   /** Threads; default: every core. */
@@ -41,46 +47,41 @@ interface QueueItem {
   waitTimer: ReturnType<typeof setTimeout>;
 }
 
+/** A merged batch handed to tinypool, until its answer (or the thread's death) comes back. */
 interface Job {
-  id: number;
   items: QueueItem[];
+  /** Aborting the task makes tinypool terminate the thread running it and start a replacement. */
+  abort: AbortController;
   timer: ReturnType<typeof setTimeout>;
+  timedOut: boolean;
 }
 
-interface Slot {
-  worker: Worker;
-  ready: boolean;
-  job?: Job;
-  /** Set when the pool ends the worker itself (close, timeout) so its exit is not taken for a crash. */
-  failure?: ServiceError;
-  stopping?: boolean;
-}
-
-const fromSource = import.meta.url.endsWith(".ts");
-const workerUrl = new URL(`./worker${fromSource ? ".ts" : ".js"}`, import.meta.url);
-
-// Run from TypeScript sources (tests, `npm run cli`), a worker needs the tsx loader registered in its
-// own thread first: Node 20 does not pass the parent's --import hooks to worker threads.
-function newWorker(init: WorkerInit): Worker {
-  if (!fromSource) return new Worker(workerUrl, { workerData: init });
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: init });
-}
+const workerFile = workerModule(new URL(`./worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
+/** How long close() waits for the threads to close their predictors (flush the watermark log) before terminating them. */
+const closePredictorsMs = 2000;
 
 export class WorkerPool implements Predictor {
-  private readonly slots: Slot[] = [];
+  private readonly threads: Tinypool;
+  private readonly lifecycle: BroadcastChannel;
+  /** Threads whose predictor is built: tinypool knows when a thread is up, not when its model is loaded. */
+  private readonly readyThreads = new Set<number>();
+  private readonly closedThreads = new Set<number>();
+  private readonly watched = new WeakSet<object>();
+  private readonly lifecycleWaiters = new Set<() => void>();
   private readonly queue: QueueItem[] = [];
+  private readonly jobs = new Set<Job>();
   /** Rows in `queue`. */
   private queuedRows = 0;
   /** Rows (estimated) and count of the reservations of queries whose bodies are being read. */
   private reservedRows = 0;
   private reservations = 0;
-  private nextId = 1;
   private closing = false;
+  /** Set once the threads are being terminated: tasks then fail because the pool stopped, not the thread. */
+  private terminating = false;
   private idleWaiters: (() => void)[] = [];
-  private consecutiveStartFailures = 0;
-  private readonly restartTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Until every thread is first ready, a thread that fails fails the start (startFailure). */
+  private started = false;
+  private startFailure?: Error;
   private readonly restarts = new Counter("pp_worker_restarts_total", "Worker threads replaced after a crash or a hung batch.");
   readonly size: number;
   readonly maxRows: number;
@@ -89,11 +90,10 @@ export class WorkerPool implements Predictor {
   /** Most rows waiting in the whole pool: maxQueueRows x size. */
   readonly queueCapacity: number;
   private readonly rejected = new Counter("pp_queue_rejected_total", "Queries refused with 503 because the worker queue was full.");
+  /** The first thread's description of its model (every thread loads the same one). */
+  private served?: ServedModelInfo;
 
-  private constructor(
-    private readonly options: WorkerPoolOptions,
-    public readonly info: ServedModelInfo,
-  ) {
+  private constructor(private readonly options: WorkerPoolOptions) {
     this.size = options.size ?? availableParallelism();
     this.maxRows = options.maxRowsPerDispatch ?? 64;
     this.jobTimeoutMs = options.jobTimeoutMs ?? 30_000;
@@ -107,25 +107,112 @@ export class WorkerPool implements Predictor {
     options.metrics?.add(new Gauge("pp_queue_capacity_rows", "Most inputs that may wait for a worker (--max-queue x workers).", () => this.queueCapacity));
     options.metrics?.add(this.rejected);
     options.metrics?.add(this.restarts);
+
+    const data: WorkerData = { module: options.module, options: options.options, lifecycle: `pp-worker-pool-${randomUUID()}` };
+    this.lifecycle = new BroadcastChannel(data.lifecycle);
+    this.lifecycle.onmessage = (event) => this.onLifecycle(event.data as WorkerLifecycle);
+    this.lifecycle.unref();
+    this.threads = new Tinypool({
+      filename: workerFile,
+      workerData: data,
+      minThreads: this.size,
+      maxThreads: this.size,
+      // An idle thread keeps its event loop running (an upstream's sockets, the watermark log's writes), not blocked in Atomics.wait.
+      useAtomics: false,
+    });
+    // A thread that dies with no task on it (tinypool replaces it); one that dies on a task fails that task instead.
+    this.threads.on("error", (e: Error) => {
+      if (!this.started) this.startFailure ??= new Error(`model worker exited before it was ready: ${e.message}`);
+      else if (!this.terminating) this.replaced(`a model worker crashed while idle (${e.name})`);
+      this.wakeLifecycleWaiters();
+    });
+    this.watchExits();
   }
 
   /** Starts every worker and resolves once all are ready; rejects with the first worker's failure. */
   static async start(options: WorkerPoolOptions): Promise<WorkerPool> {
     const size = options.size ?? availableParallelism();
     if (!(Number.isInteger(size) && size >= 1)) throw new RangeError(`workers must be a positive integer, got ${size}`);
-    const pool = new WorkerPool(options, undefined as unknown as ServedModelInfo);
+    const pool = new WorkerPool({ ...options, size });
+    const timeoutMs = options.startupTimeoutMs ?? 600_000;
+    const deadline = setTimeout(() => {
+      pool.startFailure ??= new ServiceError("unavailable", `a model worker did not start within ${timeoutMs} ms`);
+      pool.wakeLifecycleWaiters();
+    }, timeoutMs);
     try {
-      const infos = await Promise.all(Array.from({ length: size }, () => pool.spawn()));
-      (pool as { info: ServedModelInfo }).info = infos[0];
+      await pool.lifecycleUntil(() => pool.startFailure !== undefined || pool.readyThreads.size >= size);
+      if (pool.startFailure) throw pool.startFailure;
+      pool.started = true;
     } catch (e) {
-      await pool.terminateAll();
+      await pool.terminate();
       throw e;
+    } finally {
+      clearTimeout(deadline);
     }
     return pool;
   }
 
+  private onLifecycle(message: WorkerLifecycle): void {
+    if (message.type === "ready") {
+      this.served ??= message.info;
+      this.readyThreads.add(message.threadId);
+      const live = new Set(this.threads.threads.map((t) => t.threadId));
+      for (const id of this.readyThreads) if (!live.has(id)) this.readyThreads.delete(id);
+      this.watchExits();
+      this.pump();
+    } else if (message.type === "failed") {
+      if (!this.started) this.startFailure ??= new Error(`model worker failed to start: ${message.message}`);
+      else this.options.log?.(`replacement worker failed: ${message.message}`);
+    } else if (message.type === "closed") this.closedThreads.add(message.threadId);
+    this.wakeLifecycleWaiters();
+  }
+
+  private lifecycleUntil(done: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!done()) return;
+        this.lifecycleWaiters.delete(check);
+        resolve();
+      };
+      this.lifecycleWaiters.add(check);
+      check();
+    });
+  }
+
+  private wakeLifecycleWaiters(): void {
+    for (const check of [...this.lifecycleWaiters]) check();
+  }
+
+  /** tinypool has started a replacement for a thread that died or was terminated. */
+  private replaced(why: string): void {
+    this.restarts.inc();
+    this.options.log?.(`${why}; starting a replacement`);
+    this.watchExits();
+  }
+
+  /**
+   * tinypool notices a thread that throws, not one that just exits (process.exit): such an exit is turned into
+   * an error it handles like a crash (fails the task, replaces the thread). A thread tinypool ended is no longer listed.
+   */
+  private watchExits(): void {
+    for (const thread of this.threads.threads) {
+      if (this.watched.has(thread)) continue;
+      this.watched.add(thread);
+      thread.once("exit", (code: number) => {
+        if (this.threads.threads.includes(thread)) thread.emit("error", new Error(`the model worker exited (code ${code})`));
+      });
+    }
+  }
+
+  get info(): ServedModelInfo {
+    return this.served!;
+  }
+
+  /** Threads that are up (as tinypool counts them) and have their model loaded. */
   get readyCount(): number {
-    return this.slots.filter((s) => s.ready).length;
+    let ready = 0;
+    for (const thread of this.threads.threads) if (this.readyThreads.has(thread.threadId)) ready++;
+    return ready;
   }
 
   get restartCount(): number {
@@ -179,103 +266,6 @@ export class WorkerPool implements Predictor {
     return items;
   }
 
-  private spawn(): Promise<ServedModelInfo> {
-    const init: WorkerInit = { module: this.options.module, options: this.options.options };
-    const worker = newWorker(init);
-    const slot: Slot = { worker, ready: false };
-    this.slots.push(slot);
-    return new Promise((resolve, reject) => {
-      let started = false;
-      const startTimer = setTimeout(() => {
-        if (started) return;
-        slot.failure = new ServiceError("unavailable", "a model worker did not start in time");
-        void worker.terminate();
-      }, this.options.startupTimeoutMs ?? 600_000);
-      worker.on("message", (msg: WorkerReply) => {
-        if (msg.type === "ready") {
-          started = true;
-          clearTimeout(startTimer);
-          slot.ready = true;
-          this.consecutiveStartFailures = 0;
-          resolve(msg.info);
-          this.pump();
-        } else if (msg.type === "failed") {
-          started = true;
-          clearTimeout(startTimer);
-          reject(new Error(`model worker failed to start: ${msg.message}`));
-        } else this.onReply(slot, msg);
-      });
-      worker.on("error", (e) => {
-        // An uncaught exception in the worker: 'exit' follows and does the bookkeeping.
-        if (!slot.failure) slot.failure = new ServiceError("worker_crash", "the model worker crashed while answering; the query was not answered");
-        this.options.log?.(`worker ${worker.threadId} crashed: ${e.name}`);
-      });
-      worker.on("exit", (code) => {
-        clearTimeout(startTimer);
-        if (!started) reject(new Error(`model worker exited (code ${code}) before it was ready`));
-        this.onExit(slot, code, started);
-      });
-    });
-  }
-
-  private onReply(slot: Slot, msg: Extract<WorkerReply, { type: "result" | "error" }>): void {
-    const job = slot.job;
-    if (!job || job.id !== msg.id) return;
-    clearTimeout(job.timer);
-    slot.job = undefined;
-    if (msg.type === "error") {
-      let err: Error;
-      if (msg.service && errorKinds.includes(msg.service.kind)) err = new ServiceError(msg.service.kind, msg.message, msg.service.field, msg.service.reason);
-      else {
-        err = new Error(msg.message);
-        err.name = msg.name;
-      }
-      for (const item of job.items) item.reject(err);
-    } else {
-      const K = this.info.numClasses;
-      let row = 0;
-      for (const item of job.items) {
-        const n = item.batch.batchSize;
-        item.resolve({
-          probs: msg.probs.slice(row * K, (row + n) * K),
-          labels: msg.labels.slice(row, row + n),
-          l1: msg.l1.slice(row, row + n),
-        });
-        row += n;
-      }
-    }
-    this.pump();
-  }
-
-  private onExit(slot: Slot, code: number, started: boolean): void {
-    const index = this.slots.indexOf(slot);
-    if (index >= 0) this.slots.splice(index, 1);
-    slot.ready = false;
-    if (slot.job) {
-      clearTimeout(slot.job.timer);
-      const err = slot.failure ?? new ServiceError("worker_crash", "the model worker exited while answering; the query was not answered");
-      for (const item of slot.job.items) item.reject(err);
-      slot.job = undefined;
-    }
-    if (slot.stopping || this.closing) {
-      this.checkIdle();
-      return;
-    }
-    if (!started) this.consecutiveStartFailures++;
-    this.restarts.inc();
-    // Back off when replacements keep failing to start (e.g. the model files vanished).
-    const delay = Math.min(5000, 50 * 2 ** this.consecutiveStartFailures);
-    this.options.log?.(`worker exited (code ${code}); starting a replacement in ${delay} ms`);
-    const timer = setTimeout(() => {
-      this.restartTimers.delete(timer);
-      if (this.closing) return;
-      this.spawn().catch((e: Error) => this.options.log?.(`replacement worker failed: ${e.message}`));
-    }, delay);
-    this.restartTimers.add(timer);
-    if (this.readyCount === 0) this.checkIdle();
-    this.pump();
-  }
-
   predict(batch: InputBatch, context?: { clientId?: string; reservation?: Reservation }): Promise<Prediction> {
     context?.reservation?.release();
     if (this.closing) return Promise.reject(new ServiceError("unavailable", "the service is shutting down"));
@@ -305,10 +295,9 @@ export class WorkerPool implements Predictor {
     });
   }
 
+  /** Hands merged batches to tinypool while a thread with its model loaded is idle; the rest wait here. */
   private pump(): void {
-    for (const slot of this.slots) {
-      if (this.queue.length === 0) break;
-      if (!slot.ready || slot.job) continue;
+    for (let idle = this.readyCount - this.jobs.size; idle > 0 && this.queue.length > 0; idle--) {
       // Merge queued requests of the same client (per-client defenses see one client per batch).
       const first = this.take(0)[0];
       const items = [first];
@@ -323,29 +312,94 @@ export class WorkerPool implements Predictor {
       }
       for (const q of items) clearTimeout(q.waitTimer);
       const data = items.length === 1 && ownsBuffer(first.batch.data) ? first.batch.data : concat(items.map((q) => q.batch.data));
-      const id = this.nextId++;
-      const timer = setTimeout(() => {
-        slot.failure = new ServiceError("timeout", `the model worker took over ${this.jobTimeoutMs} ms; the query was not answered`);
-        this.options.log?.(`worker ${slot.worker.threadId} hung for ${this.jobTimeoutMs} ms; terminating it`);
-        void slot.worker.terminate();
-      }, this.jobTimeoutMs);
-      slot.job = { id, items, timer };
-      const message: WorkerRequest = { type: "predict", id, data, batchSize: rows, clientId: first.clientId };
-      slot.worker.postMessage(message, [data.buffer as ArrayBuffer]);
+      this.dispatch({ type: "predict", data, batchSize: rows, clientId: first.clientId }, items);
     }
     this.checkIdle();
   }
 
+  private dispatch(request: WorkerRequest, items: QueueItem[]): void {
+    const job: Job = {
+      items,
+      abort: new AbortController(),
+      timedOut: false,
+      timer: setTimeout(() => {
+        job.timedOut = true;
+        job.abort.abort();
+      }, this.jobTimeoutMs),
+    };
+    this.jobs.add(job);
+    this.threads
+      .run(request, { transferList: [request.data.buffer as ArrayBuffer], signal: job.abort.signal })
+      .then(
+        (reply: WorkerReply) => {
+          this.finished(job);
+          this.answer(job, reply);
+        },
+        (e: Error) => {
+          this.finished(job);
+          this.failed(job, e);
+        },
+      );
+  }
+
+  /** Hands the thread its next batch before the answers are settled, so it does not idle while they are sent. */
+  private finished(job: Job): void {
+    clearTimeout(job.timer);
+    this.jobs.delete(job);
+    this.pump();
+  }
+
+  private answer(job: Job, reply: WorkerReply): void {
+    if (reply.type === "error") {
+      let err: Error;
+      if (reply.service && errorKinds.includes(reply.service.kind)) err = new ServiceError(reply.service.kind, reply.message, reply.service.field, reply.service.reason);
+      else {
+        err = new Error(reply.message);
+        err.name = reply.name;
+      }
+      for (const item of job.items) item.reject(err);
+      return;
+    }
+    const K = this.info.numClasses;
+    let row = 0;
+    for (const item of job.items) {
+      const n = item.batch.batchSize;
+      item.resolve({
+        probs: reply.probs.slice(row * K, (row + n) * K),
+        labels: reply.labels.slice(row, row + n),
+        l1: reply.l1.slice(row, row + n),
+      });
+      row += n;
+    }
+  }
+
+  /** The task was rejected: the thread running it died, was terminated for the job timeout, or the pool stopped. */
+  private failed(job: Job, e: Error): void {
+    let err: ServiceError;
+    if (job.timedOut) {
+      err = new ServiceError("timeout", `the model worker took over ${this.jobTimeoutMs} ms; the query was not answered`);
+      this.replaced(`a model worker hung for ${this.jobTimeoutMs} ms; terminated it`);
+    } else if (this.terminating) {
+      err = new ServiceError("unavailable", "the service shut down before the query was answered");
+    } else {
+      err = new ServiceError("worker_crash", "the model worker crashed while answering; the query was not answered");
+      this.replaced(`a model worker crashed while answering (${e.name})`);
+    }
+    for (const item of job.items) item.reject(err);
+  }
+
   private checkIdle(): void {
-    if (this.queue.length === 0 && this.slots.every((s) => !s.job)) {
+    if (this.queue.length === 0 && this.jobs.size === 0) {
       for (const w of this.idleWaiters.splice(0)) w();
     }
     // With no worker left to take it, queued work would wait forever: fail it now.
-    if (this.closing && this.slots.length === 0) {
-      for (const q of this.take(0, this.queue.length)) {
-        clearTimeout(q.waitTimer);
-        q.reject(new ServiceError("unavailable", "the service is shutting down"));
-      }
+    if (this.closing && this.readyCount === 0) this.refuseQueued();
+  }
+
+  private refuseQueued(): void {
+    for (const q of this.take(0, this.queue.length)) {
+      clearTimeout(q.waitTimer);
+      q.reject(new ServiceError("unavailable", "the service is shutting down"));
     }
   }
 
@@ -353,32 +407,30 @@ export class WorkerPool implements Predictor {
   async close(graceMs = 10_000): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    for (const t of this.restartTimers) clearTimeout(t);
-    this.checkIdle();
     const idle = new Promise<void>((resolve) => {
       this.idleWaiters.push(resolve);
       this.checkIdle();
     });
     await Promise.race([idle, new Promise((r) => setTimeout(r, graceMs).unref())]);
-    await Promise.all(
-      this.slots.map(
-        (slot) =>
-          new Promise<void>((resolve) => {
-            slot.stopping = true;
-            const kill = setTimeout(() => void slot.worker.terminate(), 2000);
-            slot.worker.once("exit", () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            slot.worker.postMessage({ type: "close" } satisfies WorkerRequest);
-          }),
-      ),
-    );
+    this.refuseQueued();
+    // Each thread closes its predictor (disposes the models, flushes the watermark log) before tinypool terminates it.
+    const live = this.threads.threads.map((t) => t.threadId);
+    const closed = this.lifecycleUntil(() => live.every((id) => this.closedThreads.has(id)));
+    this.lifecycle.postMessage({ type: "close" } satisfies WorkerLifecycle);
+    let stopWaiting: ReturnType<typeof setTimeout> | undefined;
+    // A referenced timer: idle tinypool threads do not keep the process alive while their answers travel.
+    await Promise.race([closed, new Promise((r) => (stopWaiting = setTimeout(r, closePredictorsMs)))]);
+    clearTimeout(stopWaiting);
+    await this.terminate();
   }
 
-  private async terminateAll(): Promise<void> {
+  private async terminate(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.slots.map((s) => ((s.stopping = true), s.worker.terminate())));
+    this.terminating = true;
+    for (const job of this.jobs) clearTimeout(job.timer);
+    await this.threads.destroy();
+    this.lifecycle.close();
+    this.lifecycleWaiters.clear();
   }
 }
 
