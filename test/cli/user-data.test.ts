@@ -1,6 +1,6 @@
 // The user's own model and data through the command: a synthetic 100-class colour data set written as
 // PNG folders, `train --data --test`, then `evaluate --victim --test --transfer` with MAD-argmax (K = 100:
-// the WASM core's greedy) in worker threads; a greyscale folder trained with a held-out test share and
+// the WASM core's sorted search) in worker threads, then `serve` of the same model; a greyscale folder trained with a held-out test share and
 // evaluated on an unlabeled test folder (fidelity) with an NPY query pool; a hand-written GraphModel with
 // probability outputs; and the flag and data errors.
 import { test } from "uvu";
@@ -13,6 +13,13 @@ import { syntheticImages } from "../../src/models/synthetic.js";
 import { encodeNpy } from "../../src/models/npy.js";
 import { seeded } from "../../src/models/random.js";
 import { writeImageFolder, writeNpyData } from "../../src/node/data-files.js";
+import type { ChildProcess } from "node:child_process";
+import { argmaxRows } from "../../src/models/argmax.js";
+import { initBackend } from "../../src/models/backend.js";
+import { TfjsClassifier } from "../../src/models/tfjs-model.js";
+import { loadModelFromDir } from "../../src/node/model-files.js";
+import { encodeFloat32Base64 } from "../../src/service/schema.js";
+import { startServe } from "./serve-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pp-user-data-"));
 
@@ -81,6 +88,32 @@ test("synthetic 32x32x3, 100 classes: train --data --test, then evaluate --victi
   assert.match(md, /Test set: .*test \(300 images, image-folder, 100 classes\)\. Transfer set \(Knockoff's pool\): .*pool \(400 images, unlabeled-folder, unlabeled\)/);
   assert.ok(existsSync(join(out, "results.csv")));
   assert.ok(readdirSync(join(out, "plots")).includes("worst-case-vs-defender.svg"));
+
+  // The same colour, 100-class victim served with MAD-argmax: 100 probabilities per answer, the victim's top-1 kept.
+  const children: ChildProcess[] = [];
+  try {
+    const server = await startServe(["--model", path("c100", "victim"), "--defense", "mad-argmax", "--epsilon", "1", "--workers", "1", "--port", "0"], children);
+    const queries = syntheticImages({ perClass: 1, seed: 9 });
+    const batch = { data: queries.images.subarray(0, 8 * 32 * 32 * 3), batchSize: 8, inputShape: [32, 32, 3] };
+    const res = await fetch(`${server.url}/v1/predict`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ data: encodeFloat32Base64(batch.data), shape: [8, 32, 32, 3] }),
+    });
+    assert.is(res.status, 200, await res.clone().text());
+    const body = (await res.json()) as { probabilities: number[][]; labels: number[] };
+    assert.is(body.probabilities.length, 8);
+    await initBackend();
+    const victim = new TfjsClassifier(await loadModelFromDir(path("c100", "victim")), { outputs: "logits" });
+    const own = argmaxRows(await victim.predict(batch), 8, 100);
+    victim.dispose();
+    body.probabilities.forEach((row, i) => {
+      assert.is(row.length, 100);
+      assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-4 && row.every((p) => p >= 0), `row ${i} on the simplex`);
+      assert.is(row.indexOf(Math.max(...row)), own[i], `row ${i}: the victim's top-1 kept`);
+    });
+  } finally {
+    for (const c of children) c.kill("SIGKILL");
+  }
 });
 
 test("greyscale folder: train --data holds out a test share; evaluate on an unlabeled test folder reports fidelity; NPY pool", async () => {
