@@ -14,6 +14,12 @@ export interface BackendOptions {
   wasmPaths?: string | Record<string, string>;
   /** Force SIMD off (true keeps the detected value; SIMD cannot be forced on where it is missing). */
   simd?: boolean;
+  /**
+   * The project's training kernels precompiled (build/kernels.wasm and build/kernels-shared.wasm, the
+   * package exports "./kernels.wasm" and "./kernels-shared.wasm"), for runtimes that forbid compiling
+   * WASM from bytes (Cloudflare workerd). Default: compiled from the embedded bytes.
+   */
+  kernelModules?: { plain: WebAssembly.Module; shared: WebAssembly.Module };
 }
 
 export interface BackendInfo {
@@ -61,7 +67,7 @@ async function start(options: BackendOptions): Promise<BackendInfo> {
         (cause instanceof Error ? ` Cause: ${cause.message}` : ""),
     );
   }
-  await compileKernels(); // asynchronously: browsers may refuse a synchronous compile of this size
+  await compileKernels(options.kernelModules); // asynchronously: browsers may refuse a synchronous compile of this size
   registerTrainingKernels();
   return backendInfo();
 }

@@ -52,8 +52,15 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-/** Compiles both variants of the module asynchronously, once (initBackend awaits it). */
-export async function compileKernels(): Promise<void> {
+/** Compiles both variants of the module asynchronously, once (initBackend awaits it), unless given precompiled. */
+export async function compileKernels(given?: { plain: WebAssembly.Module; shared: WebAssembly.Module }): Promise<void> {
+  if (given) {
+    if (!(given.plain instanceof WebAssembly.Module && given.shared instanceof WebAssembly.Module)) {
+      throw new TypeError("kernelModules: expected { plain, shared } WebAssembly.Module values (build/kernels.wasm, build/kernels-shared.wasm)");
+    }
+    modules ??= given;
+    return;
+  }
   if (modules) return;
   const [plain, shared] = await Promise.all([WebAssembly.compile(decodeBase64(kernelsWasmBase64)), WebAssembly.compile(decodeBase64(kernelsSharedWasmBase64))]);
   modules ??= { plain, shared };

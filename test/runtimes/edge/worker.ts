@@ -3,10 +3,13 @@
 //   /v1/*, /healthz           the app, its models in plain JavaScript
 //   GET /core-from-bytes      probe: loadCore() compiling the embedded bytes
 //   GET /tfjs[?web=1]         probe: tfjs' WASM backend starting as it is (?web=1: with workerd's `process` hidden)
-//   /tfjs-from-module/*       the app over tfjs models, the backend started from a precompiled module (the shim);
+//   /tfjs-from-module/*       the app over tfjs models, the backend started from a precompiled module (the shim)
+//                             and the training kernels from theirs (initBackend's kernelModules);
 //                             tfjs does not start after a failed start, so ask an isolate that ran no /tfjs probe
 import coreModule from "prediction-poisoning/core.wasm";
 import tfjsSimdModule from "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm";
+import kernelsModule from "prediction-poisoning/kernels.wasm";
+import kernelsSharedModule from "prediction-poisoning/kernels-shared.wasm";
 import { loadCore, type Core } from "../../../src/index.js";
 import { plainApp, tfjsApp } from "./app-check.js";
 import { runCoreCheck } from "./core-check.js";
@@ -46,7 +49,8 @@ async function probeTfjs(core: Core, web: boolean): Promise<Response> {
 }
 
 async function serveTfjsFromModule(core: Core, request: Request, path: string): Promise<Response> {
-  tfjsFromModule ??= (startTfjsFromModule(tfjsSimdModule), tfjsApp(core));
+  // The project's training kernels precompiled too: workerd compiles no WASM from bytes.
+  tfjsFromModule ??= (startTfjsFromModule(tfjsSimdModule), tfjsApp(core, { kernelModules: { plain: kernelsModule, shared: kernelsSharedModule } }));
   let started: Awaited<typeof tfjsFromModule>;
   try {
     started = await tfjsFromModule;
