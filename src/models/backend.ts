@@ -20,6 +20,12 @@ export interface BackendOptions {
    * WASM from bytes (Cloudflare workerd). Default: compiled from the embedded bytes.
    */
   kernelModules?: { plain: WebAssembly.Module; shared: WebAssembly.Module };
+  /**
+   * Register this project's kernels (default true). They replace, for the whole process (tfjs keeps one
+   * kernel registry), the WASM backend's kernels named in `trainingKernelNames` and add the ones it lacks;
+   * false keeps tfjs's own (training then fails on the missing gradient kernels, and is slower).
+   */
+  kernels?: boolean;
 }
 
 export interface BackendInfo {
@@ -30,7 +36,11 @@ export interface BackendInfo {
 
 let initialising: Promise<BackendInfo> | null = null;
 
-/** Initialise the WASM backend once (later calls return the first call's promise). */
+/**
+ * Initialise the WASM backend once (later calls return the first call's promise, whatever their options).
+ * It sets tfjs's backend to "wasm" and, unless `kernels: false`, registers this project's kernels for it:
+ * both are process-wide, for every tfjs user in the process (see BackendOptions.kernels).
+ */
 export function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   if (!initialising) {
     initialising = start(options).catch((err: unknown) => {
@@ -67,8 +77,10 @@ async function start(options: BackendOptions): Promise<BackendInfo> {
         (cause instanceof Error ? ` Cause: ${cause.message}` : ""),
     );
   }
-  await compileKernels(options.kernelModules); // asynchronously: browsers may refuse a synchronous compile of this size
-  registerTrainingKernels();
+  if (options.kernels !== false) {
+    await compileKernels(options.kernelModules); // asynchronously: browsers may refuse a synchronous compile of this size
+    registerTrainingKernels();
+  }
   return backendInfo();
 }
 

@@ -27,4 +27,16 @@ test("missing .wasm files give an error naming them, not a silent cpu fallback",
   assert.not.match(run.stdout, /INIT OK/);
 });
 
+test("kernels: false keeps tfjs's own WASM kernels (the project's replace them process-wide otherwise)", () => {
+  const script = (kernels: boolean) => `
+    import { initBackend } from "./src/models/backend.ts";
+    import * as tf from "@tensorflow/tfjs";
+    const stock = tf.getKernel("Conv2D", "wasm").kernelFunc;
+    await initBackend({ kernels: ${kernels} });
+    console.log("SAME " + (tf.getKernel("Conv2D", "wasm").kernelFunc === stock) + " GRAD " + Boolean(tf.getKernel("Conv2DBackpropFilter", "wasm")));`;
+  const run = (kernels: boolean) => spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script(kernels)], { encoding: "utf8" }).stdout;
+  assert.match(run(false), /SAME true GRAD false/);
+  assert.match(run(true), /SAME false GRAD true/);
+});
+
 test.run();
