@@ -28,12 +28,44 @@ export interface CoreExports {
   projectOntoL2Ball(v: number, center: number, out: number, K: number, radius: number): void;
 }
 
-// Codes mirrored from assembly/ (objectives.ts, oracles.ts, distances.ts, steps.ts, validation.ts).
-export const ORACLE_CODES = { extreme: 0, argmax: 1, random: 2, argmin: 3 } as const;
-export const OBJECTIVE_CODES = { angular: 0, surrogate: 1 } as const;
-export const DISTANCE_CODES = { l1: 0, l2: 1, kl: 2 } as const;
-export const STEP_CODES = { linesearch: 0, projections: 1, reachable: 2 } as const;
-export const JACOBIAN_CODES = { identity: 0, probs: 1, gram: 2 } as const;
-export const FIELD_NAMES = ["probs", "proxyProbs", "gram"] as const;
-export const FIELD_CODES = { probs: 0, proxyProbs: 1, gram: 2 } as const;
-export const PROBLEM = { none: 0, notFinite: 1, negative: 2, sum: 3, asymmetric: 4, negativeDiagonal: 5 } as const;
+// Codes shared with assembly/ (objectives.ts, oracles.ts, distances.ts, steps.ts, validation.ts): the names
+// are TypeScript's; the numbers are the module's exported globals (ORACLE_ARGMAX, FIELD_PROXY_PROBS, ...),
+// read when it loads (readCodes), so nothing is mirrored by hand.
+export const ORACLES = ["extreme", "argmax", "random", "argmin"] as const;
+export const OBJECTIVES = ["angular", "surrogate"] as const;
+export const DISTANCES = ["l1", "l2", "kl"] as const;
+export const STEPS = ["linesearch", "projections", "reachable"] as const;
+export const JACOBIANS = ["identity", "probs", "gram"] as const;
+export const FIELDS = ["probs", "proxyProbs", "gram"] as const;
+export const PROBLEMS = ["none", "notFinite", "negative", "sum", "asymmetric", "negativeDiagonal"] as const;
+
+type Codes<T extends readonly string[]> = Record<T[number], number>;
+export const ORACLE_CODES = {} as Codes<typeof ORACLES>;
+export const OBJECTIVE_CODES = {} as Codes<typeof OBJECTIVES>;
+export const DISTANCE_CODES = {} as Codes<typeof DISTANCES>;
+export const STEP_CODES = {} as Codes<typeof STEPS>;
+export const JACOBIAN_CODES = {} as Codes<typeof JACOBIANS>;
+export const FIELD_CODES = {} as Codes<typeof FIELDS>;
+export const PROBLEM = {} as Codes<typeof PROBLEMS>;
+/** FIELD_NAMES[code]: the field a validation code names. */
+export const FIELD_NAMES: string[] = [];
+
+const tables: readonly [Record<string, number>, string, readonly string[]][] = [
+  [ORACLE_CODES, "ORACLE_", ORACLES], [OBJECTIVE_CODES, "OBJECTIVE_", OBJECTIVES], [DISTANCE_CODES, "DISTANCE_", DISTANCES],
+  [STEP_CODES, "STEP_", STEPS], [JACOBIAN_CODES, "JACOBIAN_", JACOBIANS], [FIELD_CODES, "FIELD_", FIELDS], [PROBLEM, "PROBLEM_", PROBLEMS],
+];
+
+/** "proxyProbs" → "PROXY_PROBS": the AssemblyScript constant's spelling. */
+const upperSnake = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+
+/** Fills the code tables from a loaded module's exported globals; a missing one means another build. */
+export function readCodes(moduleExports: WebAssembly.Exports): void {
+  for (const [table, prefix, names] of tables) {
+    for (const name of names) {
+      const global = moduleExports[prefix + upperSnake(name)];
+      if (!(global instanceof WebAssembly.Global)) throw new Error(`core.wasm exports no ${prefix + upperSnake(name)}: a core build that does not match this package`);
+      table[name] = Number(global.value);
+    }
+  }
+  FIELDS.forEach((name) => (FIELD_NAMES[FIELD_CODES[name]] = name));
+}

@@ -1,7 +1,7 @@
 // Loads build/core.wasm from whatever the runtime can provide: the embedded bytes (default: Node,
 // browsers, bundlers), a precompiled WebAssembly.Module (edge runtimes that forbid compiling bytes),
 // raw bytes, or a URL (fetched; streamed when served as application/wasm). No `node:` imports here.
-import type { CoreExports } from "./exports.js";
+import { readCodes, type CoreExports } from "./exports.js";
 import { ScratchArena } from "./memory.js";
 import { WasmPerturber } from "./perturber.js";
 import { Projections } from "./projections.js";
@@ -57,6 +57,7 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
 }
 
 function createCore(instance: WebAssembly.Instance): Core {
+  readCodes(instance.exports);
   const wasm = instance.exports as unknown as CoreExports;
   const scratch = new ScratchArena({ memory: wasm.memory, ensure: (bytes) => wasm.ensureMemory(bytes) === 1 }, wasm.heapBase());
   const projections = new Projections(wasm, scratch);

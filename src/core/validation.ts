@@ -1,12 +1,12 @@
 // Checks on options and batch shapes, and the translation of the WASM core's input checks into
 // CoreInputError. Entry-level checks (NaN, negatives, sums) run inside WASM: one pass, no copies.
 import { CoreInputError } from "./errors.js";
-import { DISTANCE_CODES, FIELD_NAMES, OBJECTIVE_CODES, ORACLE_CODES, PROBLEM, STEP_CODES, type CoreExports } from "./exports.js";
+import { DISTANCES, FIELD_NAMES, OBJECTIVES, ORACLES, PROBLEM, STEPS, type CoreExports } from "./exports.js";
 import type { Distance, Jacobian, PerturbOptions } from "./types.js";
 
-function oneOf<T extends string>(field: string, value: unknown, allowed: Record<T, number>): T {
-  if (typeof value !== "string" || !Object.prototype.hasOwnProperty.call(allowed, value))
-    throw new CoreInputError(field, null, `must be one of ${Object.keys(allowed).join(", ")} (got ${JSON.stringify(value)})`);
+function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value))
+    throw new CoreInputError(field, null, `must be one of ${allowed.join(", ")} (got ${JSON.stringify(value)})`);
   return value as T;
 }
 
@@ -17,10 +17,10 @@ export const MAX_EXACT_ARGMAX_LIMIT = 24;
 /** Validates options and fills defaults (step "linesearch", seed 0, exactArgmaxLimit 20, argmaxRefine false). */
 export function normaliseOptions(options: PerturbOptions): Required<PerturbOptions> {
   if (typeof options !== "object" || options === null) throw new CoreInputError("options", null, "must be an object");
-  const oracle = oneOf("oracle", options.oracle, ORACLE_CODES);
-  const objective = oneOf("objective", options.objective, OBJECTIVE_CODES);
-  const distance = oneOf("distance", options.distance, DISTANCE_CODES);
-  const step = oneOf("step", options.step ?? "linesearch", STEP_CODES);
+  const oracle = oneOf("oracle", options.oracle, ORACLES);
+  const objective = oneOf("objective", options.objective, OBJECTIVES);
+  const distance = oneOf("distance", options.distance, DISTANCES);
+  const step = oneOf("step", options.step ?? "linesearch", STEPS);
   const { epsilon } = options;
   if (typeof epsilon !== "number" || !Number.isFinite(epsilon) || epsilon < 0)
     throw new CoreInputError("epsilon", null, `must be a finite number >= 0 (got ${String(epsilon)})`);

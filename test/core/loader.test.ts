@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { loadCore, type Core } from "../../src/core/index.js";
+import { FIELD_NAMES, ORACLE_CODES, PROBLEM, readCodes } from "../../src/core/exports.js";
 
 const wasmPath = fileURLToPath(new URL("../../build/core.wasm", import.meta.url));
 const bytes = readFileSync(wasmPath);
@@ -60,6 +61,17 @@ test("scratch memory grows under big batches and views stay valid afterwards", a
   perturber.perturb(big, K);
   assert.ok(core.wasm.memory.buffer.byteLength > before);
   assert.equal(answer(core), small);
+});
+
+test("the option and problem codes are the module's own exported globals, read at load; a build without them is refused", async () => {
+  const core = await loadCore();
+  const globals = core.wasm.instance.exports as Record<string, WebAssembly.Global>;
+  assert.is(ORACLE_CODES.argmax, globals.ORACLE_ARGMAX.value);
+  assert.is(PROBLEM.negativeDiagonal, globals.PROBLEM_NEGATIVE_DIAGONAL.value);
+  assert.is(FIELD_NAMES[globals.FIELD_PROXY_PROBS.value], "proxyProbs");
+  const { ORACLE_ARGMIN: _dropped, ...rest } = core.wasm.instance.exports;
+  assert.throws(() => readCodes(rest), /core\.wasm exports no ORACLE_ARGMIN/);
+  readCodes(core.wasm.instance.exports);
 });
 
 test.run();
