@@ -9,27 +9,11 @@ import { createDefense, DefenseConfigError, describeDefense } from "../../src/de
 import fc from "fast-check";
 import { argmaxOracle, greedyArgmaxOracle, isNearTie, objectiveFor, type RowJacobian } from "../reference/mad.js";
 import { greedyArgmaxBySums, sortedArgmax, subsetValue, type SearchRow } from "../reference/argmax-search.js";
-import { assertValidAnswer, createRng, keepsTop1Strictly, randomGram, randomRows, row } from "./helpers.js";
+import { assertValidAnswer, createRng, keepsTop1Strictly, randomJacobian, randomRows, row, rowJacobian } from "./helpers.js";
 
 const core = await loadCore();
 const rng = createRng(1220);
 const base: PerturbOptions = { oracle: "argmax", objective: "angular", distance: "l1", epsilon: 0.5 };
-
-function jacobianOf(kind: Jacobian["kind"], B: number, K: number): Jacobian {
-  if (kind === "probs") return { kind, proxyProbs: randomRows(rng, B, K, 1) };
-  if (kind === "gram") {
-    const gram = new Float64Array(B * K * K);
-    for (let r = 0; r < B; r++) gram.set(randomGram(rng, K), r * K * K);
-    return { kind, gram };
-  }
-  return { kind: "identity" };
-}
-
-function rowJacobian(jacobian: Jacobian, r: number, K: number): RowJacobian {
-  if (jacobian.kind === "probs") return { kind: "probs", proxyProbs: jacobian.proxyProbs.slice(r * K, (r + 1) * K) };
-  if (jacobian.kind === "gram") return { kind: "gram", gram: jacobian.gram.slice(r * K * K, (r + 1) * K * K) };
-  return { kind: "identity" };
-}
 
 test("exactArgmaxLimit: integers 1..24, default 20; argmaxRefine: a boolean", () => {
   assert.is(core.createPerturber(base).options.exactArgmaxLimit, 20);
@@ -55,7 +39,7 @@ test("exactArgmaxLimit: integers 1..24, default 20; argmaxRefine: a boolean", ()
 test("the default limit is 20: explicit 20 is bit-identical to the default, exact at 20 and greedy at 21", () => {
   for (const K of [10, 20, 21]) {
     const probs = randomRows(rng, 4, K, 3);
-    const jacobian = jacobianOf("probs", 4, K);
+    const jacobian = randomJacobian(rng, "probs", 4, K);
     const a = core.createPerturber(base).perturbWithTargets(probs, K, jacobian);
     const b = core.createPerturber({ ...base, exactArgmaxLimit: 20, argmaxRefine: false }).perturbWithTargets(probs, K, jacobian);
     assert.equal(Array.from(a.probs), Array.from(b.probs));
@@ -74,7 +58,7 @@ test("below the limit the search is exhaustive, above it sorted (probs, identity
     const step: Step = trial % 2 ? "reachable" : "linesearch";
     const limit = trial % 5 === 0 ? 1 : K - 1; // greedy either way at this K
     const y = randomRows(rng, 1, K, 2);
-    const jacobian = jacobianOf(kind, 1, K);
+    const jacobian = randomJacobian(rng, kind, 1, K);
     const ref = rowJacobian(jacobian, 0, K);
     const options: PerturbOptions = { ...base, objective, step };
     const score = objectiveFor(objective, y, ref);
@@ -110,7 +94,7 @@ test("sorted search vs brute force (forced below the limit): exact for surrogate
     const objective: Objective = trial % 4 < 2 ? "angular" : "surrogate";
     const B = 8;
     const probs = randomRows(rng, B, K, trial % 3 === 0 ? 0.5 : 3);
-    const jacobian = jacobianOf(kind, B, K);
+    const jacobian = randomJacobian(rng, kind, B, K);
     const options: PerturbOptions = { ...base, objective };
     const sorted = core.createPerturber({ ...options, exactArgmaxLimit: 1 }).perturbWithTargets(probs, K, jacobian);
     for (let r = 0; r < B; r++) {
@@ -215,7 +199,7 @@ test("argmaxRefine: never below the plain search (sorted or greedy), never above
     const step: Step = trial % 2 ? "reachable" : "linesearch";
     const B = 6;
     const probs = randomRows(rng, B, K, 3);
-    const jacobian = jacobianOf(kind, B, K);
+    const jacobian = randomJacobian(rng, kind, B, K);
     const options: PerturbOptions = { ...base, objective, step, epsilon: 1 };
     const run = (extra: Partial<PerturbOptions>) => core.createPerturber({ ...options, ...extra }).perturbWithTargets(probs, K, jacobian);
     const greedy = run({ exactArgmaxLimit: 1 });
@@ -238,7 +222,7 @@ test("argmaxRefine: never below the plain search (sorted or greedy), never above
   // Beyond the exact limit, on a big K, the refined answers are valid too.
   const K = 200;
   const probs = randomRows(rng, 3, K, 3);
-  const out = core.createPerturber({ ...base, argmaxRefine: true }).perturb(probs, K, jacobianOf("probs", 3, K));
+  const out = core.createPerturber({ ...base, argmaxRefine: true }).perturb(probs, K, randomJacobian(rng, "probs", 3, K));
   for (let r = 0; r < 3; r++) assert.ok(keepsTop1Strictly(row(probs, r, K), row(out, r, K)));
 });
 

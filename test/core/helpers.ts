@@ -1,6 +1,7 @@
 // Shared checks for the core's own tests: validity of an answer (simplex, ball, top-1) and small
 // generators. The float64 reference (test/reference/) stays the oracle for numeric comparisons.
 import * as assert from "uvu/assert";
+import type { Jacobian } from "../../src/core/index.js";
 import { createRng, randomSimplexPoint, type Rng } from "../reference/random.js";
 import { distance, type DistanceName } from "../reference/mad.js";
 
@@ -64,3 +65,22 @@ export function randomGram(rng: Rng, K: number, D = K + 3): Float64Array {
     }
   return M;
 }
+
+/** A batch's Jacobian of each kind with random proxies or Gram matrices (identity: nothing to draw). */
+export function randomJacobian(rng: Rng, kind: Jacobian["kind"], B: number, K: number): Jacobian {
+  if (kind === "probs") return { kind, proxyProbs: randomRows(rng, B, K, 1) };
+  if (kind === "gram") {
+    const gram = new Float64Array(B * K * K);
+    for (let r = 0; r < B; r++) gram.set(randomGram(rng, K), r * K * K);
+    return { kind, gram };
+  }
+  return { kind: "identity" };
+}
+
+/** Row r of a batch's Jacobian, as a one-row Jacobian. */
+export function rowJacobian(jacobian: Jacobian, r: number, K: number): Jacobian {
+  if (jacobian.kind === "probs") return { kind: "probs", proxyProbs: jacobian.proxyProbs.slice(r * K, (r + 1) * K) };
+  if (jacobian.kind === "gram") return { kind: "gram", gram: jacobian.gram.slice(r * K * K, (r + 1) * K * K) };
+  return { kind: "identity" };
+}
+

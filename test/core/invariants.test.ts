@@ -5,7 +5,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadCore, type Distance, type Jacobian, type Objective, type Oracle, type PerturbOptions, type Step } from "../../src/core/index.js";
 import { argmaxOracle, klDivergence, objectiveFor, type RowJacobian } from "../reference/mad.js";
-import { assertValidAnswer, createRng, keepsTop1Strictly, randomGram, randomRows, row } from "./helpers.js";
+import { assertValidAnswer, createRng, keepsTop1Strictly, randomJacobian, randomRows, row, rowJacobian } from "./helpers.js";
 
 const core = await loadCore();
 const rng = createRng(2020);
@@ -13,22 +13,6 @@ const oracles: Oracle[] = ["extreme", "argmax", "random", "argmin"];
 const objectives: Objective[] = ["angular", "surrogate"];
 const distances: Distance[] = ["l1", "l2", "kl"];
 const steps: Step[] = ["linesearch", "projections", "reachable"];
-
-function randomJacobian(kind: Jacobian["kind"], B: number, K: number): Jacobian {
-  if (kind === "probs") return { kind, proxyProbs: randomRows(rng, B, K, 1) };
-  if (kind === "gram") {
-    const gram = new Float64Array(B * K * K);
-    for (let r = 0; r < B; r++) gram.set(randomGram(rng, K), r * K * K);
-    return { kind, gram };
-  }
-  return { kind: "identity" };
-}
-
-function rowJacobian(jacobian: Jacobian, r: number, K: number): Jacobian {
-  if (jacobian.kind === "probs") return { kind: "probs", proxyProbs: jacobian.proxyProbs.slice(r * K, (r + 1) * K) };
-  if (jacobian.kind === "gram") return { kind: "gram", gram: jacobian.gram.slice(r * K * K, (r + 1) * K * K) };
-  return jacobian;
-}
 
 function referenceJacobian(jacobian: Jacobian, r: number, K: number): RowJacobian {
   const one = rowJacobian(jacobian, r, K);
@@ -45,7 +29,7 @@ test("a batch equals its rows one by one (every oracle, step, Jacobian kind; Flo
         const K = 3 + Math.floor(rng.uniform() * 10);
         const B = 7;
         const probs = randomRows(rng, B, K);
-        const jacobian = randomJacobian(kind, B, K);
+        const jacobian = randomJacobian(rng, kind, B, K);
         const options: PerturbOptions = { oracle, objective: "angular", distance, epsilon: 0.3, step, seed: 11 };
         const batch = core.createPerturber(options).perturb(probs, K, jacobian);
         const single = core.createPerturber(options);
@@ -74,7 +58,7 @@ test("answers are on the simplex and inside the ball; argmax keeps top-1 strictl
             const K = 2 + Math.floor(rng.uniform() * 14);
             const B = 6;
             const probs = randomRows(rng, B, K, 1 + 3 * rng.uniform());
-            const jacobian = randomJacobian(kind, B, K);
+            const jacobian = randomJacobian(rng, kind, B, K);
             for (const epsilon of epsilonFor(distance)) {
               const options = { oracle, objective, distance, step, epsilon };
               const out = core.createPerturber(options).perturb(probs, K, jacobian);
@@ -127,7 +111,7 @@ test("reachable: H at its answer >= H at the paper's heuristic answer, same epsi
     const epsilon = epsilonFor(distance)[Math.floor(trial / 3) % 3];
     const kind = (["probs", "gram", "identity"] as const)[Math.floor(trial / 9) % 3];
     const y = randomRows(rng, 1, K, 2);
-    const jacobian = randomJacobian(kind, 1, K);
+    const jacobian = randomJacobian(rng, kind, 1, K);
     const H = objectiveFor("angular", y, referenceJacobian(jacobian, 0, K));
     const heuristic = core.createPerturber({ oracle, objective: "angular", distance, epsilon }).perturb(y, K, jacobian);
     const reachable = core.createPerturber({ oracle, objective: "angular", distance, epsilon, step: "reachable" }).perturb(y, K, jacobian);
@@ -145,7 +129,7 @@ test("argmax beyond the exact limit (greedy, K = 21..300): valid answers that ke
       if (kind === "gram" && K > 64) continue;
       const B = 3;
       const probs = randomRows(rng, B, K, 3);
-      const jacobian = randomJacobian(kind, B, K);
+      const jacobian = randomJacobian(rng, kind, B, K);
       for (const objective of objectives)
         for (const distance of distances) {
           const epsilon = epsilonFor(distance)[1];
@@ -164,7 +148,7 @@ test("argmax exact enumeration (Gray-code walk) reaches the best subset found by
     const kind = (["probs", "gram", "identity"] as const)[trial % 3];
     const objective = objectives[Math.floor(trial / 3) % 2];
     const y = randomRows(rng, 1, K, 2);
-    const jacobian = randomJacobian(kind, 1, K);
+    const jacobian = randomJacobian(rng, kind, 1, K);
     const ref = referenceJacobian(jacobian, 0, K);
     const brute = argmaxOracle(y, objective, ref, 64); // exhaustive in plain loops
     const { targets } = core.createPerturber({ oracle: "argmax", objective, distance: "l1", epsilon: 0.1 }).perturbWithTargets(y, K, jacobian);
