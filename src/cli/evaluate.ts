@@ -75,7 +75,7 @@ export const evaluateCommand = new Command("evaluate")
     const { describeDefense, parseParameterStrings, publicParameters } = await import("../defenses/index.js");
     const { createThief, describeThief } = await import("../thieves/registry.js");
     const { prepareSetup } = await import("../eval/setup.js");
-    const { runEvaluation, formatDuration } = await import("../eval/runner.js");
+    const { runEvaluation, formatDuration, inThisThread } = await import("../eval/runner.js");
     const { runThiefJob } = await import("../eval/jobs.js");
     const { FileEvalStore } = await import("../node/eval-store.js");
     const { createNodeEvalEnvironment } = await import("../node/eval-environment.js");
@@ -224,9 +224,7 @@ export const evaluateCommand = new Command("evaluate")
       const execute =
         opts.workers > 1
           ? workerExecutor({ config: runConfig, cacheDir: resolve(opts.cacheDir) }, opts.workers)
-          : async (jobs: readonly import("../eval/jobs.js").ThiefJob[], onResult: (r: import("../eval/jobs.js").ThiefJobResult) => Promise<void>) => {
-              for (const job of jobs) await onResult(await runThiefJob(job, setup));
-            };
+          : inThisThread((job) => runThiefJob(job, setup));
       const summary = await runEvaluation({
         setup,
         store: new FileEvalStore(resolve(out, folder)),

@@ -16,6 +16,7 @@ import { POINT_SCHEMA, pointKey, settingLabel, type EvalPoint } from "./point.js
 import { runSeeds } from "./seeds.js";
 import { sortPoints, toCsv, toJson, toMarkdown, undefendedSummary, type ReportMeta } from "./report.js";
 import type { EvalSetup } from "./setup.js";
+import { EvalJobsFailedError, failedJob, type FailedJob } from "./errors.js";
 
 /** The output directory, abstracted (Node: files under --out). Names may contain "/". */
 export interface EvalStore {
@@ -27,8 +28,31 @@ export interface EvalStore {
   where(name: string): string;
 }
 
-/** Runs jobs (in worker threads or in this thread) and reports each result as it finishes. */
-export type JobExecutor = (jobs: readonly ThiefJob[], onResult: (result: ThiefJobResult) => Promise<void>) => Promise<void>;
+/**
+ * Runs jobs (in worker threads or in this thread) and reports each result as it finishes. A job that throws
+ * is reported to `onFailure` and the others go on; only a failure of the executor itself rejects.
+ */
+export type JobExecutor = (
+  jobs: readonly ThiefJob[],
+  onResult: (result: ThiefJobResult) => Promise<void>,
+  onFailure: (job: ThiefJob, error: Error) => Promise<void>,
+) => Promise<void>;
+
+/** The executor that runs every job in this thread, one after another. */
+export function inThisThread(run: (job: ThiefJob) => Promise<ThiefJobResult>): JobExecutor {
+  return async (jobs, onResult, onFailure) => {
+    for (const job of jobs) {
+      let result: ThiefJobResult;
+      try {
+        result = await run(job);
+      } catch (err) {
+        await onFailure(job, err instanceof Error ? err : new Error(String(err)));
+        continue;
+      }
+      await onResult(result);
+    }
+  };
+}
 
 export interface RunOptions {
   readonly setup: EvalSetup;
@@ -347,6 +371,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
   const queue = [...jobs].sort((a, b) => Number(fixedSample(a.attack)) - Number(fixedSample(b.attack)) || a.id - b.id);
   log(`${points.length} points finished or reused, ${jobs.length} thief trainings to run (${[...waiting.values()].reduce((n, w) => n + w.length, 0)} points)`);
   let trained = 0;
+  const failures: FailedJob[] = [];
   const runStart = performance.now();
   await options.execute(queue, async (result) => {
     const group = waiting.get(result.id);
@@ -368,8 +393,13 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
         (trained < jobs.length ? `; ETA ${formatDuration(eta)}` : ""),
     );
     await writeReports();
+  }, async (job, error) => {
+    const name = `${job.attack} vs ${job.setting.defense} ${settingLabel(publicOf(job.setting.defense, job.setting.params))}`;
+    failures.push(failedJob(name, error));
+    log(`[failed] ${name}: ${error.message}`);
   });
   await writeReports();
+  if (failures.length) throw new EvalJobsFailedError(failures);
 
   const sorted = sortPoints(points, order.attacks, order.defenses);
   const plots: string[] = [];

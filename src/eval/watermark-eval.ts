@@ -16,6 +16,7 @@ import { accuracyFromProbs } from "./metrics.js";
 import type { EvalStore, JobExecutor } from "./runner.js";
 import { runSeeds } from "./seeds.js";
 import type { EvalSetup } from "./setup.js";
+import { EvalJobsFailedError, failedJob, type FailedJob } from "./errors.js";
 import type { MarkTest, WatermarkRecord } from "../defenses/index.js";
 
 /**
@@ -161,6 +162,7 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
   };
   log(`watermark evaluation (${threat}): ${rows.length} suspects finished, ${jobs.length} to train`);
   let trained = 0;
+  const failures: FailedJob[] = [];
   await options.execute(jobs, async (result: ThiefJobResult) => {
     const what = pending.get(result.id);
     if (!what || !result.watermark) throw new Error(`watermark evaluation: unexpected result for job ${result.id}`);
@@ -173,8 +175,14 @@ export async function runWatermarkEvaluation(options: WatermarkRunOptions): Prom
     const part = (name: string, t: MarkTest | null) => (t ? `${name} ${t.matches}/${t.queries}` : `${name} -`);
     log(`[wm ${trained}/${jobs.length}] ${what.kind} ${what.attack} (${what.epochs} epochs): ${part("label", w.label ?? w.labelClass)}, ${part("soft", w.softClass ?? w.softInput)}, p = ${w.pValue.toExponential(1)} (${w.verdict})`);
     await write();
+  }, async (job, error) => {
+    const what = pending.get(job.id);
+    const name = what ? `${what.kind} ${what.attack} (${what.epochs} epochs)` : `job ${job.id}`;
+    failures.push(failedJob(name, error));
+    log(`[wm failed] ${name}: ${error.message}`);
   });
   const markdown = await write();
+  if (failures.length) throw new EvalJobsFailedError(failures);
   return { rows: sortRows(rows), markdown, victimAccuracy, watermarkedAccuracy };
 }
 

@@ -13,7 +13,7 @@ export { parseNpy, encodeNpy, type NpyArray, type NpyDataType, type NpyData } fr
 export { syntheticImages, type SyntheticImagesOptions } from "./synthetic.js";
 export {
   trainModel, trainingStep, trainableVariables, softCrossEntropy, softCrossEntropyPerExample, batchLoss, oneHot, softLabels, accuracy, predictLogits,
-  type TrainOptions, type TrainResult, type TrainingProgressEvent, type SoftLabeledData, type ExampleLoss, type StepObjective,
+  TrainingDivergedError, type TrainOptions, type TrainResult, type TrainingProgressEvent, type SoftLabeledData, type ExampleLoss, type StepObjective,
 } from "./training.js";
 export { TfjsClassifier, type TfjsClassifierOptions } from "./tfjs-model.js";
 export { Proxy, gramOfLogProbGradients, jacobianModes, weightDirections, type JacobianMode, type ProxyJacobian, type WeightDirection } from "./proxy.js";

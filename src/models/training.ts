@@ -7,6 +7,7 @@ import { exampleSize, type LabeledImages } from "./labeled-images.js";
 import { rowArgmax } from "./argmax.js";
 import { deriveSeed, seeded } from "./random.js";
 import type { ProbabilityModel } from "./types.js";
+import { ModelConfigError, ModelInputError } from "./errors.js";
 
 export interface SoftLabeledData {
   /** count x prod(inputShape), row-major. */
@@ -63,6 +64,11 @@ export interface TrainOptions {
   onBatch?: (e: TrainingProgressEvent) => void;
   /** The per-example loss to minimise; default softCrossEntropyPerExample (the batch mean is softCrossEntropy). */
   loss?: ExampleLoss;
+  /**
+   * When the loss turns non-finite, start again from the initial weights at half the learning rate, up to
+   * this many times (what a practitioner does by hand); default 0: throw TrainingDivergedError at once.
+   */
+  restartsOnDivergence?: number;
 }
 
 export interface TrainResult {
@@ -73,6 +79,18 @@ export interface TrainResult {
   bestEpoch?: number;
   history: { loss: number; valAccuracy?: number }[];
   seconds: number;
+  /** The learning rate the finished run started from (options.learningRate halved once per restart). */
+  learningRate: number;
+  /** Restarts after a divergence (0 when the first run finished). */
+  restarts: number;
+}
+
+/** The loss became Infinity or NaN: the weights blew up (a learning rate too high for the data). */
+export class TrainingDivergedError extends ModelConfigError {
+  constructor(message: string) {
+    super(message, { field: "learningRate", detail: "the training diverged" });
+    this.name = "TrainingDivergedError";
+  }
 }
 
 /** Mean over the batch of -sum_k t_k log softmax(z)_k. */
@@ -89,7 +107,7 @@ export function oneHot(labels: Int32Array, numClasses: number): Float32Array {
   const out = new Float32Array(labels.length * numClasses);
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i];
-    if (!Number.isInteger(y) || y < 0 || y >= numClasses) throw new Error(`oneHot: label ${y} at index ${i} is outside 0..${numClasses - 1}`);
+    if (!Number.isInteger(y) || y < 0 || y >= numClasses) throw new ModelInputError(`oneHot: label ${y} at index ${i} is outside 0..${numClasses - 1}`);
     out[i * numClasses + y] = 1;
   }
   return out;
@@ -102,46 +120,50 @@ export function softLabels(d: LabeledImages): SoftLabeledData {
 
 function validateOptions(o: TrainOptions): void {
   const positiveInt = (v: number, name: string) => {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v < 1) throw new ModelConfigError(`${name} must be a positive integer, got ${v}`, { field: name });
   };
   positiveInt(o.epochs, "epochs");
   positiveInt(o.batchSize, "batchSize");
-  if (o.optimizer !== "sgd" && o.optimizer !== "adam") throw new Error(`optimizer must be "sgd" or "adam", got ${String(o.optimizer)}`);
-  if (!(o.learningRate > 0) || !Number.isFinite(o.learningRate)) throw new Error(`learningRate must be a positive number, got ${o.learningRate}`);
-  if (o.momentum !== undefined && !(o.momentum >= 0 && o.momentum < 1)) throw new Error(`momentum must be in [0, 1), got ${o.momentum}`);
-  if (o.weightDecay !== undefined && !(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) throw new Error(`weightDecay must be >= 0, got ${o.weightDecay}`);
+  if (o.optimizer !== "sgd" && o.optimizer !== "adam") throw new ModelConfigError(`optimizer must be "sgd" or "adam", got ${String(o.optimizer)}`, { field: "optimizer" });
+  if (!(o.learningRate > 0) || !Number.isFinite(o.learningRate)) throw new ModelConfigError(`learningRate must be a positive number, got ${o.learningRate}`, { field: "learningRate" });
+  if (o.momentum !== undefined && !(o.momentum >= 0 && o.momentum < 1)) throw new ModelConfigError(`momentum must be in [0, 1), got ${o.momentum}`, { field: "momentum" });
+  if (o.weightDecay !== undefined && !(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) throw new ModelConfigError(`weightDecay must be >= 0, got ${o.weightDecay}`, { field: "weightDecay" });
   if (o.validationFraction !== undefined && !(o.validationFraction >= 0 && o.validationFraction < 1)) {
-    throw new Error(`validationFraction must be in [0, 1), got ${o.validationFraction}`);
+    throw new ModelConfigError(`validationFraction must be in [0, 1), got ${o.validationFraction}`, { field: "validationFraction" });
   }
-  if (!Number.isFinite(o.seed)) throw new Error(`seed must be a finite number, got ${o.seed}`);
+  if (!Number.isFinite(o.seed)) throw new ModelConfigError(`seed must be a finite number, got ${o.seed}`, { field: "seed" });
   if (o.lrSteps && (!(o.lrSteps.gamma > 0) || o.lrSteps.epochs.some((e) => !Number.isInteger(e) || e < 0))) {
-    throw new Error(`lrSteps needs a positive gamma and non-negative integer epochs, got ${JSON.stringify(o.lrSteps)}`);
+    throw new ModelConfigError(`lrSteps needs a positive gamma and non-negative integer epochs, got ${JSON.stringify(o.lrSteps)}`, { field: "lrSteps" });
+  }
+  const r = o.restartsOnDivergence;
+  if (r !== undefined && !(Number.isInteger(r) && r >= 0)) {
+    throw new ModelConfigError(`restartsOnDivergence must be a non-negative integer, got ${r}`, { field: "restartsOnDivergence" });
   }
 }
 
 function validateData(model: tf.LayersModel, data: SoftLabeledData): void {
   const size = exampleSize(data);
-  if (data.count < 1) throw new Error("training data is empty");
-  if (data.images.length !== data.count * size) throw new Error(`training images: ${data.images.length} values, expected ${data.count} x ${size}`);
-  if (data.targets.length !== data.count * data.numClasses) throw new Error(`training targets: ${data.targets.length} values, expected ${data.count} x ${data.numClasses}`);
+  if (data.count < 1) throw new ModelInputError("training data is empty");
+  if (data.images.length !== data.count * size) throw new ModelInputError(`training images: ${data.images.length} values, expected ${data.count} x ${size}`);
+  if (data.targets.length !== data.count * data.numClasses) throw new ModelInputError(`training targets: ${data.targets.length} values, expected ${data.count} x ${data.numClasses}`);
   const modelInput = model.inputs[0].shape.slice(1);
-  if (modelInput.join() !== data.inputShape.join()) throw new Error(`model expects inputs [${modelInput}], data has [${data.inputShape}]`);
+  if (modelInput.join() !== data.inputShape.join()) throw new ModelInputError(`model expects inputs [${modelInput}], data has [${data.inputShape}]`);
   const modelOut = model.outputs[0].shape[model.outputs[0].shape.length - 1];
-  if (modelOut !== data.numClasses) throw new Error(`model outputs ${modelOut} classes, targets have ${data.numClasses}`);
+  if (modelOut !== data.numClasses) throw new ModelInputError(`model outputs ${modelOut} classes, targets have ${data.numClasses}`);
   for (let i = 0; i < data.targets.length; i++) {
     const t = data.targets[i];
-    if (!(t >= 0 && t <= 1)) throw new Error(`training targets: value ${t} at index ${i} is not a probability`);
+    if (!(t >= 0 && t <= 1)) throw new ModelInputError(`training targets: value ${t} at index ${i} is not a probability`);
   }
   for (let i = 0; i < data.images.length; i++) {
-    if (!Number.isFinite(data.images[i])) throw new Error(`training images: value ${data.images[i]} at index ${i}`);
+    if (!Number.isFinite(data.images[i])) throw new ModelInputError(`training images: value ${data.images[i]} at index ${i}`);
   }
   if (data.weights !== undefined) {
     if (!(data.weights instanceof Float32Array) || data.weights.length !== data.count) {
-      throw new Error(`training weights: expected a Float32Array of ${data.count} values, got ${data.weights.length}`);
+      throw new ModelInputError(`training weights: expected a Float32Array of ${data.count} values, got ${data.weights.length}`);
     }
     for (let i = 0; i < data.count; i++) {
       const w = data.weights[i];
-      if (!(w >= 0 && Number.isFinite(w))) throw new Error(`training weights: value ${w} at index ${i} is not a finite number >= 0`);
+      if (!(w >= 0 && Number.isFinite(w))) throw new ModelInputError(`training weights: value ${w} at index ${i} is not a finite number >= 0`);
     }
   }
 }
@@ -173,7 +195,7 @@ export function predictLogits(model: tf.LayersModel, images: Float32Array, count
 
 /** Top-1 accuracy on hard labels, of a tfjs model (logits) or any ProbabilityModel. */
 export async function accuracy(model: ProbabilityModel | tf.LayersModel, data: LabeledImages, batchSize = 256): Promise<number> {
-  if (data.count === 0) throw new Error(`accuracy: ${data.name} is empty`);
+  if (data.count === 0) throw new ModelInputError(`accuracy: ${data.name} is empty`);
   const k = data.numClasses;
   let correct = 0;
   const size = exampleSize(data);
@@ -254,12 +276,33 @@ export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, o
   validateOptions(options);
   validateData(model, data);
   const started = performance.now();
+  const restarts = options.restartsOnDivergence ?? 0;
+  const initial = restarts > 0 ? model.getWeights().map((w) => tf.keep(w.clone())) : null;
+  let learningRate = options.learningRate;
+  try {
+    for (let restart = 0; ; restart++) {
+      try {
+        const run = await trainOnce(model, data, { ...options, learningRate });
+        return { ...run, learningRate, restarts: restart, seconds: (performance.now() - started) / 1000 };
+      } catch (err) {
+        if (!(err instanceof TrainingDivergedError) || !initial || restart >= restarts) throw err;
+        model.setWeights(initial);
+        learningRate /= 2;
+      }
+    }
+  } finally {
+    initial?.forEach((w) => w.dispose());
+  }
+}
+
+/** One training run from the model's current weights (shuffles and split as seeded). */
+async function trainOnce(model: tf.LayersModel, data: SoftLabeledData, options: TrainOptions): Promise<Omit<TrainResult, "learningRate" | "restarts" | "seconds">> {
   const k = data.numClasses;
   const size = exampleSize(data);
   const order = seeded(deriveSeed(options.seed, 0), "splitmix32").permutation(data.count); // splitmix32: keeps trained models bit-identical
   const valCount = Math.floor(data.count * (options.validationFraction ?? 0));
   const trainCount = data.count - valCount;
-  if (trainCount < 1) throw new Error(`validationFraction ${options.validationFraction} leaves no training data`);
+  if (trainCount < 1) throw new ModelConfigError(`validationFraction ${options.validationFraction} leaves no training data`, { field: "validationFraction" });
   const trainIdx = order.subarray(0, trainCount);
   const valIdx = order.subarray(trainCount);
   const valImages = valCount ? gatherRows(data.images, size, valIdx, 0, valCount) : null;
@@ -300,7 +343,9 @@ export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, o
         const lossValue = (await loss.data())[0];
         tf.dispose([xs, ys, loss]);
         ws?.dispose();
-        if (!Number.isFinite(lossValue)) throw new Error(`training diverged: loss is ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} (lower the learning rate?)`);
+        if (!Number.isFinite(lossValue)) {
+          throw new TrainingDivergedError(`training diverged: loss is ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} at learning rate ${options.learningRate} (lower the learning rate?)`);
+        }
         lossSum += lossValue * (to - from);
         seen += to - from;
         options.onBatch?.({ phase: "batch", epoch: epoch + 1, epochs: options.epochs, batch: b + 1, batches, loss: lossValue });
@@ -331,6 +376,5 @@ export async function trainModel(model: tf.LayersModel, data: SoftLabeledData, o
     bestValAccuracy: accuracies.length ? Math.max(...accuracies) : undefined,
     bestEpoch: best?.epoch,
     history,
-    seconds: (performance.now() - started) / 1000,
   };
 }

@@ -5,6 +5,7 @@ import { runThiefJob, type ThiefJob } from "../eval/jobs.js";
 import { prepareSetup, type EvalSetup } from "../eval/setup.js";
 import { createNodeEvalEnvironment } from "./eval-environment.js";
 import type { WorkerInit, WorkerReply } from "./eval-workers.js";
+import { isProblem } from "../core/errors.js";
 
 if (!Tinypool.isWorkerThread) throw new Error("eval-worker-entry must run in a tinypool worker thread");
 const init = Tinypool.workerData as WorkerInit;
@@ -26,6 +27,7 @@ export default async function runJob(job: ThiefJob): Promise<WorkerReply> {
   try {
     return { type: "result", result: await runThiefJob(job, setup) };
   } catch (err) {
-    return { type: "error", message: stackOf(err) };
+    // A job's own failure (a diverged training, say): its message and kind, which the main thread reports.
+    return { type: "error", message: err instanceof Error ? err.message : String(err), ...(isProblem(err) ? { kind: err.kind } : {}) };
   }
 }

@@ -1,11 +1,13 @@
 // Thief trainings in parallel: tfjs-wasm runs on one thread, so one worker thread per core, each with
 // its own backend, data and victim (loaded from the cache the main thread filled). tinypool runs the threads
-// and hands each queued job to an idle one; this executor only reports results in order and fails on the first error.
+// and hands each queued job to an idle one; this executor reports results and failed jobs in order, and fails
+// only when a thread cannot set up or dies.
 import Tinypool from "tinypool";
 import type { EvalConfig } from "../eval/config.js";
 import type { ThiefJob, ThiefJobResult } from "../eval/jobs.js";
 import type { JobExecutor } from "../eval/runner.js";
 import { workerModule } from "./worker-module.js";
+import { PredictionPoisoningError, type ProblemKind } from "../core/errors.js";
 
 export interface WorkerInit {
   readonly config: EvalConfig;
@@ -13,13 +15,13 @@ export interface WorkerInit {
 }
 
 /** A job's answer; a failure is an answer too (as text: the error's stack), `setup` when the thread could not build its setup. */
-export type WorkerReply = { type: "result"; result: ThiefJobResult } | { type: "error"; message: string; setup?: boolean };
+export type WorkerReply = { type: "result"; result: ThiefJobResult } | { type: "error"; message: string; setup?: boolean; kind?: ProblemKind };
 
 const entry = workerModule(new URL(`./eval-worker-entry${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
 
 /** A JobExecutor that runs jobs on `count` worker threads; threads start with the jobs and stop when the queue is empty. */
 export function workerExecutor(init: WorkerInit, count: number): JobExecutor {
-  return async (jobs, onResult) => {
+  return async (jobs, onResult, onFailure) => {
     if (jobs.length === 0) return;
     const pool = new Tinypool({
       filename: entry,
@@ -38,9 +40,9 @@ export function workerExecutor(init: WorkerInit, count: number): JobExecutor {
       const reply: WorkerReply = await pool.run(job).catch((err: Error) => {
         throw new Error(`worker exited during ${job.attack} vs ${job.setting.defense}: ${err.message}`);
       });
-      if (reply.type === "error") throw new Error(`worker failed${reply.setup ? "" : ` on ${job.attack} vs ${job.setting.defense}`}: ${reply.message}`);
-      // One result at a time, in the order they arrive (the store and the progress line are not concurrent).
-      reported = reported.then(() => onResult(reply.result));
+      if (reply.type === "error" && reply.setup) throw new Error(`worker failed: ${reply.message}`);
+      // One report at a time, in the order they arrive (the store and the progress line are not concurrent).
+      reported = reported.then(() => (reply.type === "result" ? onResult(reply.result) : onFailure(job, reply.kind ? new PredictionPoisoningError(reply.kind, reply.message) : new Error(reply.message))));
       await reported;
     };
     try {

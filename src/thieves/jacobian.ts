@@ -149,16 +149,18 @@ export class JacobianThief implements Thief {
     let count = seedIndices.length;
 
     let round = 0;
+    let restarts = 0;
     while (querier.remaining > 0) {
       const substitute = this.deps.buildSubstitute(roleSeed(seed, "substitute-init", round));
       try {
-        await train(substitute, { images, targets: answers, count, inputShape, numClasses: K }, {
+        const fit = await train(substitute, { images, targets: answers, count, inputShape, numClasses: K }, {
           ...trainOptions,
           seed: roleSeed(seed, "substitute-shuffles", round),
           progress: onProgress
             ? (e) => onProgress({ phase: "train", queriesUsed: querier.queriesUsed, budget, round, epoch: e.epoch, epochs: e.epochs, loss: e.loss })
             : false,
         });
+        restarts += fit.restarts;
         onProgress?.({ phase: "augment", queriesUsed: querier.queriesUsed, budget, round });
         const grown = await this.augment({ substitute, images, answers, count, inputShape, numClasses: K, round, maxNew: querier.remaining, random });
         if (grown.count === 0) break;
@@ -175,7 +177,7 @@ export class JacobianThief implements Thief {
 
     const model = this.deps.buildSubstitute(roleSeed(seed, "init"));
     const transferSet = { images, answers, targets: answers, count, inputShape, numClasses: K };
-    await train(model, transferSet, {
+    const fit = await train(model, transferSet, {
       ...trainOptions,
       epochs: p.finalEpochs,
       seed: roleSeed(seed, "shuffles"),
@@ -183,7 +185,10 @@ export class JacobianThief implements Thief {
         ? (e) => onProgress({ phase: "train", queriesUsed: querier.queriesUsed, budget, round, epoch: e.epoch, epochs: e.epochs, loss: e.loss })
         : false,
     });
-    return { model, queriesUsed: querier.queriesUsed, transferSet, rounds: round, seconds: (performance.now() - started) / 1000 };
+    restarts += fit.restarts;
+    // Restarts at half the learning rate after a diverged training (trainingOptions allows a few).
+    const diagnostics = restarts > 0 ? { trainingRestarts: restarts } : undefined;
+    return { model, queriesUsed: querier.queriesUsed, transferSet, rounds: round, seconds: (performance.now() - started) / 1000, diagnostics };
   }
 }
 

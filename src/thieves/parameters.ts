@@ -29,9 +29,16 @@ export const trainingEntries = (defaults: { epochs: number; learningRate: number
   queryBatchSize: positiveInteger(128),
 });
 
+/** How often a thief's training restarts at half the learning rate after its loss turned non-finite. */
+export const THIEF_DIVERGENCE_RESTARTS = 3;
+
 /** The trainer's options out of parsed parameters that include the trainingEntries. */
 export function trainingOptions(p: ThiefTrainOptions): ThiefTrainOptions {
-  return { epochs: p.epochs, batchSize: p.batchSize, optimizer: p.optimizer, learningRate: p.learningRate, momentum: p.momentum, weightDecay: p.weightDecay };
+  return {
+    epochs: p.epochs, batchSize: p.batchSize, optimizer: p.optimizer, learningRate: p.learningRate, momentum: p.momentum, weightDecay: p.weightDecay,
+    // A thief whose loss blows up does what a practitioner does: halves the learning rate and starts again.
+    restartsOnDivergence: THIEF_DIVERGENCE_RESTARTS,
+  };
 }
 
 export function parseParams<TSchema extends v.GenericSchema>(thief: string, schema: TSchema, raw: unknown): v.InferOutput<TSchema> {

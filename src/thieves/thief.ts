@@ -87,7 +87,7 @@ export interface ThiefDeps {
   readonly core?: Core;
 }
 
-export type ThiefTrainOptions = Pick<TrainOptions, "epochs" | "batchSize" | "learningRate" | "momentum" | "weightDecay" | "optimizer">;
+export type ThiefTrainOptions = Pick<TrainOptions, "epochs" | "batchSize" | "learningRate" | "momentum" | "weightDecay" | "optimizer" | "restartsOnDivergence">;
 
 /** What a thief was handed (budget, seed, image sets, black box) cannot be used. */
 export class ThiefInputError extends PredictionPoisoningError {

@@ -5,9 +5,11 @@ import * as assert from "uvu/assert";
 import { createDefense, type Defense } from "../../src/defenses/index.js";
 import type { DefenseSetting, EvalConfig } from "../../src/eval/config.js";
 import type { EvalData } from "../../src/eval/data.js";
-import { runThiefJob, type ThiefJob, type ThiefJobResult } from "../../src/eval/jobs.js";
+import { runThiefJob, type ThiefJob } from "../../src/eval/jobs.js";
 import type { EvalPoint } from "../../src/eval/point.js";
-import { runEvaluation } from "../../src/eval/runner.js";
+import { inThisThread, runEvaluation } from "../../src/eval/runner.js";
+import { EvalJobsFailedError } from "../../src/eval/errors.js";
+import { TrainingDivergedError } from "../../src/models/training.js";
 import type { EvalSetup } from "../../src/eval/setup.js";
 import { initBackend } from "../../src/models/backend.js";
 import type { LabeledImages } from "../../src/models/datasets.js";
@@ -90,12 +92,11 @@ function makeSetup(data: EvalData, counters: { victimRows: number; steals: numbe
   };
 }
 
-const inProcess = (setup: EvalSetup, counter: { jobs: number }) => async (jobs: readonly ThiefJob[], onResult: (r: ThiefJobResult) => Promise<void>) => {
-  for (const job of jobs) {
+const inProcess = (setup: EvalSetup, counter: { jobs: number }) =>
+  inThisThread((job: ThiefJob) => {
     counter.jobs++;
-    await onResult(await runThiefJob(job, setup));
-  }
-};
+    return runThiefJob(job, setup);
+  });
 
 const data = await world();
 const store = new MemoryStore();
@@ -194,6 +195,38 @@ test("cached answers are keyed on the budget and the seed: another budget or see
     assert.ok(fresh.length >= 3, `new answer caches for every setting (${JSON.stringify(change)})`);
     assert.ok(run.points.every((p) => p.queriesUsed <= setup.config.budget));
   }
+});
+
+test("a failed thief training is recorded and the others finish: the run throws naming it, a rerun retries only it", async () => {
+  const failing = new MemoryStore();
+  const counters = { victimRows: 0, steals: 0 };
+  const base = makeSetup(data, counters);
+  const broken: EvalSetup = {
+    ...base,
+    createThief(attack) {
+      const thief = base.createThief(attack);
+      if (attack !== "jbda") return thief;
+      return {
+        ...thief,
+        steal: (box, o) => (o.defense?.name === "swap" ? Promise.reject(new TrainingDivergedError("training diverged: loss is Infinity")) : thief.steal(box, o)),
+      };
+    },
+  };
+  const lines: string[] = [];
+  const error = await runEvaluation({ setup: broken, store: failing, execute: inProcess(broken, { jobs: 0 }), log: (l) => lines.push(l) }).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  assert.instance(error, EvalJobsFailedError);
+  assert.is((error as EvalJobsFailedError).kind, "config", "a diverged training keeps its kind");
+  assert.equal((error as EvalJobsFailedError).failures.map((f) => f.job), ["jbda vs swap -"]);
+  assert.ok(lines.some((l) => l.startsWith("[failed] jbda vs swap -: training diverged")));
+  const written = JSON.parse(failing.files.get("results.json") as string) as { points: EvalPoint[] };
+  assert.is(written.points.length, 8, "every other point is written");
+  const jobs = { jobs: 0 };
+  const rerun = await runEvaluation({ setup: base, store: failing, execute: inProcess(base, jobs), log: () => {} });
+  assert.is(jobs.jobs, 1);
+  assert.is(rerun.points.length, 9);
 });
 
 test.run();

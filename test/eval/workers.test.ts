@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { expandGrid, type EvalConfig } from "../../src/eval/config.js";
 import { runThiefJob, type ThiefJob, type ThiefJobResult } from "../../src/eval/jobs.js";
-import { runEvaluation } from "../../src/eval/runner.js";
+import { inThisThread, runEvaluation } from "../../src/eval/runner.js";
 import { prepareSetup } from "../../src/eval/setup.js";
 import { createNodeEvalEnvironment } from "../../src/node/eval-environment.js";
 import { FileEvalStore } from "../../src/node/eval-store.js";
@@ -33,13 +33,15 @@ test("worker threads compute the same points as the in-process executor, and wri
   try {
     const env = await createNodeEvalEnvironment({ cacheDir, log: () => {} });
     const setup = await prepareSetup(config, env, { trainVictim: true });
+    const seen: ThiefJob[] = [];
     const local = await runEvaluation({
       setup,
       store: new FileEvalStore(join(cacheDir, "local")),
       log: () => {},
-      execute: async (jobs: readonly ThiefJob[], onResult: (r: ThiefJobResult) => Promise<void>) => {
-        for (const job of jobs) await onResult(await runThiefJob(job, setup));
-      },
+      execute: inThisThread((job) => {
+        seen.push(job);
+        return runThiefJob(job, setup);
+      }),
     });
     const threaded = await runEvaluation({
       setup,
@@ -52,6 +54,16 @@ test("worker threads compute the same points as the in-process executor, and wri
     assert.equal(view(threaded), view(local));
     // Per thief against defender accuracy and L1, and the worst case.
     assert.is(threaded.plots.length, 2 * 2 + 1);
+
+    // A job that fails in a thread is reported as a failure; the other jobs still run.
+    const results: ThiefJobResult[] = [];
+    const failures: [ThiefJob, Error][] = [];
+    const bad: ThiefJob = { ...seen[0], attack: "no-such-thief" };
+    await workerExecutor({ config, cacheDir }, 2)([bad, seen[1]], async (r) => void results.push(r), async (job, e) => void failures.push([job, e]));
+    assert.is(results.length, 1);
+    assert.is(failures.length, 1);
+    assert.is(failures[0][0], bad);
+    assert.match(failures[0][1].message, /no-such-thief/);
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { initBackend } from "../../src/models/backend.js";
 import { loadMnist, subset } from "../../src/models/datasets.js";
-import { accuracy, oneHot, softCrossEntropy, softLabels, trainModel, type TrainOptions } from "../../src/models/training.js";
+import { accuracy, oneHot, softCrossEntropy, softLabels, trainModel, TrainingDivergedError, type TrainOptions } from "../../src/models/training.js";
 import { buildModel } from "../../src/models/zoo.js";
 import { memorySnapshot, rejects, tf } from "./helpers.js";
 
@@ -105,8 +105,33 @@ test("bad options and data are rejected with the reason", async () => {
 
 test("a diverging run stops with a clear error instead of NaN weights", async () => {
   const model = buildModel({ arch: "mlp", numClasses: 10, inputShape: [28, 28, 1], seed: 0 });
-  await rejects(trainModel(model, softLabels(small), { ...sgd, learningRate: 1e6, momentum: 0.9 }), /training diverged/);
+  const error = await trainModel(model, softLabels(small), { ...sgd, learningRate: 1e6, momentum: 0.9 }).then(() => null, (e: unknown) => e);
+  assert.instance(error, TrainingDivergedError);
+  assert.match((error as Error).message, /training diverged: loss is (Infinity|NaN) .* at learning rate 1000000/);
+  assert.is((error as TrainingDivergedError).field, "learningRate");
   model.dispose();
+});
+
+test("restartsOnDivergence starts again from the initial weights at half the learning rate", async () => {
+  const data = softLabels(small);
+  const diverging = { ...sgd, learningRate: 1e6, momentum: 0.9 };
+  const model = buildModel({ arch: "mlp", numClasses: 10, inputShape: [28, 28, 1], seed: 0 });
+  const result = await trainModel(model, data, { ...diverging, restartsOnDivergence: 40 });
+  assert.ok(result.restarts > 0, "1e6 diverges at first");
+  assert.is(result.learningRate, 1e6 / 2 ** result.restarts);
+  assert.ok(Number.isFinite(result.finalLoss));
+  // The same as one run at the final rate from the same initial weights: the restart really reset them.
+  const fresh = buildModel({ arch: "mlp", numClasses: 10, inputShape: [28, 28, 1], seed: 0 });
+  const once = await trainModel(fresh, data, { ...diverging, learningRate: result.learningRate });
+  assert.is(once.restarts, 0);
+  const a = model.getWeights().map((w) => Array.from(w.dataSync()));
+  const b = fresh.getWeights().map((w) => Array.from(w.dataSync()));
+  assert.equal(a, b);
+  // Restarts run out: the error again.
+  const few = buildModel({ arch: "mlp", numClasses: 10, inputShape: [28, 28, 1], seed: 0 });
+  await rejects(trainModel(few, data, { ...diverging, restartsOnDivergence: 1 }), /at learning rate 500000 /);
+  await rejects(trainModel(few, data, { ...sgd, restartsOnDivergence: -1 }), /restartsOnDivergence must be a non-negative integer/);
+  [model, fresh, few].forEach((m) => m.dispose());
 });
 
 test.run();
