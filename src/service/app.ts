@@ -50,6 +50,8 @@ export interface RequestLog {
   readonly path: string;
   readonly status: number;
   readonly ms: number;
+  /** Of ms, the time until the request's body was received and parsed (answered queries). */
+  readonly bodyMs?: number;
   readonly rows?: number;
   readonly error?: ErrorKind;
   readonly detail?: string;
@@ -223,6 +225,12 @@ export function createApp(options: AppOptions): Hono {
   /** Registers a query route at `path`: keys, budgets, the queue, detection and metrics, whatever its format. */
   function queryRoute(path: string, route: QueryRoute): void {
     const { render } = route;
+    // A 503 before the body is read also closes the connection: otherwise the server still reads and discards
+    // the refused upload (under a flood, most of the bytes that arrive) to reach the connection's next request.
+    const refuseUnread = (c: Context, error: ServiceError) => {
+      c.header("connection", "close");
+      return fail(c, error, Date.now(), undefined, undefined, render);
+    };
     app.post(
       path,
       // Refuse before reading a body the service cannot take now (draining, a dependency down, a full queue):
@@ -232,12 +240,12 @@ export function createApp(options: AppOptions): Hono {
         const refused = route.check?.(c);
         if (refused) return fail(c, refused, Date.now(), undefined, undefined, render);
         if (host.status === "draining") {
-          return fail(c, new ServiceError("unavailable", "the server is shutting down (draining); retry on another replica", undefined, "draining", 1), Date.now(), undefined, undefined, render);
+          return refuseUnread(c, new ServiceError("unavailable", "the server is shutting down (draining); retry on another replica", undefined, "draining", 1));
         }
         if (host.status !== "ok") {
-          return fail(c, new ServiceError("unavailable", `the service cannot answer now: ${host.reason ?? "not ready"}`, undefined, undefined, 1), Date.now(), undefined, undefined, render);
+          return refuseUnread(c, new ServiceError("unavailable", `the service cannot answer now: ${host.reason ?? "not ready"}`, undefined, undefined, 1));
         }
-        if (predictor.saturated?.()) return fail(c, overloaded(), Date.now(), undefined, undefined, render);
+        if (predictor.saturated?.()) return refuseUnread(c, overloaded());
         await next();
       },
       bodyLimit({
@@ -278,7 +286,7 @@ export function createApp(options: AppOptions): Hono {
             // flood the requests that cannot be answered soon are refused before they cost a parse.
             const estimate = Number.isFinite(length) && length > 0 ? Math.min(limits.maxBatch, Math.max(1, Math.round(length / bytesPerRow))) : 1;
             reservation = predictor.reserve(estimate) ?? undefined;
-            if (!reservation) throw overloaded();
+            if (!reservation) return refuseUnread(c, overloaded());
           }
           let body: unknown;
           try {
@@ -288,6 +296,7 @@ export function createApp(options: AppOptions): Hono {
             if (clientClosed(c, e)) throw closedError();
             throw new ServiceError("bad_json", "body: not valid JSON", "body");
           }
+          const bodyMs = Date.now() - started;
           const batch = route.decode(body);
           rows = batch.batchSize;
           if (Number.isFinite(length) && length > 0) bytesPerRow = 0.8 * bytesPerRow + 0.2 * (length / rows);
@@ -316,6 +325,8 @@ export function createApp(options: AppOptions): Hono {
             path: c.req.path,
             status: 200,
             ms: Date.now() - started,
+            // Of ms, the time the client took to send the body (under a flood, the upload competes with the others).
+            bodyMs,
             rows,
             ...(verdict ? { verdict: verdict.verdict, ...(verdict.w !== null ? { w: Number(verdict.w.toFixed(4)) } : {}) } : {}),
           });

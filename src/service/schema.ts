@@ -145,6 +145,36 @@ export function createBodyDecoder(inputShape: readonly number[], limits: InputLi
     return { data, batchSize, inputShape };
   }
 
+  /**
+   * The nested form in one pass over the values, accepting exactly what `nestedBody` accepts (the schema walk
+   * costs ~1 µs per value: 50 ms for 64 digits). null when anything is off: the schema then names the fault.
+   */
+  function readNestedFast(body: object): InputBatch | null {
+    const keys = Object.keys(body);
+    if (keys.length !== 1) return null;
+    const inputs = (body as { inputs: unknown }).inputs;
+    if (!Array.isArray(inputs) || inputs.length < 1 || inputs.length > limits.maxBatch) return null;
+    const data = new Float32Array(inputs.length * perInput);
+    const [lo, hi] = limits.inputRange ?? [-Infinity, Infinity];
+    let k = 0;
+    const walk = (node: unknown, depth: number): boolean => {
+      if (!Array.isArray(node) || node.length !== inputShape[depth]) return false;
+      if (depth === inputShape.length - 1) {
+        for (let i = 0; i < node.length; i++) {
+          const x = node[i];
+          // typeof, then the float32 range (which also refuses NaN and ±Infinity), then the input range.
+          if (typeof x !== "number" || !Number.isFinite(Math.fround(x)) || !(x >= lo && x <= hi)) return false;
+          data[k++] = x;
+        }
+        return true;
+      }
+      for (let i = 0; i < node.length; i++) if (!walk(node[i], depth + 1)) return false;
+      return true;
+    };
+    for (let b = 0; b < inputs.length; b++) if (!walk(inputs[b], 0)) return null;
+    return { data, batchSize: inputs.length, inputShape };
+  }
+
   function decodeBase64(body: { data: string; shape: number[] }): InputBatch {
     const [batchSize, ...rest] = body.shape;
     for (let d = 0; d < inputShape.length; d++) {
@@ -203,6 +233,8 @@ export function createBodyDecoder(inputShape: readonly number[], limits: InputLi
     if (Array.isArray(inputs) && inputs.length > limits.maxBatch) {
       throw new ServiceError("too_large", `inputs: batch of ${inputs.length} inputs is over the limit of ${limits.maxBatch}`, "inputs");
     }
+    const fast = readNestedFast(body);
+    if (fast) return fast;
     const parsed = v.safeParse(nestedBody, body, { abortEarly: true });
     if (!parsed.success) fail(parsed.issues);
     return decodeNested(parsed.output as { inputs: unknown[] });

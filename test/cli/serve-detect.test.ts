@@ -100,7 +100,7 @@ test("--on-detect block: the thief key gets 403 with a JSON reason, the honest k
   assert.ok(lines.some((l) => l.status === 200 && l.verdict === "blocked"), "the request that raised the alarm");
   assert.is(lines.filter((l) => l.status === 403 && l.verdict === "blocked").length, 6);
   assert.ok(lines.filter((l) => l.status === 200).every((l) => typeof l.verdict === "string"));
-  assert.ok(lines.every((l) => Object.keys(l).every((k) => ["time", "method", "path", "status", "ms", "rows", "error", "verdict", "w"].includes(k))));
+  assert.ok(lines.every((l) => Object.keys(l).every((k) => ["time", "method", "path", "status", "ms", "bodyMs", "rows", "error", "verdict", "w"].includes(k))));
   assert.match(s.stderr(), /detector prada \(on detect: block, δ = 0\.9\) with states in memory/);
   s.child.kill("SIGTERM");
 });

@@ -114,6 +114,7 @@ test("a flood against one worker with --max-queue 64: 503 + Retry-After when ful
   // 64 connections, 320 requests of 64 digits each.
   const statuses = new Map<number, number>();
   const bad: string[] = [];
+  let closed = 0;
   let next = 0;
   await Promise.all(
     Array.from({ length: 64 }, async () => {
@@ -125,6 +126,8 @@ test("a flood against one worker with --max-queue 64: 503 + Retry-After when ful
         if (res.status === 503) {
           const error = (JSON.parse(text) as { error: { kind: string } }).error;
           if (res.headers.get("retry-after") !== "1" || error.kind !== "overloaded") bad.push(`${res.headers.get("retry-after")} ${text}`);
+          // Refused before its body was read: the connection closes (after the answer: the client sees the 503, not a reset).
+          if (res.headers.get("connection") === "close") closed++;
         } else if (res.status !== 200) bad.push(`${res.status} ${text}`);
       }
     }),
@@ -134,6 +137,7 @@ test("a flood against one worker with --max-queue 64: 503 + Retry-After when ful
   console.log(`flood: ${JSON.stringify(Object.fromEntries(statuses))}, queue peak ${peakQueue} inputs, RSS +${((peakRss - baseline) / 2 ** 20).toFixed(0)} MB`);
   assert.equal(bad, [], "only 200s and 503 overloaded with Retry-After: 1");
   assert.ok((statuses.get(503) ?? 0) > 0, `no 503 in ${JSON.stringify([...statuses])}`);
+  assert.ok(closed > 0.5 * (statuses.get(503) ?? 0), `${closed} of the 503s closed their connection`);
   assert.ok((statuses.get(200) ?? 0) > 0);
   assert.is((statuses.get(200) ?? 0) + (statuses.get(503) ?? 0), 320);
   assert.ok(peakQueue <= 64, `queue reached ${peakQueue} inputs`);

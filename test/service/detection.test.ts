@@ -80,7 +80,7 @@ test("flag: the thief key keeps its answers but is flagged in /metrics and the a
   assert.ok(honestLog.every((l) => l.verdict === "clear"), JSON.stringify(honestLog.map((l) => [l.verdict, l.w])));
   assert.ok(honestLog.at(-1)!.w! > 0.9);
   // Log entries hold counts and the verdict, never pixel values.
-  for (const l of logs) assert.equal(Object.keys(l).sort(), ["method", "ms", "path", "rows", "status", "verdict", ...(l.w !== undefined ? ["w"] : [])].sort());
+  for (const l of logs) assert.equal(Object.keys(l).sort(), ["bodyMs", "method", "ms", "path", "rows", "status", "verdict", ...(l.w !== undefined ? ["w"] : [])].sort());
   const metrics = await (await app.request("/metrics")).text();
   assert.match(metrics, /^pp_detect_flagged_clients 1$/m);
   const detections = Number(/^pp_detections_total (\d+)$/m.exec(metrics)![1]);

@@ -115,6 +115,27 @@ test("the queue is bounded per worker: a query that would overfill it is refused
   }
 });
 
+test("maxQueueRows 0: a query is admitted only while a worker is free for it; nothing waits behind a batch", async () => {
+  const pool = await WorkerPool.start({ module, options: { delayMs: 100 }, size: 2, maxQueueRows: 0 });
+  try {
+    assert.is(pool.queueCapacity, 0);
+    const held = pool.reserve(1)!;
+    assert.ok(held, "two workers free: a body may be read");
+    const first = pool.predict(batchOf(0.1)); // the other worker
+    assert.ok(pool.saturated(), "one query answered, one being read: both workers spoken for");
+    assert.is(pool.reserve(1), null);
+    const refused = await pool.predict(batchOf(0.2)).catch((e) => e);
+    assert.equal([refused.kind, refused.status], ["overloaded", 503]);
+    const second = pool.predict(batchOf(0.3), { reservation: held }); // converts the reservation
+    assert.is(pool.queueRows, 0, "it went straight to the free worker");
+    await Promise.all([first, second]);
+    assert.not.ok(pool.saturated());
+    assert.ok(pool.reserve(64), "free again");
+  } finally {
+    await pool.close();
+  }
+});
+
 test("reservations hold queue room while a body is read; they are released by predict, by release() or after reservationMs", async () => {
   const pool = await WorkerPool.start({ module, options: { delayMs: 50 }, size: 1, maxQueueRows: 4, reservationMs: 200 });
   try {

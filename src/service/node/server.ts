@@ -1,7 +1,7 @@
 // The Node host of the HTTP app: a worker pool running the defended model, budgets in memory or Redis,
 // the Hono app on @hono/node-server, and a graceful shutdown that finishes in-flight queries.
 import { readFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import { createApp } from "../app.js";
@@ -198,10 +198,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let accepted = 0;
   let onDrained: (() => void) | undefined;
   const fetch = async (request: Request, env: unknown): Promise<Response> => {
-    if (closing) return app.fetch(request, env);
+    if (closing) return lingering(await app.fetch(request, env), env);
     accepted++;
     try {
-      return await app.fetch(request, env);
+      return lingering(await app.fetch(request, env), env);
     } finally {
       if (--accepted === 0) onDrained?.();
     }
@@ -248,4 +248,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     })());
 
   return { url, port: address.port, info, pool, metrics, close };
+}
+
+/** How long a connection refused before its body was read stays open after the answer (see lingering). */
+const LINGER_MS = 2000;
+
+/**
+ * An answer that closes its connection before the request's body was read (a 503 under a flood): Node would
+ * destroy the socket as soon as the answer is written, and a client still uploading then sees a reset instead of
+ * the 503. Half-close instead (the client reads the answer, then closes), and destroy only after LINGER_MS.
+ */
+function lingering(response: Response, env: unknown): Response {
+  if (response.headers.get("connection") !== "close") return response;
+  const socket = (env as { incoming?: { socket?: Socket } } | undefined)?.incoming?.socket;
+  if (socket && !socket.destroyed) {
+    socket.destroySoon = function (this: Socket) {
+      this.end();
+      const timer = setTimeout(() => this.destroy(), LINGER_MS);
+      timer.unref();
+      this.once("close", () => clearTimeout(timer));
+    };
+  }
+  return response;
 }

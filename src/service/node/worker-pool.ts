@@ -23,7 +23,9 @@ export interface WorkerPoolOptions extends WorkerInit {
   readonly maxRowsPerDispatch?: number;
   /** Most input rows waiting for a worker, per worker (not counting the batches being answered); a query
    * that would go over is refused with 503 "overloaded". A query always enters an empty queue (with nothing reserved). Default 512
-   * (eight full dispatches); 64 is one full dispatch waiting per worker, so an admitted query waits for at most about two batches. */
+   * (eight full dispatches); 64 is one full dispatch waiting per worker, so an admitted query waits for at most about two batches.
+   * 0: nothing waits: a query is admitted only while fewer queries are in flight (being read, queued or answered) than
+   * workers are ready, so it never waits for another's batch (the lowest latency under overload, the most 503s). */
   readonly maxQueueRows?: number;
   /** How long a reservation (room held for a query whose body is being read) lasts at most. Default 1 s. */
   readonly reservationMs?: number;
@@ -99,7 +101,7 @@ export class WorkerPool implements Predictor {
     this.jobTimeoutMs = options.jobTimeoutMs ?? 30_000;
     this.queueTimeoutMs = options.queueTimeoutMs ?? 60_000;
     const perWorker = options.maxQueueRows ?? 512;
-    if (!(Number.isInteger(perWorker) && perWorker >= 1)) throw new RangeError(`maxQueueRows must be a positive integer, got ${perWorker}`);
+    if (!(Number.isInteger(perWorker) && perWorker >= 0)) throw new RangeError(`maxQueueRows must be an integer >= 0, got ${perWorker}`);
     this.queueCapacity = perWorker * this.size;
     options.metrics?.add(new Gauge("pp_workers_ready", "Worker threads ready to answer.", () => this.readyCount));
     options.metrics?.add(new Gauge("pp_queue_rows", "Inputs waiting for a worker.", () => this.queuedRows));
@@ -226,11 +228,20 @@ export class WorkerPool implements Predictor {
 
   /** The queue is full: a new query would be refused. */
   saturated(): boolean {
+    if (this.queueCapacity === 0) return this.inFlight >= this.readyCount;
     return this.queuedRows + this.reservedRows >= this.queueCapacity;
   }
 
-  /** A query of `rows` more inputs fits: always into an empty queue that nothing is reserved in. */
+  /** Queries being read, waiting or answered (merged queries count once per request). */
+  private get inFlight(): number {
+    let answering = 0;
+    for (const job of this.jobs) answering += job.items.length;
+    return this.reservations + this.queue.length + answering;
+  }
+
+  /** A query of `rows` more inputs fits: always into an empty queue that nothing is reserved in (with a queue at all). */
   private fits(rows: number): boolean {
+    if (this.queueCapacity === 0) return this.inFlight < this.readyCount;
     if (this.queue.length === 0 && this.reservations === 0) return true;
     return this.queuedRows + this.reservedRows + rows <= this.queueCapacity;
   }
