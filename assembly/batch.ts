@@ -1,22 +1,17 @@
 // Batched entry points: a whole batch (B x K) per call over buffers in WASM memory. The TypeScript
 // side lays the buffers out (input, Jacobian, output, targets, work) and passes pointers; nothing
 // here allocates, so there is no per-query allocation and no garbage.
+import { Options, Row, fillSizeTables, layoutRow, rowWorkBytes } from "./context";
 import {
-  JACOBIAN_GRAM, JACOBIAN_PROBS, OBJECTIVE_ANGULAR,
-  prepareRowGram, prepareRowIdentity, prepareRowProbs,
+  JACOBIAN_GRAM, JACOBIAN_PROBS, OBJECTIVE_ANGULAR, SUM_ROUNDING,
+  prepareRowGram, prepareRowIdentity, prepareRowProbs, prepareRowProbsAsLoaded,
 } from "./objectives";
-import {
-  ORACLE_ARGMAX, ORACLE_ARGMIN, ORACLE_EXTREME, setRowBuffers,
-  argmaxOracle, argminOracle, extremeOracle, firstArgmax, randomOracle, setScoring, setSearchScratch,
-} from "./oracles";
+import { MAX_EXACT_ARGMAX_LIMIT, ORACLE_ARGMAX, chooseTarget } from "./oracles";
 import { STEP_PROJECTIONS, STEP_REACHABLE, alternatingProjections, lineSearch } from "./steps";
 
-/** f64 work arrays of length K a row needs (see workBytes). */
-const WORK_ARRAYS: i32 = 14;
-
-/** Bytes of work space perturbBatch needs for K classes. */
+/** Bytes of work space perturbBatch needs for K classes (the row context, context.ts). */
 export function workBytes(K: i32): i32 {
-  return WORK_ARRAYS * K * 8 + 64;
+  return rowWorkBytes(K);
 }
 
 /** First byte free for the TypeScript side's buffers. */
@@ -32,21 +27,29 @@ export function ensureMemory(bytes: usize): i32 {
   return memory.grow(pages) < 0 ? 0 : 1;
 }
 
-// Configuration of the next batches (set by configure: one perturber's options).
-let oracle: i32 = ORACLE_EXTREME;
-let objective: i32 = OBJECTIVE_ANGULAR;
-let distance: i32 = 0;
-let step: i32 = 0;
-let epsilon: f64 = 0;
-let seed: u32 = 0;
+// The options of the next batches (configure: one perturber's options, set before each call by
+// src/core/perturber.ts). Only the entry points read them, copying them into the row context.
+const configured = changetype<Options>(memory.data(offsetof<Options>(), 16));
 
-export function configure(oracleCode: i32, objectiveCode: i32, distanceCode: i32, stepCode: i32, eps: f64, seedValue: u32): void {
-  oracle = oracleCode;
-  objective = objectiveCode;
-  distance = distanceCode;
-  step = stepCode;
-  epsilon = eps;
-  seed = seedValue;
+export function configure(
+  oracleCode: i32, objectiveCode: i32, distanceCode: i32, stepCode: i32, eps: f64, seedValue: u32, exactLimit: i32, refine: i32,
+): void {
+  configured.oracle = oracleCode;
+  configured.objective = objectiveCode;
+  configured.distance = distanceCode;
+  configured.step = stepCode;
+  configured.seed = seedValue;
+  configured.exactLimit = exactLimit < 1 ? 1 : exactLimit > MAX_EXACT_ARGMAX_LIMIT ? MAX_EXACT_ARGMAX_LIMIT : exactLimit;
+  configured.refine = refine != 0;
+  configured.epsilon = eps;
+}
+
+/** The row context for a batch of K classes in `work`, with the configured options. */
+function startBatch(work: usize, K: i32): Row {
+  const row = layoutRow(work, K);
+  memory.copy(changetype<usize>(row.options), changetype<usize>(configured), offsetof<Options>());
+  if (row.options.oracle == ORACLE_ARGMAX) fillSizeTables(row);
+  return row;
 }
 
 @inline
@@ -64,7 +67,7 @@ function loadRow(ptr: usize, isF32: bool, row: i32, K: i32, out: usize): void {
     sum += v;
   }
   // Already a probability vector to rounding: dividing would change nothing that matters.
-  if (abs<f64>(sum - 1.0) > 1e-14) {
+  if (abs<f64>(sum - 1.0) > SUM_ROUNDING) {
     const inv = 1.0 / sum;
     for (let i = 0; i < K; i++) store<f64>(out + (<usize>i << 3), load<f64>(out + (<usize>i << 3)) * inv);
   }
@@ -109,79 +112,60 @@ function keepTopStrict32(out: usize, K: i32, m: i32): void {
   if (load<f32>(at) <= rival) store<f32>(at, nextUp32(rival));
 }
 
-// Row buffers inside the work space (set by layoutWork; K f64 each unless noted).
-let rowY: usize = 0;
-let rowP: usize = 0;
-let rowX: usize = 0;
-let rowTarget: usize = 0;
-let rowD: usize = 0;
-let rowMy: usize = 0;
-let rowRunning: usize = 0;
-let rowCandidate: usize = 0;
-let rowMember: usize = 0; // K bytes inside a K f64 slot
-let rowScratch: usize = 0; // 4K f64 for projections and the sorted search
-
-function layoutWork(work: usize, K: i32): void {
-  const stride = <usize>K << 3;
-  rowY = (work + 15) & ~(<usize>15);
-  rowP = rowY + stride;
-  rowX = rowP + stride;
-  rowTarget = rowX + stride;
-  rowD = rowTarget + stride;
-  rowMy = rowD + stride;
-  rowRunning = rowMy + stride;
-  rowCandidate = rowRunning + stride;
-  rowMember = rowCandidate + stride;
-  rowScratch = rowMember + stride;
-  setSearchScratch(rowScratch, K); // the oracle runs before the projections that use it
-}
-
-/** Loads row r's y (and proxy p) and lets the objective precompute its inner products. */
-function prepareRow(input: usize, isF32: bool, jacobianKind: i32, jacobian: usize, jacobianF32: i32, r: i32, K: i32): void {
-  const angular = objective == OBJECTIVE_ANGULAR;
-  loadRow(input, isF32, r, K, rowY);
+/** Loads row r's y (and proxy p or Gram matrix M) and lets the objective precompute its inner products. */
+function prepareRow(row: Row, input: usize, isF32: bool, jacobianKind: i32, jacobian: usize, jacobianF32: i32, r: i32): void {
+  const K = row.K;
+  const angular = row.options.objective == OBJECTIVE_ANGULAR;
   if (jacobianKind == JACOBIAN_PROBS) {
-    loadRow(jacobian, jacobianF32 != 0, r, K, rowP);
-    setRowBuffers(rowY, rowD, 0, rowMy, rowRunning, rowMember, rowCandidate);
-    prepareRowProbs(rowY, rowP, rowD, K, angular);
-  } else if (jacobianKind == JACOBIAN_GRAM) {
-    const M = jacobian + ((<usize>r * <usize>K * <usize>K) << 3);
-    setRowBuffers(rowY, rowD, M, rowMy, rowRunning, rowMember, rowCandidate);
-    prepareRowGram(rowY, M, rowMy, K, angular);
+    const offset = <usize>r * <usize>K;
+    const pF32 = jacobianF32 != 0;
+    if (prepareRowProbsAsLoaded(row, input + (offset << (isF32 ? 2 : 3)), isF32, jacobian + (offset << (pF32 ? 2 : 3)), pF32, angular)) return;
+    loadRow(input, isF32, r, K, row.y);
+    loadRow(jacobian, pF32, r, K, row.p);
+    prepareRowProbs(row, angular);
+    return;
+  }
+  loadRow(input, isF32, r, K, row.y);
+  if (jacobianKind == JACOBIAN_GRAM) {
+    row.M = jacobian + ((<usize>r * <usize>K * <usize>K) << 3);
+    prepareRowGram(row, angular);
   } else {
-    setRowBuffers(rowY, rowD, 0, rowMy, rowRunning, rowMember, rowCandidate);
-    prepareRowIdentity(rowY, K, angular);
+    prepareRowIdentity(row, angular);
   }
 }
 
-/** The oracle's target y* for the prepared row; n: the row's number for the random oracle. */
-function chooseTarget(K: i32, n: u64): void {
-  if (oracle == ORACLE_EXTREME) extremeOracle(K, rowTarget);
-  else if (oracle == ORACLE_ARGMAX) argmaxOracle(K, rowTarget);
-  else if (oracle == ORACLE_ARGMIN) argminOracle(K, rowTarget);
-  else randomOracle(K, rowTarget, seed, n);
+/** Candidates are scored at the point a budget eps lets the line search reach (step `reachable`, eps > 0). */
+function setScoring(row: Row, reachable: bool, eps: f64): void {
+  row.reachable = reachable;
+  row.reachEpsilon = eps;
 }
 
 /** From the prepared row's target, the answer inside the ball of radius eps, written to output row rowOut. */
-function stepRow(input: usize, isF32: bool, output: usize, rowOut: usize, K: i32, eps: f64): void {
+function stepRow(row: Row, input: usize, isF32: bool, output: usize, rowOut: usize, eps: f64): void {
+  const K = row.K;
+  const distance = row.options.distance;
+  const step = row.options.step;
   if (eps <= 0) {
     // The only point of a zero ball is y itself: return the input exactly as given.
     if (isF32) memory.copy(output + (rowOut << 2), input + (rowOut << 2), <usize>K << 2);
     else memory.copy(output + (rowOut << 3), input + (rowOut << 3), <usize>K << 3);
     return;
   }
-  if (step == STEP_PROJECTIONS) alternatingProjections(distance, rowY, rowTarget, rowX, K, eps, rowScratch);
-  else lineSearch(distance, rowY, rowTarget, rowX, K, eps);
-  if (oracle == ORACLE_ARGMAX) {
-    const m = firstArgmax(rowY, K);
+  const y = row.y;
+  const target = row.target;
+  const x = row.answer;
+  if (step == STEP_PROJECTIONS) alternatingProjections(distance, y, target, x, K, eps, row.scratch);
+  else lineSearch(distance, y, target, x, K, eps);
+  if (row.options.oracle == ORACLE_ARGMAX) {
+    const m = row.topClass;
     // Projections may leave the argmax-preserving region; the line search point never does.
-    if (step == STEP_PROJECTIONS && !(load<f64>(rowX + (<usize>m << 3)) > largestOther(rowX, K, m)))
-      lineSearch(distance, rowY, rowTarget, rowX, K, eps);
-    keepTopStrict64(rowX, K, m);
-    writeRow(rowX, K, output, rowOut, isF32);
+    if (step == STEP_PROJECTIONS && !(load<f64>(x + (<usize>m << 3)) > largestOther(x, K, m)))
+      lineSearch(distance, y, target, x, K, eps);
+    keepTopStrict64(x, K, m);
+    writeRow(x, K, output, rowOut, isF32);
     if (isF32) keepTopStrict32(output + (rowOut << 2), K, m);
   } else {
-    writeRow(rowX, K, output, rowOut, isF32);
+    writeRow(x, K, output, rowOut, isF32);
   }
 }
 
@@ -197,14 +181,15 @@ export function perturbBatch(
 ): void {
   const isF32 = ioF32 != 0;
   const counter = <u64>rowOffset;
-  layoutWork(work, K);
-  setScoring(step == STEP_REACHABLE && epsilon > 0, distance, epsilon);
+  const row = startBatch(work, K);
+  const epsilon = row.options.epsilon;
+  setScoring(row, row.options.step == STEP_REACHABLE && epsilon > 0, epsilon);
   for (let r = 0; r < rows; r++) {
-    prepareRow(input, isF32, jacobianKind, jacobian, jacobianF32, r, K);
-    chooseTarget(K, counter + <u64>r);
+    prepareRow(row, input, isF32, jacobianKind, jacobian, jacobianF32, r);
+    chooseTarget(row, counter + <u64>r);
     const rowOut = <usize>r * <usize>K;
-    stepRow(input, isF32, output, rowOut, K, epsilon);
-    if (targets != 0) writeRow(rowTarget, K, targets, rowOut, isF32);
+    stepRow(row, input, isF32, output, rowOut, epsilon);
+    if (targets != 0) writeRow(row.target, K, targets, rowOut, isF32);
   }
 }
 
@@ -221,25 +206,25 @@ export function perturbSweep(
   const isF32 = ioF32 != 0;
   const counter = <u64>rowOffset;
   const block = <usize>rows * <usize>K;
-  const perEpsilonOracle = step == STEP_REACHABLE;
-  layoutWork(work, K);
-  setScoring(false, distance, 0);
+  const row = startBatch(work, K);
+  const perEpsilonOracle = row.options.step == STEP_REACHABLE;
+  setScoring(row, false, 0);
   for (let r = 0; r < rows; r++) {
     const rowOut = <usize>r * <usize>K;
     if (!perEpsilonOracle) {
-      prepareRow(input, isF32, jacobianKind, jacobian, jacobianF32, r, K);
-      chooseTarget(K, counter + <u64>r);
+      prepareRow(row, input, isF32, jacobianKind, jacobian, jacobianF32, r);
+      chooseTarget(row, counter + <u64>r);
     }
     for (let e = 0; e < epsilonCount; e++) {
       const eps = load<f64>(epsilons + (<usize>e << 3));
       if (perEpsilonOracle) {
         // The same work perturbBatch does for this ε, so the answer is the same bit for bit.
-        setScoring(eps > 0, distance, eps);
-        prepareRow(input, isF32, jacobianKind, jacobian, jacobianF32, r, K);
-        chooseTarget(K, counter + <u64>r);
+        setScoring(row, eps > 0, eps);
+        prepareRow(row, input, isF32, jacobianKind, jacobian, jacobianF32, r);
+        chooseTarget(row, counter + <u64>r);
       }
       // stepRow reads the input at rowOut; shift the output by whole blocks instead.
-      stepRow(input, isF32, output + ((<usize>e * block) << (isF32 ? 2 : 3)), rowOut, K, eps);
+      stepRow(row, input, isF32, output + ((<usize>e * block) << (isF32 ? 2 : 3)), rowOut, eps);
     }
   }
 }

@@ -1,6 +1,9 @@
 // The objectives H (angular) and S (surrogate) in reduced form (MAD.md §2), for the three proxy
 // descriptors. A row is prepared once (its constants below); then any point on the segment
-// ỹ(α) = (1 − α)·y + α·c is scored in O(1) from a few inner products of the candidate c.
+// ỹ(α) = (1 − α)·y + α·c is scored in O(1) from a few inner products of the candidate c. The row's
+// constants live in its context (context.ts Row), which every function here takes.
+import { Row } from "./context";
+
 export const JACOBIAN_IDENTITY: i32 = 0;
 export const JACOBIAN_PROBS: i32 = 1;
 export const JACOBIAN_GRAM: i32 = 2;
@@ -16,27 +19,11 @@ export const DEGENERATE_SQUARED_NORM: f64 = 1e-24;
  * passes for a direction.
  */
 export const VANISHING_RELATIVE: f64 = 1e-14;
-
-// Row constants (set by prepareRow*).
-export let rowJacobian: i32 = JACOBIAN_IDENTITY;
-/** The objective actually used for this row (angular falls back to surrogate when a = 0). */
-export let rowAngular: bool = true;
-export let yy: f64 = 0; // ‖y‖²
-export let dd: f64 = 0; // probs: ‖d‖², d = p − y
-export let dy: f64 = 0; // probs: d·y
-export let yMy: f64 = 0; // gram: yᵀMy
-export let gramScale: f64 = 0; // gram: trace M, the scale of xᵀMx on the simplex
-// The row's top class m (first argmax of y) is kept out of every sum below and of the candidates'
-// sums (cyRest, cdRest, ccRest: c's products over i ≠ m). For y ≈ e_m, ‖c − y‖² and (c − y)·d then
-// come from small terms instead of differences of O(1) ones (1 − 2y_m + ‖y‖² loses every digit).
-export let topClass: i32 = 0;
-export let topY: f64 = 0; // y_m
-export let topD: f64 = 0; // probs: d_m
-export let yyRest: f64 = 0; // Σ_{i≠m} y_i²
-export let dyRest: f64 = 0; // probs: Σ_{i≠m} d_i y_i
+/** MAD-argmax candidates put this much extra mass on m so that argmax v_S = m strictly. */
+export const ARGMAX_TIE_BREAK: f64 = 1e-5;
 
 /** topClass, topY, yyRest (and topD, dyRest when d is given, probs). */
-function prepareTop(y: usize, d: usize, K: i32): void {
+function prepareTop(row: Row, y: usize, d: usize, K: i32): void {
   let m = 0;
   let best = load<f64>(y);
   for (let i = 1; i < K; i++) {
@@ -54,24 +41,29 @@ function prepareTop(y: usize, d: usize, K: i32): void {
     syy += yi * yi;
     if (d) sdy += load<f64>(d + (<usize>i << 3)) * yi;
   }
-  topClass = m;
-  topY = best;
-  topD = d ? load<f64>(d + (<usize>m << 3)) : 0.0;
-  yyRest = syy;
-  dyRest = sdy;
+  row.topClass = m;
+  row.topY = best;
+  row.topD = d ? load<f64>(d + (<usize>m << 3)) : 0.0;
+  row.yyRest = syy;
+  row.dyRest = sdy;
 }
 
 /** identity: nothing beyond ‖y‖². */
-export function prepareRowIdentity(y: usize, K: i32, angular: bool): void {
-  rowJacobian = JACOBIAN_IDENTITY;
-  yy = dotProduct(y, y, K);
-  prepareTop(y, 0, K);
-  rowAngular = angular;
+export function prepareRowIdentity(row: Row, angular: bool): void {
+  const K = row.K;
+  row.jacobian = JACOBIAN_IDENTITY;
+  row.yy = dotProduct(row.y, row.y, K);
+  prepareTop(row, row.y, 0, K);
+  row.angular = angular;
 }
 
-/** probs: writes d = p − y into `d`. */
-export function prepareRowProbs(y: usize, p: usize, d: usize, K: i32, angular: bool): void {
-  rowJacobian = JACOBIAN_PROBS;
+/** probs: d = p − y into row.d. */
+export function prepareRowProbs(row: Row, angular: bool): void {
+  const K = row.K;
+  const y = row.y;
+  const p = row.p;
+  const d = row.d;
+  row.jacobian = JACOBIAN_PROBS;
   let sdd = 0.0;
   let sdy = 0.0;
   let syy = 0.0;
@@ -83,30 +75,104 @@ export function prepareRowProbs(y: usize, p: usize, d: usize, K: i32, angular: b
     sdy += di * yi;
     syy += yi * yi;
   }
-  dd = sdd;
-  dy = sdy;
-  yy = syy;
-  prepareTop(y, d, K);
-  rowAngular = angular && sdd > DEGENERATE_SQUARED_NORM;
+  row.dd = sdd;
+  row.dy = sdy;
+  row.yy = syy;
+  prepareTop(row, y, d, K);
+  row.angular = angular && sdd > DEGENERATE_SQUARED_NORM;
 }
 
-/** gram: writes My into `My`. M is K x K row-major f64 (symmetric). */
-export function prepareRowGram(y: usize, M: usize, My: usize, K: i32, angular: bool): void {
-  rowJacobian = JACOBIAN_GRAM;
+/** A row whose sum misses 1 by at most this is a probability vector to rounding: it is not divided by its sum (batch.ts loadRow). */
+export const SUM_ROUNDING: f64 = 1e-14;
+
+@inline
+function readEntry(ptr: usize, isF32: bool, i: i32): f64 {
+  return isF32 ? <f64>load<f32>(ptr + (<usize>i << 2)) : load<f64>(ptr + (<usize>i << 3));
+}
+
+/**
+ * Loading y and p (row starts yIn, pIn, f32 or f64) and prepareRowProbs with prepareTop in one pass,
+ * so their sums run side by side instead of in four passes. Returns false when y or p must be divided
+ * by its sum first (it misses 1 by more than SUM_ROUNDING): then nothing is valid and the caller
+ * loads and prepares the row the plain way. Otherwise every value is the plain way's bit for bit:
+ * each sum adds the same terms in the same order, and the sums over i ≠ m restart from the full
+ * prefix sums whenever the running first argmax m moves (they hold Σ_{i<m} then).
+ */
+export function prepareRowProbsAsLoaded(row: Row, yIn: usize, yF32: bool, pIn: usize, pF32: bool, angular: bool): bool {
+  const K = row.K;
+  const y = row.y;
+  const p = row.p;
+  const d = row.d;
+  let sumY = 0.0;
+  let sumP = 0.0;
+  let sdd = 0.0;
+  let sdy = 0.0;
+  let syy = 0.0;
+  let m = 0;
+  let best = 0.0;
+  let yyRest = 0.0;
+  let dyRest = 0.0;
+  for (let i = 0; i < K; i++) {
+    const yi = readEntry(yIn, yF32, i);
+    const pi = readEntry(pIn, pF32, i);
+    const di = pi - yi;
+    const offset = <usize>i << 3;
+    store<f64>(y + offset, yi);
+    store<f64>(p + offset, pi);
+    store<f64>(d + offset, di);
+    sumY += yi;
+    sumP += pi;
+    const yy = yi * yi;
+    const dy = di * yi;
+    if (i == 0 || yi > best) {
+      // i is the first argmax so far: the sums over the other classes are the prefix before it.
+      m = i;
+      best = yi;
+      yyRest = syy;
+      dyRest = sdy;
+    } else {
+      yyRest += yy;
+      dyRest += dy;
+    }
+    sdd += di * di;
+    sdy += dy;
+    syy += yy;
+  }
+  if (abs<f64>(sumY - 1.0) > SUM_ROUNDING || abs<f64>(sumP - 1.0) > SUM_ROUNDING) return false;
+  row.jacobian = JACOBIAN_PROBS;
+  row.dd = sdd;
+  row.dy = sdy;
+  row.yy = syy;
+  row.topClass = m;
+  row.topY = best;
+  row.topD = load<f64>(d + (<usize>m << 3));
+  row.yyRest = yyRest;
+  row.dyRest = dyRest;
+  row.angular = angular && sdd > DEGENERATE_SQUARED_NORM;
+  return true;
+}
+
+/** gram: My = M·y into row.My. row.M: K x K row-major f64 (symmetric). */
+export function prepareRowGram(row: Row, angular: bool): void {
+  const K = row.K;
+  const y = row.y;
+  const M = row.M;
+  const My = row.My;
+  row.jacobian = JACOBIAN_GRAM;
   let quadratic = 0.0;
   let trace = 0.0;
   for (let i = 0; i < K; i++) {
-    const row = M + ((<usize>i * <usize>K) << 3);
-    const s = dotProduct(row, y, K);
+    const line = M + ((<usize>i * <usize>K) << 3);
+    const s = dotProduct(line, y, K);
     store<f64>(My + (<usize>i << 3), s);
     quadratic += s * load<f64>(y + (<usize>i << 3));
-    trace += load<f64>(row + (<usize>i << 3));
+    trace += load<f64>(line + (<usize>i << 3));
   }
-  yy = dotProduct(y, y, K);
-  prepareTop(y, 0, K);
-  yMy = quadratic;
-  gramScale = trace;
-  rowAngular = angular && quadratic > DEGENERATE_SQUARED_NORM;
+  row.yy = dotProduct(y, y, K);
+  prepareTop(row, y, 0, K);
+  row.yMy = quadratic;
+  row.gramScale = trace;
+  row.angular = angular && quadratic > DEGENERATE_SQUARED_NORM;
 }
 
 /** Σ a_i b_i, two lanes at a time (SIMD). */
@@ -124,15 +190,15 @@ export function dotProduct(a: usize, b: usize, K: i32): f64 {
 
 /** ‖c − y‖² from c_m (m = topClass) and c's sums over i ≠ m: cancellation-free when c ≈ y ≈ e_m. */
 @inline
-export function squaredGap(cm: f64, cyRest: f64, ccRest: f64): f64 {
-  const gap = cm - topY;
-  return gap * gap + max<f64>(ccRest - 2 * cyRest + yyRest, 0);
+export function squaredGap(row: Row, cm: f64, cyRest: f64, ccRest: f64): f64 {
+  const gap = cm - row.topY;
+  return gap * gap + max<f64>(ccRest - 2 * cyRest + row.yyRest, 0);
 }
 
 /** probs: (c − y)·d, likewise split at m. */
 @inline
-export function gapDotD(cm: f64, cdRest: f64): f64 {
-  return (cm - topY) * topD + cdRest - dyRest;
+export function gapDotD(row: Row, cm: f64, cdRest: f64): f64 {
+  return (cm - row.topY) * row.topD + cdRest - row.dyRest;
 }
 
 /**
@@ -141,40 +207,59 @@ export function gapDotD(cm: f64, cdRest: f64): f64 {
  * by the same sum: 2α|u·d| ≤ dd + α²‖u‖²).
  */
 @inline
-export function vanishingScale(alpha: f64, uu: f64, ccRest: f64): f64 {
-  return dd + alpha * alpha * (uu + ccRest + yyRest);
+export function vanishingScale(row: Row, alpha: f64, uu: f64, ccRest: f64): f64 {
+  return row.dd + alpha * alpha * (uu + ccRest + row.yyRest);
 }
 
-/**
- * The objective at ỹ(α) = (1 − α)·y + α·c for a candidate c on the simplex, given c_m (m = topClass),
- * cyRest = Σ_{i≠m} c_i y_i, cdRest = Σ_{i≠m} c_i d_i (probs), ccRest = Σ_{i≠m} c_i², cMy = cᵀMy and
- * cMc = cᵀMc (gram). Larger is better.
- */
+// One scorer per Jacobian kind: the objective at ỹ(α) = (1 − α)·y + α·c for a candidate c on the
+// simplex, from c_m (m = topClass), cyRest = Σ_{i≠m} c_i y_i, cdRest = Σ_{i≠m} c_i d_i (probs),
+// ccRest = Σ_{i≠m} c_i², cMy = cᵀMy and cMc = cᵀMc (gram). Larger is better.
+
+/** probs: p − ỹ = d − α(c − y), scored by its products with d and itself. */
 @inline
-export function scoreOnSegment(alpha: f64, cm: f64, cyRest: f64, cdRest: f64, ccRest: f64, cMy: f64, cMc: f64): f64 {
-  if (rowJacobian == JACOBIAN_GRAM) {
-    const uMy = cMy - yMy;
-    const uMu = cMc - 2 * cMy + yMy;
-    if (!rowAngular) return alpha * alpha * max<f64>(uMu, 0);
-    const cross = yMy + alpha * uMy;
-    const norm = yMy + 2 * alpha * uMy + alpha * alpha * uMu;
-    if (norm <= VANISHING_RELATIVE * gramScale) return 0.0; // ã → 0 along the segment: cos → 1
-    return 2.0 - 2.0 * clampCosine(cross / Math.sqrt(norm * yMy));
-  }
-  const uu = squaredGap(cm, cyRest, ccRest);
-  if (!rowAngular) return alpha * alpha * uu;
-  if (rowJacobian == JACOBIAN_PROBS) {
-    // p − ỹ = d − α(c − y): its products with d and itself.
-    const shift = gapDotD(cm, cdRest);
-    const cross = dd - alpha * shift;
-    const norm = dd - 2 * alpha * shift + alpha * alpha * uu;
-    if (norm <= VANISHING_RELATIVE * vanishingScale(alpha, uu, ccRest)) return 0.0; // ã → 0 along the segment: cos → 1
-    return 2.0 - 2.0 * clampCosine(cross / Math.sqrt(norm * dd));
-  }
-  const cy = cm * topY + cyRest;
+export function scoreProbs(row: Row, alpha: f64, cm: f64, cyRest: f64, cdRest: f64, ccRest: f64): f64 {
+  const uu = squaredGap(row, cm, cyRest, ccRest);
+  if (!row.angular) return alpha * alpha * uu;
+  const dd = row.dd;
+  const shift = gapDotD(row, cm, cdRest);
+  const cross = dd - alpha * shift;
+  const norm = dd - 2 * alpha * shift + alpha * alpha * uu;
+  if (norm <= VANISHING_RELATIVE * vanishingScale(row, alpha, uu, ccRest)) return 0.0; // ã → 0 along the segment: cos → 1
+  return 2.0 - 2.0 * clampCosine(cross / Math.sqrt(norm * dd));
+}
+
+/** identity (G = I): ã = ỹ itself. */
+@inline
+export function scoreIdentity(row: Row, alpha: f64, cm: f64, cyRest: f64, ccRest: f64): f64 {
+  const uu = squaredGap(row, cm, cyRest, ccRest);
+  if (!row.angular) return alpha * alpha * uu;
+  const yy = row.yy;
+  const cy = cm * row.topY + cyRest;
   const cross = yy + alpha * (cy - yy);
   const norm = yy + 2 * alpha * (cy - yy) + alpha * alpha * uu;
   return 2.0 - 2.0 * clampCosine(cross / Math.sqrt(norm * yy));
+}
+
+/** gram: the quadratic forms of M. */
+@inline
+export function scoreGram(row: Row, alpha: f64, cMy: f64, cMc: f64): f64 {
+  const yMy = row.yMy;
+  const uMy = cMy - yMy;
+  const uMu = cMc - 2 * cMy + yMy;
+  if (!row.angular) return alpha * alpha * max<f64>(uMu, 0);
+  const cross = yMy + alpha * uMy;
+  const norm = yMy + 2 * alpha * uMy + alpha * alpha * uMu;
+  if (norm <= VANISHING_RELATIVE * row.gramScale) return 0.0; // ã → 0 along the segment: cos → 1
+  return 2.0 - 2.0 * clampCosine(cross / Math.sqrt(norm * yMy));
+}
+
+/** The row's scorer (by its Jacobian kind) at ỹ(α) towards c. */
+@inline
+export function scoreOnSegment(row: Row, alpha: f64, cm: f64, cyRest: f64, cdRest: f64, ccRest: f64, cMy: f64, cMc: f64): f64 {
+  const kind = row.jacobian;
+  if (kind == JACOBIAN_GRAM) return scoreGram(row, alpha, cMy, cMc);
+  if (kind == JACOBIAN_PROBS) return scoreProbs(row, alpha, cm, cyRest, cdRest, ccRest);
+  return scoreIdentity(row, alpha, cm, cyRest, ccRest);
 }
 
 @inline
@@ -182,25 +267,38 @@ function clampCosine(c: f64): f64 {
   return c > 1 ? 1.0 : c < -1 ? -1.0 : c;
 }
 
-/** The objective at an arbitrary simplex point x (c = x, α = 1); `scratch` holds K f64 (gram). */
-export function scorePoint(x: usize, y: usize, d: usize, M: usize, My: usize, K: i32, scratch: usize): f64 {
-  const m = topClass;
-  let cyRest = 0.0;
-  let cdRest = 0.0;
-  let ccRest = 0.0;
-  for (let i = 0; i < K; i++) {
-    if (i == m) continue;
-    const xi = load<f64>(x + (<usize>i << 3));
-    cyRest += xi * load<f64>(y + (<usize>i << 3));
-    ccRest += xi * xi;
-    if (rowJacobian == JACOBIAN_PROBS) cdRest += xi * load<f64>(d + (<usize>i << 3));
+/**
+ * Comparison key of a MAD-argmax candidate scored at itself (probs, identity), for the searches that
+ * compare many: (key, norm) in the two lanes. v_S is given by n = |S| and its sums over S \ {m},
+ * syRest = Σ y, sdRest = Σ d; 1/(n + δ) and Σ_{i≠m} (v_S)_i² come from the row's size tables.
+ * Angular: H is largest where cos = cross/√(norm·const) is smallest, so the key is cross·|cross| and
+ * candidates compare by cross-multiplication with the norms (no sqrt, no division: keyBeats).
+ * Surrogate: ‖v − y‖², larger is better (norm 1, unused).
+ */
+@inline
+export function keyAtCandidate(row: Row, n: i32, syRest: f64, sdRest: f64, probs: bool): v128 {
+  const inv = load<f64>(row.sizeInverse + (<usize>(n - 1) << 3));
+  const cm = (1 + ARGMAX_TIE_BREAK) * inv;
+  const cyRest = syRest * inv;
+  const ccRest = load<f64>(row.sizeSquares + (<usize>(n - 1) << 3));
+  const uu = squaredGap(row, cm, cyRest, ccRest);
+  if (!row.angular) return f64x2(uu, 1);
+  if (probs) {
+    const dd = row.dd;
+    const shift = gapDotD(row, cm, sdRest * inv);
+    const cross = dd - shift;
+    const norm = dd - 2 * shift + uu;
+    if (norm <= VANISHING_RELATIVE * vanishingScale(row, 1.0, uu, ccRest)) return f64x2(dd, 1); // ã = 0: limit cos = 1 (H = 0)
+    return f64x2(cross * abs<f64>(cross), norm);
   }
-  let cMy = 0.0;
-  let cMc = 0.0;
-  if (rowJacobian == JACOBIAN_GRAM) {
-    cMy = dotProduct(x, My, K);
-    for (let i = 0; i < K; i++) store<f64>(scratch + (<usize>i << 3), dotProduct(M + ((<usize>i * <usize>K) << 3), x, K));
-    cMc = dotProduct(x, scratch, K);
-  }
-  return scoreOnSegment(1.0, load<f64>(x + (<usize>m << 3)), cyRest, cdRest, ccRest, cMy, cMc);
+  const cy = cm * row.topY + cyRest;
+  return f64x2(cy * cy, cm * cm + ccRest);
+}
+
+/** Key a beats key b: smaller cos (angular, by cross-multiplication) or larger ‖v − y‖² (surrogate). */
+@inline
+export function keyBeats(row: Row, a: v128, b: v128): bool {
+  const aKey = f64x2.extract_lane(a, 0);
+  const bKey = f64x2.extract_lane(b, 0);
+  return row.angular ? aKey * f64x2.extract_lane(b, 1) < bKey * f64x2.extract_lane(a, 1) : aKey > bKey;
 }

@@ -13,7 +13,8 @@ import { ThiefConfigError, ThiefInputError } from "../src/thieves/index.js";
 import { ModelConfigError, ModelDataError, ModelInputError } from "../src/models/index.js";
 import { ServiceError } from "../src/service/index.js";
 import { errorKinds } from "../src/service/errors.js";
-import { EvalConfigError, EvalDataError } from "../src/eval/errors.js";
+import { EvalConfigError, EvalDataError, EvalJobsFailedError } from "../src/eval/errors.js";
+import { TrainingDivergedError } from "../src/models/training.js";
 import { DataFileError } from "../src/node/data-files.js";
 import { FileError } from "../src/node/errors.js";
 import { FlagError, exitCodeOf } from "../src/cli/errors.js";
@@ -48,6 +49,8 @@ const samples: Error[] = [
   new ModelDataError("labels.idx: bad IDX magic 00 00 00 00"),
   new EvalConfigError('unknown preset "x"'),
   new EvalDataError("dataset fashion-mnist is not installed", undefined, "not-found"),
+  new EvalJobsFailedError([{ job: "jbself vs grad2 epsilon=0.5", message: "training diverged", kind: "config" }]),
+  new TrainingDivergedError("training diverged: loss is Infinity at epoch 4, batch 8 at learning rate 0.1"),
   new FileError("/nowhere", "key file /nowhere: cannot read it (ENOENT)", "not-found"),
   new DataFileError("/data/x.png", "cannot decode it as an image"),
   new FlagError("--epsilon: must be a number"),

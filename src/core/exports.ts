@@ -5,9 +5,8 @@ export interface CoreExports {
   heapBase(): number;
   ensureMemory(bytes: number): number;
   workBytes(K: number): number;
-  configure(oracle: number, objective: number, distance: number, step: number, epsilon: number, seed: number): void;
-  /** MAD-argmax search: exhaustive up to K = limit (1..24), sorted search or greedy beyond; refine != 0: swap passes after it. */
-  configureArgmax(limit: number, refine: number): void;
+  /** The options of the next batches; MAD-argmax: exhaustive up to K = exactLimit (1..24), sorted search or greedy beyond; refine != 0: swap passes after it. */
+  configure(oracle: number, objective: number, distance: number, step: number, epsilon: number, seed: number, exactLimit: number, refine: number): void;
   perturbBatch(
     input: number, ioF32: number, jacobianKind: number, jacobian: number, jacobianF32: number,
     output: number, targets: number, rows: number, K: number, rowOffset: number, work: number,

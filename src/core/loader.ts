@@ -6,6 +6,7 @@ import { ScratchArena } from "./memory.js";
 import { WasmPerturber } from "./perturber.js";
 import { Projections } from "./projections.js";
 import type { PerturbOptions, Perturber } from "./types.js";
+import { DEFAULT_EXACT_ARGMAX_LIMIT, MAX_EXACT_ARGMAX_LIMIT } from "./validation.js";
 
 export type CoreSource = WebAssembly.Module | BufferSource | URL | string;
 
@@ -56,8 +57,18 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/** The exact-search limits are module constants on the TypeScript side too (defense parameters use them): they must agree. */
+function checkArgmaxLimits(moduleExports: WebAssembly.Exports): void {
+  for (const [name, expected] of [["EXACT_ARGMAX_LIMIT", DEFAULT_EXACT_ARGMAX_LIMIT], ["MAX_EXACT_ARGMAX_LIMIT", MAX_EXACT_ARGMAX_LIMIT]] as const) {
+    const global = moduleExports[name];
+    if (!(global instanceof WebAssembly.Global) || Number(global.value) !== expected)
+      throw new Error(`core.wasm's ${name} is not ${expected} (src/core/validation.ts): a core build that does not match this package`);
+  }
+}
+
 function createCore(instance: WebAssembly.Instance): Core {
   readCodes(instance.exports);
+  checkArgmaxLimits(instance.exports);
   const wasm = instance.exports as unknown as CoreExports;
   const scratch = new ScratchArena({ memory: wasm.memory, ensure: (bytes) => wasm.ensureMemory(bytes) === 1 }, wasm.heapBase());
   const projections = new Projections(wasm, scratch);

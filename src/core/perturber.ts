@@ -132,8 +132,8 @@ export class WasmPerturber implements Perturber {
 
     wasm.configure(
       ORACLE_CODES[o.oracle], OBJECTIVE_CODES[o.objective], DISTANCE_CODES[o.distance], STEP_CODES[o.step], o.epsilon, o.seed,
+      o.exactArgmaxLimit, o.argmaxRefine ? 1 : 0,
     );
-    wasm.configureArgmax(o.exactArgmaxLimit, o.argmaxRefine ? 1 : 0);
     for (let start = 0; start < rows; start += chunkRows) {
       const n = Math.min(chunkRows, rows - start);
       if (rows !== n) {

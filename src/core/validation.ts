@@ -10,7 +10,7 @@ function oneOf<T extends string>(field: string, value: unknown, allowed: readonl
   return value as T;
 }
 
-/** MAD-argmax's exhaustive search limit (assembly/oracles.ts EXACT_ARGMAX_LIMIT) and its largest allowed value. */
+/** MAD-argmax's exhaustive search limit and its largest allowed value: assembly/oracles.ts EXACT_ARGMAX_LIMIT and MAX_EXACT_ARGMAX_LIMIT, checked when the core loads (loader.ts). */
 export const DEFAULT_EXACT_ARGMAX_LIMIT = 20;
 export const MAX_EXACT_ARGMAX_LIMIT = 24;
 

@@ -8,7 +8,7 @@ import { reverseSigmoidEntry } from "../defenses/reverse-sigmoid.js";
 
 /** assembly/distances.ts: the reference adds this to ‖y − y*‖ before dividing ε by it. */
 export const LINESEARCH_GUARD = 1e-7;
-/** assembly/oracles.ts: MAD-argmax's candidates put this much extra mass on the top class m. */
+/** assembly/objectives.ts: MAD-argmax's candidates put this much extra mass on the top class m. */
 export const ARGMAX_TIE_BREAK = 1e-5;
 /** MAD-argmax has 2^(K−1) candidates: enumerated up to this K (8192 per row), the generic search beyond. */
 export const EXACT_SUBSETS_LIMIT = 14;

@@ -2,7 +2,7 @@
 // paper's heuristic (candidates scored at themselves) with the `probs` and `identity` Jacobians:
 //   greedyArgmaxBySums: the core's former greedy (add the best class per round, stop at the first
 //     round that does not improve), O(K²) candidates from running sums;
-//   sortedArgmax: the core's sorted search (assembly/oracles.ts sortedArgmax), O(K log K) per order.
+//   sortedArgmax: the core's sorted search (assembly/sorted.ts), O(K log K) per order.
 // Both return the members of S (m included) and the objective value of v_S (smaller is better).
 // Used by the tests and by bench/_argmax-gap.ts to compare the two at K = 100 and 1000 (the O(K³)
 // reference oracle in mad.ts is too slow there). Rows must sum to 1 (the core divides by the sum).
@@ -138,7 +138,7 @@ export function subsetValue(row: SearchRow, members: ArrayLike<number>): number 
   return r.value(r.key(n, Y, D));
 }
 
-// As in assembly/oracles.ts.
+// As in assembly/sorted.ts.
 const SORTED_ROUNDS = 8;
 const POLISH_WINDOW = 8;
 const POLISH_PASSES = 8;
