@@ -90,6 +90,10 @@ export interface AppOptions {
   /** Also answer in the KServe v2 inference protocol (POST /v2/models/{name}/infer, health and metadata), through
    * the same keys, budgets, detection and metrics as /v1/predict. */
   readonly kserve?: KserveOptions;
+  /** A 503 sent before the request's body was read says `Connection: close`, so the host need not read the
+   * refused upload (the Node host, which closes such connections after a half-close). Default false: edge
+   * runtimes own their connections. */
+  readonly closeRefusedUploads?: boolean;
 }
 
 /** One way of asking for predictions: how its body is decoded, its answer and its errors written. */
@@ -225,10 +229,10 @@ export function createApp(options: AppOptions): Hono {
   /** Registers a query route at `path`: keys, budgets, the queue, detection and metrics, whatever its format. */
   function queryRoute(path: string, route: QueryRoute): void {
     const { render } = route;
-    // A 503 before the body is read also closes the connection: otherwise the server still reads and discards
-    // the refused upload (under a flood, most of the bytes that arrive) to reach the connection's next request.
+    // A 503 before the body is read may also close the connection (closeRefusedUploads): otherwise the host still
+    // reads and discards the refused upload (under a flood, most of the bytes that arrive) to reach the next request.
     const refuseUnread = (c: Context, error: ServiceError) => {
-      c.header("connection", "close");
+      if (options.closeRefusedUploads) c.header("connection", "close");
       return fail(c, error, Date.now(), undefined, undefined, render);
     };
     app.post(

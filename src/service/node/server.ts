@@ -192,6 +192,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     status,
     extraRoutes,
     kserve: options.kserve,
+    closeRefusedUploads: true,
   });
 
   // Requests that arrived before close(): the drain waits for them. Later ones are answered 503 "draining".
