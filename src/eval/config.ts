@@ -291,7 +291,7 @@ export const presets: Readonly<Record<string, Preset>> = {
       "the paper's Fashion-MNIST scale: a LeNet victim on all 60,000 training images, the paper's four thieves and the defense-aware ones at 10,000 queries of MNIST digits (Knockoff) or grown from 100 test-set seeds (JB), against the protection preset's worst-case matrix (about 4 h on 2 cores; resumable)",
     config: {
       dataset: "fashion-mnist",
-      attacks: ["knockoff", "jbda", "jbself", "jbtop3", "top1", "invert", "recover", "smooth"],
+      attacks: ["knockoff", "jbda", "jbself", "jbtop3", "jblabels", "top1", "invert", "recover", "smooth"],
       defenses: ["none", "mad", "mad-argmax", "reverse-sigmoid", "random-noise", "modelguard-w", "grad2", "adaptive-misinformation", "modelguard-s"],
       grid: protectionGrid,
       extraSettings: keyedSettings,
@@ -314,6 +314,8 @@ export const presets: Readonly<Record<string, Preset>> = {
         jbda: { epochs: 4, finalEpochs: 8 },
         jbself: { epochs: 4, finalEpochs: 8 },
         jbtop3: { epochs: 4, finalEpochs: 8 },
+        // The pool thieves query MNIST digits here: jblabels is the in-distribution top-1 thief.
+        jblabels: { epochs: 4, finalEpochs: 8 },
       },
       preset: "fashion-paper",
     },

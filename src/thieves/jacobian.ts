@@ -10,7 +10,7 @@ import { BudgetedQuerier } from "./query.js";
 import { roleSeed, seeded, stream, type Random } from "../models/random.js";
 import type { BlackBox, StealOptions, StealResult, Thief, ThiefDeps } from "./thief.js";
 import { rowArgmax } from "../models/argmax.js";
-import { checkImageSet, checkStealOptions, concatRows, gatherRows } from "./thief.js";
+import { argmaxOneHot, checkImageSet, checkStealOptions, concatRows, gatherRows } from "./thief.js";
 
 export const jacobianParamsEntries = {
   // The reference: 100 seeds; substitutes 20 epochs of SGD lr 0.1, momentum 0.9, weight decay 5e-4;
@@ -127,6 +127,8 @@ export class JacobianThief implements Thief {
     readonly params: Readonly<v.InferOutput<v.ObjectSchema<typeof jacobianParamsEntries, undefined>> & Record<string, unknown>>,
     private readonly deps: ThiefDeps,
     private readonly augment: AugmentStrategy,
+    /** What the substitutes train on: the answers as given, or only their top-1 labels (one-hot). */
+    private readonly trainOn: "answers" | "top1" = "answers",
   ) {}
 
   async steal(blackBox: BlackBox, options: StealOptions): Promise<StealResult> {
@@ -153,7 +155,7 @@ export class JacobianThief implements Thief {
     while (querier.remaining > 0) {
       const substitute = this.deps.buildSubstitute(roleSeed(seed, "substitute-init", round));
       try {
-        const fit = await train(substitute, { images, targets: answers, count, inputShape, numClasses: K }, {
+        const fit = await train(substitute, { images, targets: this.targetsOf(answers, K), count, inputShape, numClasses: K }, {
           ...trainOptions,
           seed: roleSeed(seed, "substitute-shuffles", round),
           progress: onProgress
@@ -176,7 +178,7 @@ export class JacobianThief implements Thief {
     }
 
     const model = this.deps.buildSubstitute(roleSeed(seed, "init"));
-    const transferSet = { images, answers, targets: answers, count, inputShape, numClasses: K };
+    const transferSet = { images, answers, targets: this.targetsOf(answers, K), count, inputShape, numClasses: K };
     const fit = await train(model, transferSet, {
       ...trainOptions,
       epochs: p.finalEpochs,
@@ -189,6 +191,10 @@ export class JacobianThief implements Thief {
     // Restarts at half the learning rate after a diverged training (trainingOptions allows a few).
     const diagnostics = restarts > 0 ? { trainingRestarts: restarts } : undefined;
     return { model, queriesUsed: querier.queriesUsed, transferSet, rounds: round, seconds: (performance.now() - started) / 1000, diagnostics };
+  }
+
+  private targetsOf(answers: Float32Array, numClasses: number): Float32Array {
+    return this.trainOn === "top1" ? argmaxOneHot(answers, numClasses) : answers;
   }
 }
 

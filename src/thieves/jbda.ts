@@ -24,3 +24,9 @@ export function createJbda(params: Record<string, unknown>, deps: ThiefDeps): Ja
   const parsed = parseParams("jbda", jbdaParamsSchema, params);
   return new JacobianThief("jbda", parsed, deps, jacobianAugment(parsed, 1));
 }
+
+/** JBDA whose substitutes train on the top-1 labels only: the label-only JB thief, which label-preserving defenses cannot poison. */
+export function createJblabels(params: Record<string, unknown>, deps: ThiefDeps): JacobianThief {
+  const parsed = parseParams("jblabels", jbdaParamsSchema, params);
+  return new JacobianThief("jblabels", parsed, deps, jacobianAugment(parsed, 1), "top1");
+}

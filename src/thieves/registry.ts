@@ -1,5 +1,5 @@
 // One registry for every thief: a name and validated parameters in, a configured Thief out.
-import { createJbda } from "./jbda.js";
+import { createJbda, createJblabels } from "./jbda.js";
 import { createJbself } from "./jbself.js";
 import { createJbtopk } from "./jbtopk.js";
 import { createInvert } from "./invert.js";
@@ -33,6 +33,7 @@ const thieves: readonly ThiefEntry[] = [
   { name: "knockoff", description: "Knockoff Nets (random): a seeded sample of a transfer pool, soft labels", data: "pool", queries: "fixed-sample", knowsDefense: false, create: createKnockoff },
   { name: "top1", description: "Knockoff trained on one-hot argmax labels (beats label-preserving defenses)", data: "pool", queries: "fixed-sample", knowsDefense: false, create: createTop1 },
   { name: "jbda", description: "Jacobian-based dataset augmentation (Papernot et al. 2017)", data: "seeds", queries: "adaptive", knowsDefense: false, create: createJbda },
+  { name: "jblabels", description: "JBDA trained on the top-1 labels only (in-distribution queries that label-preserving defenses cannot poison)", data: "seeds", queries: "adaptive", knowsDefense: false, create: createJblabels },
   { name: "jbself", description: "JBDA stepping towards the black box's label", data: "seeds", queries: "adaptive", knowsDefense: false, create: createJbself },
   {
     name: "jbtopk",

@@ -116,7 +116,25 @@ test("JB-top-k grows k points per chosen row, truncated to the budget left", asy
   model.dispose();
 });
 
-for (const name of ["jbda", "jbself", "jbtop3"]) {
+test("jblabels: JBDA's queries, trained on the answers' top-1 labels (one-hot targets, the raw answers kept)", async () => {
+  const box = new RecordingBlackBox();
+  const labels = await createThief("jblabels", fast, tinyDeps()).steal(box, { budget: 60, seed: 5 });
+  const soft = await createThief("jbda", fast, tinyDeps()).steal(new RecordingBlackBox(), { budget: 60, seed: 5 });
+  const t = labels.transferSet;
+  for (let r = 0; r < t.count; r++) {
+    const row = Array.from(t.targets.subarray(r * numClasses, (r + 1) * numClasses));
+    assert.equal(row.filter((x) => x === 1).length, 1);
+    assert.is(row.reduce((a, b) => a + b, 0), 1);
+  }
+  assert.not.equal(Array.from(t.answers), Array.from(t.targets), "the answers as the black box gave them");
+  assert.equal(Array.from(soft.transferSet.targets), Array.from(soft.transferSet.answers), "jbda trains on the answers");
+  // Same seed set, so the first round's queries are JBDA's; the substitutes then differ.
+  assert.equal(Array.from(t.images.subarray(0, 10 * rowSize)), Array.from(soft.transferSet.images.subarray(0, 10 * rowSize)));
+  labels.model.dispose();
+  soft.model.dispose();
+});
+
+for (const name of ["jbda", "jbself", "jbtop3", "jblabels"]) {
   test(`${name}: spends exactly the budget in batches, stores what it queried, and is deterministic for a seed`, async () => {
     const run = async (seed: number) => {
       const box = new RecordingBlackBox();
