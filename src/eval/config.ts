@@ -288,7 +288,7 @@ export const presets: Readonly<Record<string, Preset>> = {
   },
   "fashion-paper": {
     description:
-      "the paper's Fashion-MNIST scale: a LeNet victim on all 60,000 training images, the paper's four thieves and the defense-aware ones at 10,000 queries of MNIST digits (Knockoff) or grown from 100 test-set seeds (JB), against the protection preset's worst-case matrix (about 4 h on 2 cores; resumable)",
+      "the paper's Fashion-MNIST scale: a LeNet victim on all 60,000 training images, the paper's four thieves, the defense-aware ones and the label-only JB thief at 10,000 queries of MNIST digits (pool thieves) or grown from 500 test-set seeds (JB), against the protection preset's worst-case matrix (about 3.5 h on 2 cores; resumable)",
     config: {
       dataset: "fashion-mnist",
       attacks: ["knockoff", "jbda", "jbself", "jbtop3", "jblabels", "top1", "invert", "recover", "smooth"],
@@ -304,7 +304,7 @@ export const presets: Readonly<Record<string, Preset>> = {
       heldOutFrom: "test",
       // The reference trains its victims 30 epochs at lr 0.1; 12 epochs at momentum 0.9 fit the time.
       victim: { arch: "lenet", epochs: 12, batchSize: 64, learningRate: 0.01, momentum: 0.9 },
-      // The reference: 30 epochs (Knockoff), 20 per round and 100 final (JB). Sized so 243 thieves fit in ~4 h.
+      // The reference: 30 epochs (Knockoff), 20 per round and 100 final (JB). Sized so 243 points fit in ~4 h.
       thiefParams: {
         knockoff: { epochs: 5 },
         top1: { epochs: 5 },
