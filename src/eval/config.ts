@@ -288,7 +288,7 @@ export const presets: Readonly<Record<string, Preset>> = {
   },
   "fashion-paper": {
     description:
-      "the paper's Fashion-MNIST scale: a LeNet victim on all 60,000 training images, the paper's four thieves, the defense-aware ones and the label-only JB thief at 10,000 queries of MNIST digits (pool thieves) or grown from 500 test-set seeds (JB), against the protection preset's worst-case matrix (about 3.5 h on 2 cores; resumable)",
+      "the paper's Fashion-MNIST scale: a LeNet victim on all 60,000 training images, the paper's four thieves, the defense-aware ones and the label-only JB thief at 10,000 queries of MNIST digits (pool thieves) or grown from 100 seeds out of the last 500 test images (JB), against the protection preset's worst-case matrix (about 3.5 h on 2 cores; resumable)",
     config: {
       dataset: "fashion-mnist",
       attacks: ["knockoff", "jbda", "jbself", "jbtop3", "jblabels", "top1", "invert", "recover", "smooth"],
