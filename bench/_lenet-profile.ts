@@ -6,8 +6,7 @@
 // Usage: node --import tsx bench/_lenet-profile.ts [steps]
 import { initBackend, tf } from "../src/models/backend.js";
 import { loadMnist } from "../src/models/datasets.js";
-import { oneHot, trainableVariables, trainingStep } from "../src/models/training.js";
-import { buildModel } from "../src/models/zoo.js";
+import { lenetTrainingStep } from "./models.js";
 
 const steps = Number(process.argv[2] ?? 40);
 await initBackend();
@@ -41,18 +40,7 @@ for (const config of tf.getKernelsForBackend("wasm")) {
   });
 }
 
-const model = buildModel({ arch: "lenet", numClasses: 10, inputShape: [28, 28, 1], seed: 0 });
-const variables = trainableVariables(model);
-const optimizer = tf.train.momentum(0.01, 0.5);
-const { test: digits } = loadMnist({ seed: 0 });
-const xs = tf.tensor(digits.images.subarray(0, 64 * 784), [64, 28, 28, 1]);
-const ys = tf.tensor2d(oneHot(digits.labels.subarray(0, 64), 10), [64, 10]);
-const step = () => {
-  const loss = trainingStep(model, variables, optimizer, xs, ys);
-  loss.dataSync();
-  loss.dispose();
-};
-for (let i = 0; i < 5; i++) step();
+const { step } = lenetTrainingStep(loadMnist({ seed: 0 }).test);
 
 const totals: number[] = [];
 const cpus: number[] = [];

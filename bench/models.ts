@@ -9,7 +9,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { BenchResult } from "./run.js";
 import { initBackend, tf } from "../src/models/backend.js";
-import { loadMnist } from "../src/models/datasets.js";
+import { loadMnist, type LabeledImages } from "../src/models/datasets.js";
 import { Proxy } from "../src/models/proxy.js";
 import { TfjsClassifier } from "../src/models/tfjs-model.js";
 import { oneHot, trainableVariables, trainingStep } from "../src/models/training.js";
@@ -94,14 +94,12 @@ function timeSteps(step: () => void, n: number, into: StepTimes): void {
   }
 }
 
-export async function run(): Promise<BenchResult[]> {
-  await initBackend();
-  const results: BenchResult[] = [];
-  const spec: ModelSpec = { arch: "lenet", numClasses: 10, inputShape: [28, 28, 1], seed: 0 };
-  const { test: digits } = loadMnist({ seed: 0 });
-
-  // training step, batch 64, SGD lr 0.01 momentum 0.5 (the victim protocol)
-  const model = buildModel(spec);
+/**
+ * One LeNet training step at batch 64 on the first 64 of `digits`, SGD lr 0.01 momentum 0.5 (the victim
+ * protocol), warmed up 5 steps: what `train.lenet.step.batch64` and bench/_lenet-profile.ts time.
+ */
+export function lenetTrainingStep(digits: LabeledImages): { model: tf.LayersModel; step: () => void; dispose: () => void } {
+  const model = buildModel({ arch: "lenet", numClasses: 10, inputShape: [28, 28, 1], seed: 0 });
   const variables = trainableVariables(model);
   const optimizer = tf.train.momentum(0.01, 0.5);
   const xs = tf.tensor(digits.images.subarray(0, 64 * 784), [64, 28, 28, 1]);
@@ -112,6 +110,25 @@ export async function run(): Promise<BenchResult[]> {
     loss.dispose();
   };
   for (let i = 0; i < 5; i++) step();
+  return {
+    model,
+    step,
+    // The model stays (the serving figures reuse it).
+    dispose: () => {
+      tf.dispose([xs, ys]);
+      optimizer.dispose();
+    },
+  };
+}
+
+export async function run(): Promise<BenchResult[]> {
+  await initBackend();
+  const results: BenchResult[] = [];
+  const spec: ModelSpec = { arch: "lenet", numClasses: 10, inputShape: [28, 28, 1], seed: 0 };
+  const { test: digits } = loadMnist({ seed: 0 });
+
+  const training = lenetTrainingStep(digits);
+  const { model, step } = training;
   // rounds alternate JS and PyTorch, so both see the same load on the shared machine; the figures
   // that load disturbs least are the fastest step (min) and the CPU time per step (cpu)
   const torch = await startTorch();
@@ -144,8 +161,7 @@ export async function run(): Promise<BenchResult[]> {
       results.push({ name: `train.lenet.step.batch64.ratio.${label}.cpu`, value: median(js.cpu) / median(t.cpu), unit: "x (JS/PyTorch, median CPU per step)" });
     }
   }
-  tf.dispose([xs, ys]);
-  optimizer.dispose();
+  training.dispose();
 
   // serving: the (untrained: speed does not depend on the weights) victim and a scratch proxy
   const victim = new TfjsClassifier(model);

@@ -143,10 +143,7 @@ function tile8(
       }
     }
   }
-  storeRow(c, cColStride, c00, c01, cols, accumulate);
-  if (rows > 1) storeRow(c + cRowStride, cColStride, c10, c11, cols, accumulate);
-  if (rows > 2) storeRow(c + 2 * cRowStride, cColStride, c20, c21, cols, accumulate);
-  if (rows > 3) storeRow(c + 3 * cRowStride, cColStride, c30, c31, cols, accumulate);
+  storeTile(c, cRowStride, cColStride, rows, cols, accumulate, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
 /** tile8 for a plain column walk: one k loop. */
