@@ -10,7 +10,8 @@
 import { parseArgs } from "node:util";
 import { initBackend } from "../src/models/backend.js";
 import { loadMnist } from "../src/models/datasets.js";
-import { predictLogits, trainModel } from "../src/models/training.js";
+import { trainModel } from "../src/models/training.js";
+import { softmaxRows } from "../src/models/misinformation.js";
 import { trainVictim } from "../src/models/victim.js";
 import { buildModel } from "../src/models/zoo.js";
 import { rowArgmax } from "../src/models/argmax.js";
@@ -39,18 +40,7 @@ const split = loadMnist({ seed: 0 });
 if (!(budget >= 1 && budget <= split.train.count)) throw new Error(`--budget must be in 1..${split.train.count}`);
 const { model: victim, metadata } = await trainVictim(split, { arch: "lenet", dataset: "mnist" });
 
-const softmaxRows = (z: Float32Array): Float32Array => {
-  const out = new Float32Array(z.length);
-  for (let r = 0; r < z.length / K; r++) {
-    let m = -Infinity;
-    for (let k = 0; k < K; k++) m = Math.max(m, z[r * K + k]);
-    let s = 0;
-    for (let k = 0; k < K; k++) s += out[r * K + k] = Math.exp(z[r * K + k] - m);
-    for (let k = 0; k < K; k++) out[r * K + k] /= s;
-  }
-  return out;
-};
-const probs = (model: typeof victim, x: Float32Array, n: number) => softmaxRows(predictLogits(model, x, n, shape));
+const probs = (model: typeof victim, x: Float32Array, n: number) => softmaxRows(model, { images: x, count: n, inputShape: shape });
 
 // The key: the patch's place, L (single) or π (class).
 const key = stream(Number(values.key), "watermark-region");
