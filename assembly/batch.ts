@@ -3,11 +3,12 @@
 // here allocates, so there is no per-query allocation and no garbage.
 import { Options, Row, fillSizeTables, layoutRow, rowWorkBytes } from "./context";
 import {
-  JACOBIAN_GRAM, JACOBIAN_PROBS, OBJECTIVE_ANGULAR, SUM_ROUNDING,
+  JACOBIAN_GRAM, JACOBIAN_PROBS, OBJECTIVE_ANGULAR, ROW_INVALID, ROW_PREPARED, SUM_ROUNDING,
   prepareRowGram, prepareRowIdentity, prepareRowProbs, prepareRowProbsAsLoaded,
 } from "./objectives";
+import { isProbabilityEntry, isProbabilitySum } from "./validation";
 import { MAX_EXACT_ARGMAX_LIMIT, ORACLE_ARGMAX, chooseTarget } from "./oracles";
-import { STEP_PROJECTIONS, STEP_REACHABLE, alternatingProjections, lineSearch } from "./steps";
+import { STEP_PROJECTIONS, STEP_REACHABLE, alternatingProjections, lineSearch, lineSearchToVertex, stepsToVertex } from "./steps";
 
 /** Bytes of work space perturbBatch needs for K classes (the row context, context.ts). */
 export function workBytes(K: i32): i32 {
@@ -57,20 +58,27 @@ function readEntry(ptr: usize, isF32: bool, i: usize): f64 {
   return isF32 ? <f64>load<f32>(ptr + (i << 2)) : load<f64>(ptr + (i << 3));
 }
 
-/** Copies one row into f64 scratch, divided by its sum (validated rows sum to 1 within 1e-3). */
-function loadRow(ptr: usize, isF32: bool, row: i32, K: i32, out: usize): void {
+/**
+ * Copies one row into f64 scratch, divided by its sum; false (and nothing divided) when it is not
+ * a probability vector (validation.ts: finite, non-negative entries summing to 1 within 1e-3).
+ */
+function loadRow(ptr: usize, isF32: bool, row: i32, K: i32, out: usize): bool {
   const base = <usize>row * <usize>K;
   let sum = 0.0;
+  let entries = true;
   for (let i = 0; i < K; i++) {
     const v = readEntry(ptr, isF32, base + <usize>i);
+    entries = entries & isProbabilityEntry(v);
     store<f64>(out + (<usize>i << 3), v);
     sum += v;
   }
+  if (!(entries && isProbabilitySum(sum))) return false;
   // Already a probability vector to rounding: dividing would change nothing that matters.
   if (abs<f64>(sum - 1.0) > SUM_ROUNDING) {
     const inv = 1.0 / sum;
     for (let i = 0; i < K; i++) store<f64>(out + (<usize>i << 3), load<f64>(out + (<usize>i << 3)) * inv);
   }
+  return true;
 }
 
 @inline
@@ -112,26 +120,33 @@ function keepTopStrict32(out: usize, K: i32, m: i32): void {
   if (load<f32>(at) <= rival) store<f32>(at, nextUp32(rival));
 }
 
-/** Loads row r's y (and proxy p or Gram matrix M) and lets the objective precompute its inner products. */
-function prepareRow(row: Row, input: usize, isF32: bool, jacobianKind: i32, jacobian: usize, jacobianF32: i32, r: i32): void {
+/**
+ * Loads row r's y (and proxy p or Gram matrix M) and lets the objective precompute its inner
+ * products; false when y or p is not a probability vector (M is validated before the batch).
+ */
+function prepareRow(row: Row, input: usize, isF32: bool, jacobianKind: i32, jacobian: usize, jacobianF32: i32, r: i32): bool {
   const K = row.K;
   const angular = row.options.objective == OBJECTIVE_ANGULAR;
   if (jacobianKind == JACOBIAN_PROBS) {
     const offset = <usize>r * <usize>K;
     const pF32 = jacobianF32 != 0;
-    if (prepareRowProbsAsLoaded(row, input + (offset << (isF32 ? 2 : 3)), isF32, jacobian + (offset << (pF32 ? 2 : 3)), pF32, angular)) return;
-    loadRow(input, isF32, r, K, row.y);
-    loadRow(jacobian, pF32, r, K, row.p);
-    prepareRowProbs(row, angular);
-    return;
+    const outcome = prepareRowProbsAsLoaded(row, input + (offset << (isF32 ? 2 : 3)), isF32, jacobian + (offset << (pF32 ? 2 : 3)), pF32, angular);
+    if (outcome != ROW_PREPARED) {
+      if (outcome == ROW_INVALID) return false;
+      loadRow(input, isF32, r, K, row.y);
+      loadRow(jacobian, pF32, r, K, row.p);
+      prepareRowProbs(row, angular);
+    }
+    return true;
   }
-  loadRow(input, isF32, r, K, row.y);
+  if (!loadRow(input, isF32, r, K, row.y)) return false;
   if (jacobianKind == JACOBIAN_GRAM) {
     row.M = jacobian + ((<usize>r * <usize>K * <usize>K) << 3);
     prepareRowGram(row, angular);
   } else {
     prepareRowIdentity(row, angular);
   }
+  return true;
 }
 
 /** Candidates are scored at the point a budget eps lets the line search reach (step `reachable`, eps > 0). */
@@ -154,6 +169,16 @@ function stepRow(row: Row, input: usize, isF32: bool, output: usize, rowOut: usi
   const y = row.y;
   const target = row.target;
   const x = row.answer;
+  if (row.targetVertex >= 0 && step != STEP_PROJECTIONS && stepsToVertex(distance)) {
+    // A vertex target's answer goes straight into a float64 output.
+    if (isF32) {
+      lineSearchToVertex(distance, y, row.targetVertex, x, K, eps);
+      writeRow(x, K, output, rowOut, isF32);
+    } else {
+      lineSearchToVertex(distance, y, row.targetVertex, output + (rowOut << 3), K, eps);
+    }
+    return;
+  }
   if (step == STEP_PROJECTIONS) alternatingProjections(distance, y, target, x, K, eps, row.scratch);
   else lineSearch(distance, y, target, x, K, eps);
   if (row.options.oracle == ORACLE_ARGMAX) {
@@ -172,25 +197,28 @@ function stepRow(row: Row, input: usize, isF32: bool, output: usize, rowOut: usi
 /**
  * Perturbs `rows` rows of K classes. input/output/targets: rows x K, f32 when ioF32 else f64 (targets = 0: not
  * wanted). jacobianKind: JACOBIAN_*; proxy probs rows x K (f32 when jacobianF32), gram rows x K x K f64.
- * rowOffset: how many rows this perturber processed before (the random oracle's counter). Inputs
- * must have passed validation.
+ * rowOffset: how many rows this perturber processed before (the random oracle's counter). Gram
+ * matrices must have passed validation; the probability rows are checked as they load. Returns 0,
+ * or 1 when a row is not a probability vector: then the batch stopped there, and the caller asks
+ * validation.ts which row and why.
  */
 export function perturbBatch(
   input: usize, ioF32: i32, jacobianKind: i32, jacobian: usize, jacobianF32: i32,
   output: usize, targets: usize, rows: i32, K: i32, rowOffset: f64, work: usize,
-): void {
+): i32 {
   const isF32 = ioF32 != 0;
   const counter = <u64>rowOffset;
   const row = startBatch(work, K);
   const epsilon = row.options.epsilon;
   setScoring(row, row.options.step == STEP_REACHABLE && epsilon > 0, epsilon);
   for (let r = 0; r < rows; r++) {
-    prepareRow(row, input, isF32, jacobianKind, jacobian, jacobianF32, r);
+    if (!prepareRow(row, input, isF32, jacobianKind, jacobian, jacobianF32, r)) return 1;
     chooseTarget(row, counter + <u64>r);
     const rowOut = <usize>r * <usize>K;
     stepRow(row, input, isF32, output, rowOut, epsilon);
     if (targets != 0) writeRow(row.target, K, targets, rowOut, isF32);
   }
+  return 0;
 }
 
 /**
@@ -198,11 +226,12 @@ export function perturbBatch(
  * used): output holds epsilonCount blocks of rows x K, block e the answers for epsilons[e]. The
  * oracle runs once per row, since its target does not depend on ε, except with `reachable`
  * scoring, where it scores candidates at the point ε reaches and so runs once per row and ε.
+ * Returns what perturbBatch returns.
  */
 export function perturbSweep(
   input: usize, ioF32: i32, jacobianKind: i32, jacobian: usize, jacobianF32: i32,
   output: usize, rows: i32, K: i32, rowOffset: f64, work: usize, epsilons: usize, epsilonCount: i32,
-): void {
+): i32 {
   const isF32 = ioF32 != 0;
   const counter = <u64>rowOffset;
   const block = <usize>rows * <usize>K;
@@ -212,7 +241,7 @@ export function perturbSweep(
   for (let r = 0; r < rows; r++) {
     const rowOut = <usize>r * <usize>K;
     if (!perEpsilonOracle) {
-      prepareRow(row, input, isF32, jacobianKind, jacobian, jacobianF32, r);
+      if (!prepareRow(row, input, isF32, jacobianKind, jacobian, jacobianF32, r)) return 1;
       chooseTarget(row, counter + <u64>r);
     }
     for (let e = 0; e < epsilonCount; e++) {
@@ -220,13 +249,14 @@ export function perturbSweep(
       if (perEpsilonOracle) {
         // The same work perturbBatch does for this ε, so the answer is the same bit for bit.
         setScoring(row, eps > 0, eps);
-        prepareRow(row, input, isF32, jacobianKind, jacobian, jacobianF32, r);
+        if (!prepareRow(row, input, isF32, jacobianKind, jacobian, jacobianF32, r)) return 1;
         chooseTarget(row, counter + <u64>r);
       }
       // stepRow reads the input at rowOut; shift the output by whole blocks instead.
       stepRow(row, input, isF32, output + ((<usize>e * block) << (isF32 ? 2 : 3)), rowOut, eps);
     }
   }
+  return 0;
 }
 
 function writeRow(x: usize, K: i32, out: usize, rowOut: usize, isF32: bool): void {

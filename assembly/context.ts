@@ -68,6 +68,11 @@ export class Row {
   /** 2K f64 each: (key, class) records of one order and the merge sort's other buffer (sorted.ts). */
   records: usize;
   spareRecords: usize;
+  /** The extreme oracle's comparison key and norm of each vertex e_k (identity, gram; oracles.ts). */
+  vertexKeys: usize;
+  vertexNorms: usize;
+  /** 8 v128: a loop's constants (oracles.ts vertexPairsAngular). */
+  lanes: usize;
   /** 4K f64: alternating projections' work space (steps.ts). */
   scratch: usize;
   /** MAD-argmax's current subset (the exhaustive walk, the greedy, the sorted search's polish). */
@@ -87,21 +92,25 @@ export class Row {
   topD: f64; // probs: d_m
   yyRest: f64; // Σ_{i≠m} y_i²
   dyRest: f64; // probs: Σ_{i≠m} d_i y_i
+  /** k when the target is the vertex e_k (extreme, argmin, random), else −1 (oracles.ts chooseTarget). */
+  targetVertex: i32;
   // ---- how candidates are scored in this row (reachable: at the point the line search reaches)
   reachable: bool;
   reachEpsilon: f64;
 }
 
-/** K-f64 vectors a row needs after the structs: the strides layoutRow takes, 30 in all. */
-const ROW_VECTORS: i32 = 30;
+/** K-f64 vectors a row needs after the structs: the strides layoutRow takes, 32 in all. */
+const ROW_VECTORS: i32 = 32;
 /** The scratch vectors (4K f64). */
 const SCRATCH_VECTORS: i32 = 4;
 /** Bytes of the structs at the start of the work space, with room to align each to 16 bytes. */
 const STRUCT_BYTES: usize = offsetof<Row>() + offsetof<Options>() + offsetof<Subset>() + 64;
+/** Bytes of row.lanes. */
+const LANE_BYTES: usize = 128;
 
 /** Bytes of work space a row of K classes needs (workBytes in batch.ts). */
 export function rowWorkBytes(K: i32): i32 {
-  return (ROW_VECTORS + SCRATCH_VECTORS) * K * 8 + <i32>STRUCT_BYTES + 16;
+  return (ROW_VECTORS + SCRATCH_VECTORS) * K * 8 + <i32>(STRUCT_BYTES + LANE_BYTES) + 16;
 }
 
 @inline
@@ -124,7 +133,8 @@ export function layoutRow(work: usize, K: i32): Row {
   const row = changetype<Row>(base);
   const options = align16(base + offsetof<Row>());
   const subset = align16(options + offsetof<Options>());
-  const first = align16(subset + offsetof<Subset>());
+  row.lanes = align16(subset + offsetof<Subset>());
+  const first = row.lanes + LANE_BYTES;
   const stride = <usize>K << 3;
   row.K = K;
   row.options = changetype<Options>(options);
@@ -148,6 +158,8 @@ export function layoutRow(work: usize, K: i32): Row {
   row.records = at; at += 2 * stride;
   row.spareRecords = at; at += 2 * stride;
   row.laneTerms = at; at += 10 * stride;
+  row.vertexKeys = at; at += stride;
+  row.vertexNorms = at; at += stride;
   row.scratch = at; // = first + ROW_VECTORS strides
   return row;
 }

@@ -3,6 +3,7 @@
 // ỹ(α) = (1 − α)·y + α·c is scored in O(1) from a few inner products of the candidate c. The row's
 // constants live in its context (context.ts Row), which every function here takes.
 import { Row } from "./context";
+import { isProbabilityEntry, isProbabilitySum } from "./validation";
 
 export const JACOBIAN_IDENTITY: i32 = 0;
 export const JACOBIAN_PROBS: i32 = 1;
@@ -90,18 +91,36 @@ function readEntry(ptr: usize, isF32: bool, i: i32): f64 {
   return isF32 ? <f64>load<f32>(ptr + (<usize>i << 2)) : load<f64>(ptr + (<usize>i << 3));
 }
 
+/** prepareRowProbsAsLoaded's outcomes. */
+export const ROW_PREPARED: i32 = 0;
+export const ROW_NEEDS_DIVISION: i32 = 1;
+export const ROW_INVALID: i32 = 2;
+
 /**
- * Loading y and p (row starts yIn, pIn, f32 or f64) and prepareRowProbs with prepareTop in one pass,
- * so their sums run side by side instead of in four passes. Returns false when y or p must be divided
- * by its sum first (it misses 1 by more than SUM_ROUNDING): then nothing is valid and the caller
- * loads and prepares the row the plain way. Otherwise every value is the plain way's bit for bit:
+ * Loading y and p (row starts yIn, pIn, f32 or f64), checking them (validation.ts) and
+ * prepareRowProbs with prepareTop in one pass, so their sums run side by side instead of in six
+ * passes. ROW_INVALID: y or p is not a probability vector. ROW_NEEDS_DIVISION: y or p must be
+ * divided by its sum first (it misses 1 by more than SUM_ROUNDING); then nothing is valid and the
+ * caller loads and prepares the row the plain way. Otherwise every value is the plain way's bit for bit:
  * each sum adds the same terms in the same order, and the sums over i ≠ m restart from the full
  * prefix sums whenever the running first argmax m moves (they hold Σ_{i<m} then).
  */
-export function prepareRowProbsAsLoaded(row: Row, yIn: usize, yF32: bool, pIn: usize, pF32: bool, angular: bool): bool {
+export function prepareRowProbsAsLoaded(row: Row, yIn: usize, yF32: bool, pIn: usize, pF32: bool, angular: bool): i32 {
+  // One loop per input type (the flags are constants once inlined): no type test per entry.
+  if (!yF32 && !pF32) return prepareAsLoaded(row, yIn, false, pIn, false, angular);
+  if (yF32 && pF32) return prepareAsLoaded(row, yIn, true, pIn, true, angular);
+  return prepareAsLoaded(row, yIn, yF32, pIn, pF32, angular);
+}
+
+/**
+ * prepareRowProbsAsLoaded for fixed input types. The entries are checked without a test each:
+ * with no sign bit set and both sums finite (near 1), no entry is negative, infinite or NaN; a
+ * set sign bit (a negative entry, or a −0 that is fine) sends the row to the exact check.
+ */
+@inline
+function prepareAsLoaded(row: Row, yIn: usize, yF32: bool, pIn: usize, pF32: bool, angular: bool): i32 {
   const K = row.K;
   const y = row.y;
-  const p = row.p;
   const d = row.d;
   let sumY = 0.0;
   let sumP = 0.0;
@@ -109,22 +128,23 @@ export function prepareRowProbsAsLoaded(row: Row, yIn: usize, yF32: bool, pIn: u
   let sdy = 0.0;
   let syy = 0.0;
   let m = 0;
-  let best = 0.0;
+  let best = -Infinity; // below every entry of a valid row, so class 0 is the first argmax so far
   let yyRest = 0.0;
   let dyRest = 0.0;
+  let signs: u64 = 0;
   for (let i = 0; i < K; i++) {
     const yi = readEntry(yIn, yF32, i);
     const pi = readEntry(pIn, pF32, i);
+    signs |= reinterpret<u64>(yi) | reinterpret<u64>(pi);
     const di = pi - yi;
     const offset = <usize>i << 3;
     store<f64>(y + offset, yi);
-    store<f64>(p + offset, pi);
     store<f64>(d + offset, di);
     sumY += yi;
     sumP += pi;
     const yy = yi * yi;
     const dy = di * yi;
-    if (i == 0 || yi > best) {
+    if (yi > best) {
       // i is the first argmax so far: the sums over the other classes are the prefix before it.
       m = i;
       best = yi;
@@ -138,7 +158,9 @@ export function prepareRowProbsAsLoaded(row: Row, yIn: usize, yF32: bool, pIn: u
     sdy += dy;
     syy += yy;
   }
-  if (abs<f64>(sumY - 1.0) > SUM_ROUNDING || abs<f64>(sumP - 1.0) > SUM_ROUNDING) return false;
+  if (!(isProbabilitySum(sumY) && isProbabilitySum(sumP))) return ROW_INVALID;
+  if ((signs >> 63) != 0 && !(entriesAreProbabilities(yIn, yF32, K) && entriesAreProbabilities(pIn, pF32, K))) return ROW_INVALID;
+  if (abs<f64>(sumY - 1.0) > SUM_ROUNDING || abs<f64>(sumP - 1.0) > SUM_ROUNDING) return ROW_NEEDS_DIVISION;
   row.jacobian = JACOBIAN_PROBS;
   row.dd = sdd;
   row.dy = sdy;
@@ -149,6 +171,12 @@ export function prepareRowProbsAsLoaded(row: Row, yIn: usize, yF32: bool, pIn: u
   row.yyRest = yyRest;
   row.dyRest = dyRest;
   row.angular = angular && sdd > DEGENERATE_SQUARED_NORM;
+  return ROW_PREPARED;
+}
+
+/** Every entry finite and non-negative (validation.ts isProbabilityEntry). */
+function entriesAreProbabilities(ptr: usize, isF32: bool, K: i32): bool {
+  for (let i = 0; i < K; i++) if (!isProbabilityEntry(readEntry(ptr, isF32, i))) return false;
   return true;
 }
 
@@ -188,11 +216,21 @@ export function dotProduct(a: usize, b: usize, K: i32): f64 {
   return s;
 }
 
+/**
+ * max(x, 0) for every x but NaN (finite here: validated rows), as a select: wasm's f64.max must
+ * order ±0 and propagate NaN, which V8 compiles to a branchy sequence on x64. f64x2.pmax(0, x) is
+ * the same select for two lanes.
+ */
+@inline
+export function positivePart(x: f64): f64 {
+  return x > 0 ? x : 0.0;
+}
+
 /** ‖c − y‖² from c_m (m = topClass) and c's sums over i ≠ m: cancellation-free when c ≈ y ≈ e_m. */
 @inline
 export function squaredGap(row: Row, cm: f64, cyRest: f64, ccRest: f64): f64 {
   const gap = cm - row.topY;
-  return gap * gap + max<f64>(ccRest - 2 * cyRest + row.yyRest, 0);
+  return gap * gap + positivePart(ccRest - 2 * cyRest + row.yyRest);
 }
 
 /** probs: (c − y)·d, likewise split at m. */
@@ -246,7 +284,7 @@ export function scoreGram(row: Row, alpha: f64, cMy: f64, cMc: f64): f64 {
   const yMy = row.yMy;
   const uMy = cMy - yMy;
   const uMu = cMc - 2 * cMy + yMy;
-  if (!row.angular) return alpha * alpha * max<f64>(uMu, 0);
+  if (!row.angular) return alpha * alpha * positivePart(uMu);
   const cross = yMy + alpha * uMy;
   const norm = yMy + 2 * alpha * uMy + alpha * alpha * uMu;
   if (norm <= VANISHING_RELATIVE * row.gramScale) return 0.0; // ã → 0 along the segment: cos → 1

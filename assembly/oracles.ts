@@ -3,7 +3,7 @@
 // search can reach, ỹ(α), instead of at the candidate itself.
 import { Row } from "./context";
 import {
-  JACOBIAN_GRAM, JACOBIAN_PROBS, VANISHING_RELATIVE, gapDotD, scoreOnSegment, squaredGap, vanishingScale,
+  JACOBIAN_GRAM, JACOBIAN_PROBS, VANISHING_RELATIVE, gapDotD, positivePart, scoreOnSegment, squaredGap, vanishingScale,
 } from "./objectives";
 import { DISTANCE_L1, DISTANCE_L2, clampedAlpha, klAlphaToVertex } from "./distances";
 import { exhaustiveArgmax } from "./exhaustive";
@@ -25,9 +25,11 @@ function at(ptr: usize, i: i32): f64 {
   return load<f64>(ptr + (<usize>i << 3));
 }
 
-function writeVertex(target: usize, K: i32, k: i32): void {
-  memory.fill(target, 0, <usize>K << 3);
-  store<f64>(target + (<usize>k << 3), 1.0);
+/** The target e_k: materialised in row.target, and k in row.targetVertex (steps.ts lineSearchToVertex). */
+function writeVertex(row: Row, k: i32): void {
+  memory.fill(row.target, 0, <usize>row.K << 3);
+  store<f64>(row.target + (<usize>k << 3), 1.0);
+  row.targetVertex = k;
 }
 
 export function firstArgmin(y: usize, K: i32): i32 {
@@ -46,9 +48,10 @@ export function firstArgmin(y: usize, K: i32): i32 {
 /** The row's target by the configured oracle; n: the row's number for the random oracle. */
 export function chooseTarget(row: Row, n: u64): void {
   const oracle = row.options.oracle;
+  row.targetVertex = -1;
   if (oracle == ORACLE_EXTREME) extremeOracle(row);
   else if (oracle == ORACLE_ARGMAX) argmaxOracle(row);
-  else if (oracle == ORACLE_ARGMIN) writeVertex(row.target, row.K, firstArgmin(row.y, row.K));
+  else if (oracle == ORACLE_ARGMIN) writeVertex(row, firstArgmin(row.y, row.K));
   else randomOracle(row, n);
 }
 
@@ -57,7 +60,7 @@ export function chooseTarget(row: Row, n: u64): void {
 function extremeOracle(row: Row): void {
   const K = row.K;
   if (!row.reachable) {
-    writeVertex(row.target, K, extremeAtVertices(row));
+    writeVertex(row, extremeAtVertices(row));
     return;
   }
   let best = -Infinity;
@@ -86,7 +89,7 @@ function extremeOracle(row: Row): void {
       bestK = k;
     }
   }
-  writeVertex(row.target, K, bestK);
+  writeVertex(row, bestK);
 }
 
 /**
@@ -95,33 +98,162 @@ function extremeOracle(row: Row): void {
  * ‖e_k − y‖²_M. Ties: the first k.
  */
 function extremeAtVertices(row: Row): i32 {
+  if (row.jacobian == JACOBIAN_PROBS) return extremeVertexProbs(row);
   const K = row.K;
-  const kind = row.jacobian;
+  const keys = row.vertexKeys;
+  const norms = row.vertexNorms;
+  vertexKeysScalar(row, keys, norms);
   const angular = row.angular;
-  const dd = row.dd;
   let bestK = 0;
-  let bestKey = 0.0;
+  let bestKey = at(keys, 0);
+  let bestNorm = at(norms, 0);
+  for (let k = 1; k < K; k++) {
+    const key = at(keys, k);
+    const norm = at(norms, k);
+    if (angular ? key * bestNorm < bestKey * norm : key > bestKey) {
+      bestK = k;
+      bestKey = key;
+      bestNorm = norm;
+    }
+  }
+  return bestK;
+}
+
+/**
+ * probs: the extreme vertex. Angular compares two classes per step (vertexPairsAngular); the
+ * surrogate's key is one sum per class.
+ */
+function extremeVertexProbs(row: Row): i32 {
+  const K = row.K;
+  if (!row.angular) {
+    let bestK = 0;
+    let bestKey = vertexKeyProbs(row, 0, row.vertexNorms);
+    for (let k = 1; k < K; k++) {
+      const key = vertexKeyProbs(row, k, row.vertexNorms);
+      if (key > bestKey) {
+        bestK = k;
+        bestKey = key;
+      }
+    }
+    return bestK;
+  }
+  return vertexPairsAngular(row);
+}
+
+/** probs: vertex k's key, its norm stored at `norm` (the paper's formulas, objectives.ts). */
+function vertexKeyProbs(row: Row, k: i32, norm: usize): f64 {
+  // e_k split at m = topClass (see squaredGap): exact for k = m when y ≈ e_m.
+  const isTop = k == row.topClass;
+  const ccRest = isTop ? 0.0 : 1.0;
+  const cm = isTop ? 1.0 : 0.0;
+  const uu = squaredGap(row, cm, isTop ? 0.0 : at(row.y, k), ccRest);
+  store<f64>(norm, 1.0);
+  if (!row.angular) return uu;
+  const dd = row.dd;
+  const shift = gapDotD(row, cm, isTop ? 0.0 : at(row.d, k));
+  const cross = dd - shift;
+  const squared = dd - 2.0 * shift + uu;
+  if (squared <= VANISHING_RELATIVE * vanishingScale(row, 1.0, uu, ccRest)) return dd; // ã = 0: every point before the vertex has cos = 1, so score its limit, H = 0
+  store<f64>(norm, squared);
+  return cross * abs<f64>(cross);
+}
+
+/**
+ * probs, angular: the extreme vertex, two classes per step. Each lane does vertexKeyProbs's
+ * operations in its order for a class other than m, so the keys are its bit for bit (the
+ * golden files pin this). A pair is compared with the best so far in both lanes at once; only
+ * when a lane beats it (rarely, after the first classes) are the two taken one after the other,
+ * so the choice is the one-by-one scan's. The top class m and an odd last class are keyed by
+ * vertexKeyProbs. The row's constants are splat into locals first: stores could alias the row's
+ * fields, so nothing would hoist their loads out of the loop.
+ */
+function vertexPairsAngular(row: Row): i32 {
+  const K = row.K;
+  const y = row.y;
+  const d = row.d;
+  const m = row.topClass;
+  const mPair = m & ~1;
+  const topKey = vertexKeyProbs(row, m, row.vertexNorms);
+  const topNorm = load<f64>(row.vertexNorms);
+  const gap = 0.0 - row.topY; // c_m − y_m for c = e_k, k ≠ m
+  // The loop's constants, in memory: binaryen sinks a splat used once into the loop, and V8 then
+  // recomputes it (and rematerialises vector constants) on every step; a load from L1 is one operand.
+  const lanes = row.lanes;
+  v128.store(lanes, f64x2.splat(1.0));
+  v128.store(lanes, f64x2.splat(2.0), 16);
+  v128.store(lanes, f64x2.splat(row.dd), 32);
+  v128.store(lanes, f64x2.splat(row.yyRest), 48);
+  v128.store(lanes, f64x2.splat(row.dyRest), 64);
+  v128.store(lanes, f64x2.splat(gap * gap), 80);
+  v128.store(lanes, f64x2.splat(gap * row.topD), 96);
+  v128.store(lanes, f64x2.splat(VANISHING_RELATIVE), 112);
+  // The first class beats these (its key is finite, its norm positive).
+  let bestK = 0;
+  let bestKey = Infinity;
   let bestNorm = 1.0;
+  const pairsEnd = K & ~1;
+  for (let k = 0; k < pairsEnd; k += 2) {
+    const offset = <usize>k << 3;
+    const yk = v128.load(y + offset);
+    const one = v128.load(lanes);
+    const two = v128.load(lanes, 16);
+    const dd = v128.load(lanes, 32);
+    const yyRest = v128.load(lanes, 48);
+    // squaredGap with Σ_{i≠m} c_i² = 1, Σ_{i≠m} c_i y_i = y_k
+    const rest = f64x2.add(f64x2.sub(one, f64x2.mul(two, yk)), yyRest);
+    const uu = f64x2.add(v128.load(lanes, 80), f64x2.pmax(f64x2.splat(0), rest));
+    // gapDotD with Σ_{i≠m} c_i d_i = d_k
+    const shift = f64x2.sub(f64x2.add(v128.load(lanes, 96), v128.load(d + offset)), v128.load(lanes, 64));
+    const cross = f64x2.sub(dd, shift);
+    const squared = f64x2.add(f64x2.sub(dd, f64x2.mul(two, shift)), uu);
+    // vanishingScale at α = 1
+    const vanished = f64x2.le(squared, f64x2.mul(v128.load(lanes, 112), f64x2.add(dd, f64x2.add(f64x2.add(uu, one), yyRest))));
+    let keys = v128.bitselect(dd, f64x2.mul(cross, f64x2.abs(cross)), vanished);
+    let norms = v128.bitselect(one, squared, vanished);
+    if (k == mPair) {
+      if (m & 1) {
+        keys = f64x2.replace_lane(keys, 1, topKey);
+        norms = f64x2.replace_lane(norms, 1, topNorm);
+      } else {
+        keys = f64x2.replace_lane(keys, 0, topKey);
+        norms = f64x2.replace_lane(norms, 0, topNorm);
+      }
+    }
+    if (v128.any_true(f64x2.lt(f64x2.mul(keys, f64x2.splat(bestNorm)), f64x2.mul(f64x2.splat(bestKey), norms)))) {
+      // One class after the other, as the scan would.
+      const key0 = f64x2.extract_lane(keys, 0);
+      const norm0 = f64x2.extract_lane(norms, 0);
+      if (key0 * bestNorm < bestKey * norm0) {
+        bestK = k;
+        bestKey = key0;
+        bestNorm = norm0;
+      }
+      const key1 = f64x2.extract_lane(keys, 1);
+      const norm1 = f64x2.extract_lane(norms, 1);
+      if (key1 * bestNorm < bestKey * norm1) {
+        bestK = k + 1;
+        bestKey = key1;
+        bestNorm = norm1;
+      }
+    }
+  }
+  if (pairsEnd < K) {
+    const key = vertexKeyProbs(row, pairsEnd, row.vertexNorms);
+    if (key * bestNorm < bestKey * load<f64>(row.vertexNorms)) bestK = pairsEnd;
+  }
+  return bestK;
+}
+
+/** identity and gram: the (key, norm) of every vertex, one class at a time. */
+function vertexKeysScalar(row: Row, keys: usize, norms: usize): void {
+  const K = row.K;
+  const angular = row.angular;
+  const gram = row.jacobian == JACOBIAN_GRAM;
   for (let k = 0; k < K; k++) {
     const yk = at(row.y, k);
     let key: f64;
     let norm = 1.0;
-    if (kind == JACOBIAN_PROBS) {
-      // e_k split at m = topClass (see squaredGap): exact for k = m when y ≈ e_m.
-      const isTop = k == row.topClass;
-      const ccRest = isTop ? 0.0 : 1.0;
-      const cm = isTop ? 1.0 : 0.0;
-      const uu = squaredGap(row, cm, isTop ? 0.0 : yk, ccRest);
-      if (angular) {
-        const shift = gapDotD(row, cm, isTop ? 0.0 : at(row.d, k));
-        const cross = dd - shift;
-        norm = dd - 2.0 * shift + uu;
-        if (norm <= VANISHING_RELATIVE * vanishingScale(row, 1.0, uu, ccRest)) {
-          key = dd; // ã = 0: every point before the vertex has cos = 1, so score its limit, H = 0
-          norm = 1;
-        } else key = cross * abs<f64>(cross);
-      } else key = uu;
-    } else if (kind == JACOBIAN_GRAM) {
+    if (gram) {
       const mkk = load<f64>(row.M + ((<usize>k * <usize>K + <usize>k) << 3));
       const myk = at(row.My, k);
       if (angular) {
@@ -130,18 +262,14 @@ function extremeAtVertices(row: Row): i32 {
           key = row.yMy; // ã = 0: limit along the segment is cos = 1 (H = 0)
           norm = 1;
         } else key = myk * abs<f64>(myk);
-      } else key = max<f64>(mkk - 2.0 * myk + row.yMy, 0);
+      } else key = positivePart(mkk - 2.0 * myk + row.yMy);
     } else {
       const isTop = k == row.topClass;
       key = angular ? yk * yk : squaredGap(row, isTop ? 1.0 : 0.0, isTop ? 0.0 : yk, isTop ? 0.0 : 1.0); // identity: cos(e_k, y) = y_k/‖y‖
     }
-    if (k == 0 || (angular ? key * bestNorm < bestKey * norm : key > bestKey)) {
-      bestK = k;
-      bestKey = key;
-      bestNorm = norm;
-    }
+    store<f64>(keys + (<usize>k << 3), key);
+    store<f64>(norms + (<usize>k << 3), norm);
   }
-  return bestK;
 }
 
 // ---------------------------------------------------------------- random
@@ -156,7 +284,7 @@ function randomOracle(row: Row, n: u64): void {
   const u = <f64>(z >> 11) * 1.1102230246251565e-16; // 2^-53
   let k = <i32>Math.floor(u * <f64>K);
   if (k >= K) k = K - 1;
-  writeVertex(row.target, K, k);
+  writeVertex(row, k);
 }
 
 // ---------------------------------------------------------------- argmax (MAD-argmax)

@@ -1,7 +1,7 @@
 // Steps: from the oracle's target y* to the answer ỹ inside the ε-ball around y (MAD.md §4).
 import { projectOntoL1Ball, projectOntoL2Ball } from "./balls";
 import { projectOntoSimplex } from "./simplex";
-import { DISTANCE_L1, distanceBetween, l2Distance, lineSearchAlpha } from "./distances";
+import { DISTANCE_L1, DISTANCE_L2, clampedAlpha, distanceBetween, l2Distance, lineSearchAlpha } from "./distances";
 
 export const STEP_LINESEARCH: i32 = 0;
 export const STEP_PROJECTIONS: i32 = 1;
@@ -19,6 +19,47 @@ export function lineSearch(distance: i32, y: usize, t: usize, out: usize, K: i32
     const offset = <usize>i << 3;
     store<f64>(out + offset, keep * load<f64>(y + offset) + alpha * load<f64>(t + offset));
   }
+}
+
+/** Whether lineSearchToVertex serves this distance (KL bisects along the materialised target). */
+export function stepsToVertex(distance: i32): bool {
+  return distance == DISTANCE_L1 || distance == DISTANCE_L2;
+}
+
+/**
+ * lineSearch towards the vertex e_k (L1 or L2), without reading the target: the same operations on
+ * the same values, so the same bits (|y_i − 0| = y_i, |y_k − 1| = 1 − y_k; (1 − α)·y_i + α·0 =
+ * (1 − α)·y_i for y_i >= 0), two classes at a time where the order does not matter.
+ */
+export function lineSearchToVertex(distance: i32, y: usize, k: i32, out: usize, K: i32, epsilon: f64): void {
+  let s = 0.0;
+  if (distance == DISTANCE_L1) {
+    for (let i = 0; i < k; i++) s += abs<f64>(load<f64>(y + (<usize>i << 3)));
+    s += abs<f64>(load<f64>(y + (<usize>k << 3)) - 1.0);
+    for (let i = k + 1; i < K; i++) s += abs<f64>(load<f64>(y + (<usize>i << 3)));
+  } else {
+    for (let i = 0; i < k; i++) {
+      const v = load<f64>(y + (<usize>i << 3));
+      s += v * v;
+    }
+    const gap = load<f64>(y + (<usize>k << 3)) - 1.0;
+    s += gap * gap;
+    for (let i = k + 1; i < K; i++) {
+      const v = load<f64>(y + (<usize>i << 3));
+      s += v * v;
+    }
+    s = Math.sqrt(s);
+  }
+  const alpha = clampedAlpha(epsilon, s);
+  const keep = 1.0 - alpha;
+  const keepLanes = f64x2.splat(keep);
+  let i = 0;
+  for (; i + 1 < K; i += 2) {
+    const offset = <usize>i << 3;
+    v128.store(out + offset, f64x2.mul(keepLanes, v128.load(y + offset)));
+  }
+  if (i < K) store<f64>(out + (<usize>i << 3), keep * load<f64>(y + (<usize>i << 3)));
+  store<f64>(out + (<usize>k << 3), keep * load<f64>(y + (<usize>k << 3)) + alpha);
 }
 
 /**

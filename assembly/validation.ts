@@ -1,5 +1,7 @@
 // Input checks for a batch. The first problem found is described by the globals below, which the
-// TypeScript side turns into a CoreInputError naming the row and the field.
+// TypeScript side turns into a CoreInputError naming the row and the field. The perturbation's
+// entry points check each row with the same predicates as they load it (batch.ts) and only say
+// that a row failed; the TypeScript side then asks validateProbabilityRows which and why.
 export const FIELD_PROBS: i32 = 0;
 export const FIELD_PROXY_PROBS: i32 = 1;
 export const FIELD_GRAM: i32 = 2;
@@ -33,6 +35,18 @@ function report(problem: i32, row: i32, field: i32, index: i32, value: f64): i32
   return problem;
 }
 
+/** A probability entry: finite and non-negative (false for NaN). */
+@inline
+export function isProbabilityEntry(v: f64): bool {
+  return v >= 0 && v < Infinity;
+}
+
+/** A probability row's sum: 1 within SUM_TOLERANCE (false for NaN). */
+@inline
+export function isProbabilitySum(sum: f64): bool {
+  return abs<f64>(sum - 1.0) <= SUM_TOLERANCE;
+}
+
 @inline
 function entry(ptr: usize, isF32: bool, i: usize): f64 {
   return isF32 ? <f64>load<f32>(ptr + (i << 2)) : load<f64>(ptr + (i << 3));
@@ -45,11 +59,10 @@ export function validateProbabilityRows(ptr: usize, isF32: bool, rows: i32, K: i
     let sum = 0.0;
     for (let i = 0; i < K; i++) {
       const v = entry(ptr, isF32, base + <usize>i);
-      if (!isFinite(v)) return report(PROBLEM_NOT_FINITE, r, field, i, v);
-      if (v < 0) return report(PROBLEM_NEGATIVE, r, field, i, v);
+      if (!isProbabilityEntry(v)) return report(isFinite(v) ? PROBLEM_NEGATIVE : PROBLEM_NOT_FINITE, r, field, i, v);
       sum += v;
     }
-    if (abs<f64>(sum - 1.0) > SUM_TOLERANCE) return report(PROBLEM_SUM, r, field, -1, sum);
+    if (!isProbabilitySum(sum)) return report(PROBLEM_SUM, r, field, -1, sum);
   }
   return report(PROBLEM_NONE, -1, field, -1, 0);
 }

@@ -2,7 +2,8 @@
 // (`core.*`) against the float64 TypeScript reference (`ts.*`, test/reference/mad.ts: the tests'
 // plain-loop oracle, not tuned), at K = 10, 100, 1000 and batches of 1 and 1024. Inputs: a
 // confident victim (softmax of sharp logits) and a scratch proxy (softmax of small logits), the
-// last-layer Jacobian (`probs`), angular objective, L1 budget 0.5, the paper's line search.
+// last-layer Jacobian (`probs`), angular objective, L1 budget 0.5, the paper's line search; each
+// batch's answers in a fresh array, and (`.reused-out`) in one output buffer reused across calls.
 // Rates are per CPU-second of this process (see measure), i.e. one core's throughput. At K = 100
 // and 1000 MAD-argmax is beyond the exact limit (the sorted search). PP_CORE_WASM=path/to/core.wasm
 // benchmarks another build of the core (e.g. an older commit's) through the same API.
@@ -112,6 +113,16 @@ export async function run(): Promise<BenchResult[]> {
           perturber.perturb(input.probs, K, { kind: "probs", proxyProbs: input.proxy });
         }, B);
         results.push({ name: `core.${oracle}.k${K}.batch${B}`, value: wasm, unit: "queries/s (per CPU-second)" });
+        let reused = 0;
+        if (B > 1) {
+          // The same with the answers written into one buffer the caller keeps (perturb's `out`).
+          const out = new Float64Array(B * K);
+          reused = measure((i) => {
+            const input = inputs[i % inputs.length];
+            perturber.perturb(input.probs, K, { kind: "probs", proxyProbs: input.proxy }, out);
+          }, B);
+          results.push({ name: `core.${oracle}.k${K}.batch${B}.reused-out`, value: reused, unit: "queries/s (per CPU-second)" });
+        }
         // The reference works row by row (one batch = B row calls), and at K = 1000 one of its rows
         // takes tens of ms: it answers growing prefixes of the batch (1, 2, 4, ... rows, up to B)
         // until the budget is spent, so a slow configuration still finishes in about a second.
@@ -119,7 +130,7 @@ export async function run(): Promise<BenchResult[]> {
           referencePerturbBatch(probs.subarray(0, n * K), K, options, { kind: "probs", proxyProbs: proxy.subarray(0, n * K) });
         }, B);
         results.push({ name: `ts.${oracle}.k${K}.batch${B}`, value: ts, unit: "queries/s (per CPU-second)" });
-        console.error(`  ${oracle} K=${K} B=${B}: wasm ${wasm.toFixed(0)} q/s, ts ${ts.toFixed(0)} q/s`);
+        console.error(`  ${oracle} K=${K} B=${B}: wasm ${wasm.toFixed(0)} q/s${B > 1 ? ` (reused out ${reused.toFixed(0)})` : ""}, ts ${ts.toFixed(0)} q/s`);
       }
   results.push(...sweep(core, "argmax", 10, 1024, SWEEP_EPSILONS));
   return results;

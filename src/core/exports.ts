@@ -10,12 +10,12 @@ export interface CoreExports {
   perturbBatch(
     input: number, ioF32: number, jacobianKind: number, jacobian: number, jacobianF32: number,
     output: number, targets: number, rows: number, K: number, rowOffset: number, work: number,
-  ): void;
-  /** perturbBatch for many budgets: output is epsilonCount blocks of rows x K (epsilons: f64 list at `epsilons`). */
+  ): number;
+  /** perturbBatch for many budgets: output is epsilonCount blocks of rows x K (epsilons: f64 list at `epsilons`). Both return 0, or 1 when a row is not a probability vector (the batch stopped; validate to say which). */
   perturbSweep(
     input: number, ioF32: number, jacobianKind: number, jacobian: number, jacobianF32: number,
     output: number, rows: number, K: number, rowOffset: number, work: number, epsilons: number, epsilonCount: number,
-  ): void;
+  ): number;
   validateProbabilityRows(ptr: number, isF32: number, rows: number, K: number, field: number): number;
   validateGramMatrices(ptr: number, rows: number, K: number): number;
   validationRow(): number;

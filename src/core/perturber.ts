@@ -3,12 +3,13 @@
 import {
   DISTANCE_CODES, FIELD_CODES, JACOBIAN_CODES, OBJECTIVE_CODES, ORACLE_CODES, PROBLEM, STEP_CODES, type CoreExports,
 } from "./exports.js";
+import { PredictionPoisoningError } from "./errors.js";
 import type { ScratchArena } from "./memory.js";
 import type { Jacobian, PerturbOptions, Perturber } from "./types.js";
-import { checkShapes, checkSweepEpsilons, normaliseOptions, throwValidationProblem } from "./validation.js";
+import { checkOutput, checkShapes, checkSweepEpsilons, normaliseOptions, throwValidationProblem } from "./validation.js";
 
 /** Largest slice of a batch kept in WASM memory at once (bigger batches go through in chunks). */
-const CHUNK_BYTES = 8 << 20;
+const CHUNK_BYTES = 256 << 10;
 const IDENTITY: Jacobian = { kind: "identity" };
 
 type FloatArray = Float32Array | Float64Array;
@@ -26,8 +27,8 @@ export class WasmPerturber implements Perturber {
     this.options = Object.freeze(normaliseOptions(options));
   }
 
-  perturb<T extends FloatArray>(probs: T, numClasses: number, jacobian: Jacobian = IDENTITY): T {
-    return this.run(probs, numClasses, jacobian, false).probs;
+  perturb<T extends FloatArray>(probs: T, numClasses: number, jacobian: Jacobian = IDENTITY, out?: T): T {
+    return this.run(probs, numClasses, jacobian, false, out).probs;
   }
 
   perturbWithTargets<T extends FloatArray>(probs: T, numClasses: number, jacobian: Jacobian = IDENTITY): { probs: T; targets: T } {
@@ -48,22 +49,25 @@ export class WasmPerturber implements Perturber {
     this.arena.regionF64("core.epsilons").set(list);
     // The chunk holds every budget's answers: epsilons.length blocks of n x K.
     this.chunks(probs, K, jacobian, list.length - 1, (chunkRows) => this.arena.reserve(key, list.length * chunkRows * K * (isF32 ? 4 : 8)), (c) => {
-      this.wasm.perturbSweep(
+      const refused = this.wasm.perturbSweep(
         c.inputPtr, isF32 ? 1 : 0, JACOBIAN_CODES[jacobian.kind], c.jacobianPtr, c.proxyF32 ? 1 : 0,
         c.outputPtr, c.n, K, this.rowsSeen + c.start, c.workPtr, epsilonsPtr, list.length,
       );
+      if (refused) return refused;
       const view = isF32 ? this.arena.regionF32(key) : this.arena.regionF64(key);
       for (let e = 0; e < list.length; e++) outs[e].set(view.subarray(e * c.n * K, (e + 1) * c.n * K), c.start * K);
+      return 0;
     });
     this.rowsSeen += rows;
     return outs;
   }
 
-  private run<T extends FloatArray>(probs: T, K: number, jacobian: Jacobian, wantTargets: boolean): { probs: T; targets: T | null } {
+  private run<T extends FloatArray>(probs: T, K: number, jacobian: Jacobian, wantTargets: boolean, given?: T): { probs: T; targets: T | null } {
     const rows = checkShapes(probs, K, jacobian);
+    if (given !== undefined) checkOutput(given, probs, jacobian);
     const isF32 = probs instanceof Float32Array;
     const make = (n: number) => (isF32 ? new Float32Array(n) : new Float64Array(n)) as T;
-    const out = make(probs.length);
+    const out = given ?? make(probs.length);
     const targets = wantTargets ? make(probs.length) : null;
     if (rows === 0) return { probs: out, targets };
 
@@ -75,12 +79,14 @@ export class WasmPerturber implements Perturber {
       if (wantTargets) targetsPtr = this.arena.reserve(targetsKey, chunkRows * K * elementBytes);
       return this.arena.reserve(outputKey, chunkRows * K * elementBytes);
     }, (c) => {
-      this.wasm.perturbBatch(
+      const refused = this.wasm.perturbBatch(
         c.inputPtr, isF32 ? 1 : 0, JACOBIAN_CODES[jacobian.kind], c.jacobianPtr, c.proxyF32 ? 1 : 0,
         c.outputPtr, targetsPtr, c.n, K, this.rowsSeen + c.start, c.workPtr,
       );
+      if (refused) return refused;
       this.unstage(out, outputKey, c.start * K, c.n * K);
       if (targets) this.unstage(targets, targetsKey, c.start * K, c.n * K);
+      return 0;
     });
     this.rowsSeen += rows;
     return { probs: out, targets };
@@ -88,13 +94,14 @@ export class WasmPerturber implements Perturber {
 
   /**
    * The staging both entry points share: reserves the regions (reserveOutput: the caller's, for
-   * chunkRows rows), validates the whole batch, configures the core and calls `perturbChunk` once
-   * per chunk with the rows staged. extraOutputs: answer blocks per row beyond the first (sizes chunks).
+   * chunkRows rows), validates Gram matrices, configures the core and calls `perturbChunk` once per
+   * chunk with the rows staged; a chunk it answers with nonzero (the core refused a row) becomes
+   * the first invalid row's error. extraOutputs: answer blocks per row beyond the first (sizes chunks).
    */
   private chunks(
     probs: FloatArray, K: number, jacobian: Jacobian, extraOutputs: number,
     reserveOutput: (chunkRows: number) => number,
-    perturbChunk: (chunk: { start: number; n: number; inputPtr: number; jacobianPtr: number; proxyF32: boolean; outputPtr: number; workPtr: number }) => void,
+    perturbChunk: (chunk: { start: number; n: number; inputPtr: number; jacobianPtr: number; proxyF32: boolean; outputPtr: number; workPtr: number }) => number,
   ): void {
     const { wasm, arena } = this;
     const o = this.options;
@@ -112,7 +119,44 @@ export class WasmPerturber implements Perturber {
     if (proxy) jacobianPtr = arena.reserve(proxyF32 ? "core.proxy32" : "core.proxy64", chunkRows * K * (proxyF32 ? 4 : 8));
     if (jacobian.kind === "gram") jacobianPtr = arena.reserve("core.gram", chunkRows * K * K * 8);
 
-    // Validate everything before any work, so a bad row late in a batch fails the call up front.
+    // Gram matrices (and, so the first problem is found in the same order, their rows) are
+    // validated before any work; otherwise the probability rows are checked as the core loads
+    // them, and a batch that stops at a bad row is described by validateInputs.
+    if (jacobian.kind === "gram") {
+      for (let start = 0; start < rows; start += chunkRows) {
+        const n = Math.min(chunkRows, rows - start);
+        this.stage(probs, isF32 ? "core.input32" : "core.input64", start * K, n * K);
+        let problem = wasm.validateProbabilityRows(inputPtr, isF32 ? 1 : 0, n, K, FIELD_CODES.probs);
+        if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
+        this.stage(jacobian.gram, "core.gram", start * K * K, n * K * K);
+        problem = wasm.validateGramMatrices(jacobianPtr, n, K);
+        if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
+      }
+    }
+
+    wasm.configure(
+      ORACLE_CODES[o.oracle], OBJECTIVE_CODES[o.objective], DISTANCE_CODES[o.distance], STEP_CODES[o.step], o.epsilon, o.seed,
+      o.exactArgmaxLimit, o.argmaxRefine ? 1 : 0,
+    );
+    const gramStaged = jacobian.kind === "gram" && rows <= chunkRows;
+    for (let start = 0; start < rows; start += chunkRows) {
+      const n = Math.min(chunkRows, rows - start);
+      this.stage(probs, isF32 ? "core.input32" : "core.input64", start * K, n * K);
+      if (proxy) this.stage(proxy, proxyF32 ? "core.proxy32" : "core.proxy64", start * K, n * K);
+      else if (jacobian.kind === "gram" && !gramStaged) this.stage(jacobian.gram, "core.gram", start * K * K, n * K * K);
+      if (perturbChunk({ start, n, inputPtr, jacobianPtr, proxyF32, outputPtr, workPtr }) !== 0) {
+        this.validateInputs(probs, K, proxy, chunkRows, inputPtr, jacobianPtr);
+        throw new PredictionPoisoningError("internal", `the core refused a row of probs or proxyProbs that validation accepts (rows ${start}..${start + n - 1})`);
+      }
+    }
+  }
+
+  /** Finds the first row that is not a probability vector (probs, then proxyProbs, chunk by chunk) and throws its error. */
+  private validateInputs(probs: FloatArray, K: number, proxy: FloatArray | null, chunkRows: number, inputPtr: number, proxyPtr: number): void {
+    const { wasm } = this;
+    const rows = probs.length / K;
+    const isF32 = probs instanceof Float32Array;
+    const proxyF32 = proxy instanceof Float32Array;
     for (let start = 0; start < rows; start += chunkRows) {
       const n = Math.min(chunkRows, rows - start);
       this.stage(probs, isF32 ? "core.input32" : "core.input64", start * K, n * K);
@@ -120,28 +164,9 @@ export class WasmPerturber implements Perturber {
       if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
       if (proxy) {
         this.stage(proxy, proxyF32 ? "core.proxy32" : "core.proxy64", start * K, n * K);
-        problem = wasm.validateProbabilityRows(jacobianPtr, proxyF32 ? 1 : 0, n, K, FIELD_CODES.proxyProbs);
-        if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
-      } else if (jacobian.kind === "gram") {
-        this.stage(jacobian.gram, "core.gram", start * K * K, n * K * K);
-        problem = wasm.validateGramMatrices(jacobianPtr, n, K);
+        problem = wasm.validateProbabilityRows(proxyPtr, proxyF32 ? 1 : 0, n, K, FIELD_CODES.proxyProbs);
         if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
       }
-      if (rows === n) break; // one chunk: already staged, no need to copy again
-    }
-
-    wasm.configure(
-      ORACLE_CODES[o.oracle], OBJECTIVE_CODES[o.objective], DISTANCE_CODES[o.distance], STEP_CODES[o.step], o.epsilon, o.seed,
-      o.exactArgmaxLimit, o.argmaxRefine ? 1 : 0,
-    );
-    for (let start = 0; start < rows; start += chunkRows) {
-      const n = Math.min(chunkRows, rows - start);
-      if (rows !== n) {
-        this.stage(probs, isF32 ? "core.input32" : "core.input64", start * K, n * K);
-        if (proxy) this.stage(proxy, proxyF32 ? "core.proxy32" : "core.proxy64", start * K, n * K);
-        else if (jacobian.kind === "gram") this.stage(jacobian.gram, "core.gram", start * K * K, n * K * K);
-      }
-      perturbChunk({ start, n, inputPtr, jacobianPtr, proxyF32, outputPtr, workPtr });
     }
   }
 

@@ -38,8 +38,13 @@ export type Jacobian =
 
 export interface Perturber {
   readonly options: Readonly<Required<PerturbOptions>>;
-  /** probs: B x K row-major. Returns a new array of the same type. jacobian defaults to identity. */
-  perturb<T extends Float32Array | Float64Array>(probs: T, numClasses: number, jacobian?: Jacobian): T;
+  /**
+   * probs: B x K row-major. Returns the answers in a new array of the same type, or in `out` when
+   * given (same type and length as probs, sharing no memory with probs or the proxy's rows; on an
+   * error its contents are unspecified): a caller answering batch after batch reuses one buffer
+   * instead of paying for a fresh one each time. jacobian defaults to identity.
+   */
+  perturb<T extends Float32Array | Float64Array>(probs: T, numClasses: number, jacobian?: Jacobian, out?: T): T;
   /** Also returns the chosen targets y* (B x K), for tests and parity. */
   perturbWithTargets<T extends Float32Array | Float64Array>(
     probs: T,

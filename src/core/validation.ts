@@ -100,6 +100,21 @@ export function checkShapes(probs: Float32Array | Float64Array, numClasses: numb
   return rows;
 }
 
+/** Whether two arrays share any bytes. */
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+/** A caller's output buffer for `perturb`: the type and length of probs, and no memory shared with the inputs (chunks are staged after earlier answers are written). */
+export function checkOutput(out: Float32Array | Float64Array, probs: Float32Array | Float64Array, jacobian: Jacobian): void {
+  if (!(out instanceof Float32Array || out instanceof Float64Array) || out.constructor !== probs.constructor)
+    throw new CoreInputError("out", null, `must be a ${probs.constructor.name} like probs`);
+  if (out.length !== probs.length) throw new CoreInputError("out", null, `length ${out.length} does not match probs (${probs.length})`);
+  if (overlaps(out, probs)) throw new CoreInputError("out", null, "shares memory with probs (answers are written while later rows are still being read)");
+  if (jacobian.kind === "probs" && overlaps(out, jacobian.proxyProbs))
+    throw new CoreInputError("out", null, "shares memory with proxyProbs (answers are written while later rows are still being read)");
+}
+
 /** Turns the WASM validator's finding into an error; rowOffset maps a chunk's rows to the batch's. */
 export function throwValidationProblem(wasm: CoreExports, problem: number, rowOffset: number): never {
   const row = wasm.validationRow() + rowOffset;

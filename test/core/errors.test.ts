@@ -77,6 +77,55 @@ test("a bad row in a batch big enough to be processed in chunks is reported with
   expectInputError(() => core.createPerturber(good).perturb(probs, K), "probs", 2345, /entry 17 is negative/);
 });
 
+test("the rows are checked as the core loads them, yet the error is validation's first problem: probs before proxyProbs, entry order within a row", () => {
+  const p = core.createPerturber(good);
+  const K = 10;
+  const B = 40;
+  const y = new Float64Array(B * K).fill(1 / K);
+  const q = new Float64Array(B * K).fill(1 / K);
+  q[2 * K + 1] = NaN; // an earlier row of the proxy...
+  y[5 * K + 3] = -0.5; // ...and a later row of probs, its sum still 1
+  y[5 * K + 4] = 1 / K + 0.5;
+  expectInputError(() => p.perturb(y, K, { kind: "probs", proxyProbs: q }), "probs", 5, /entry 3 is negative/);
+  y.fill(1 / K);
+  y[7 * K + 8] = Infinity;
+  q[7 * K + 1] = -1; // the same row: probs is named first
+  expectInputError(() => p.perturb(y, K, { kind: "probs", proxyProbs: q }), "probs", 7, /entry 8 is Infinity/);
+  // Float32 rows, and a sum that overflows.
+  expectInputError(() => p.perturb(Float32Array.of(0.5, 0.5, NaN, 1), 2), "probs", 1, /entry 0 is NaN/);
+  expectInputError(() => p.perturb(rows([0.5, 0.5], [1e308, 1e308]), 2), "probs", 1, /sums to Infinity/);
+});
+
+test("−0 is a valid entry: the same answers as +0", () => {
+  for (const oracle of ["extreme", "argmax"] as const) {
+    const p = core.createPerturber({ ...good, oracle });
+    const negative = rows([0.7, -0, 0.3], [-0, 1, -0]);
+    const positive = rows([0.7, 0, 0.3], [0, 1, 0]);
+    const proxy = rows([0.2, 0.3, 0.5], [-0, 0.5, 0.5]);
+    assert.equal(Array.from(p.perturb(negative, 3, { kind: "probs", proxyProbs: proxy })), Array.from(p.perturb(positive, 3, { kind: "probs", proxyProbs: proxy })));
+  }
+});
+
+test("out: the answers in the caller's buffer; a buffer of another type or length, or sharing memory with the inputs, is refused", () => {
+  const p = core.createPerturber(good);
+  const y = rows([0.5, 0.5], [0.2, 0.8]);
+  const proxy = { kind: "probs", proxyProbs: rows([0.3, 0.7], [0.6, 0.4]) } as const;
+  const out = new Float64Array(4);
+  assert.is(p.perturb(y, 2, proxy, out), out);
+  assert.equal(Array.from(out), Array.from(p.perturb(y, 2, proxy)));
+  expectInputError(() => p.perturb(y, 2, proxy, new Float32Array(4) as never), "out", null, /Float64Array like probs/);
+  expectInputError(() => p.perturb(y, 2, proxy, new Float64Array(6)), "out", null, /length 6/);
+  expectInputError(() => p.perturb(y, 2, proxy, y), "out", null, /shares memory with probs/);
+  const shared = new Float64Array(8);
+  shared.set(y);
+  expectInputError(() => p.perturb(shared.subarray(0, 4), 2, proxy, shared.subarray(3, 7)), "out", null, /shares memory with probs/);
+  expectInputError(() => p.perturb(y, 2, proxy, proxy.proxyProbs), "out", null, /shares memory with proxyProbs/);
+  // Adjacent views of one buffer do not overlap.
+  shared.set(y, 0);
+  p.perturb(shared.subarray(0, 4), 2, proxy, shared.subarray(4, 8));
+  assert.equal(Array.from(shared.subarray(4, 8)), Array.from(out));
+});
+
 test("an error leaves the perturber usable and its random stream where it was", () => {
   const options: PerturbOptions = { ...good, oracle: "random", seed: 9 };
   const a = core.createPerturber(options);

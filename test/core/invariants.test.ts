@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadCore, type Distance, type Jacobian, type Objective, type Oracle, type PerturbOptions, type Step } from "../../src/core/index.js";
-import { argmaxOracle, klDivergence, objectiveFor, type RowJacobian } from "../reference/mad.js";
+import { argmaxOracle, extremeOracle, klDivergence, objectiveFor, type RowJacobian } from "../reference/mad.js";
 import { assertValidAnswer, createRng, keepsTop1Strictly, randomJacobian, randomRows, row, rowJacobian } from "./helpers.js";
 
 const core = await loadCore();
@@ -162,6 +162,37 @@ test("argmax exact enumeration (Gray-code walk) reaches the best subset found by
   const { targets } = core.createPerturber({ oracle: "argmax", objective: "angular", distance: "l1", epsilon: 0.1 }).perturbWithTargets(y, K, { kind: "probs", proxyProbs: p });
   const brute = argmaxOracle(y, "angular", { kind: "probs", proxyProbs: p }, 20);
   assert.ok(objectiveFor("angular", y, { kind: "probs", proxyProbs: p })(targets) >= brute.best - 1e-9);
+});
+
+test("extreme with the proxy's probabilities picks the reference's vertex: K odd and even, the top class in every place", () => {
+  // The core keys two classes per step and splits the top class off; the reference scores each vertex.
+  const indexOfOne = (v: ArrayLike<number>, from: number, K: number) => {
+    for (let i = 0; i < K; i++) if (v[from + i] === 1) return i;
+    return -1;
+  };
+  let rowsChecked = 0;
+  for (const objective of objectives)
+    for (const K of [2, 3, 4, 5, 8, 17, 64, 101]) {
+      const B = 12;
+      const probs = randomRows(rng, B, K, 2);
+      const proxy = randomRows(rng, B, K, 1);
+      // Move each row's top class to place r mod K (first, last, odd and even places).
+      for (let r = 0; r < B; r++) {
+        const rowOf = probs.subarray(r * K, (r + 1) * K);
+        const top = rowOf.indexOf(Math.max(...rowOf));
+        const place = r === B - 1 ? K - 1 : r % K;
+        [rowOf[top], rowOf[place]] = [rowOf[place], rowOf[top]];
+      }
+      const perturber = core.createPerturber({ oracle: "extreme", objective, distance: "l1", epsilon: 0.3 });
+      const { targets } = perturber.perturbWithTargets(probs, K, { kind: "probs", proxyProbs: proxy });
+      for (let r = 0; r < B; r++) {
+        const y = probs.subarray(r * K, (r + 1) * K);
+        const reference = extremeOracle(y, objective, { kind: "probs", proxyProbs: proxy.subarray(r * K, (r + 1) * K) });
+        assert.is(indexOfOne(targets, r * K, K), indexOfOne(reference.target, 0, K), `${objective} K=${K} row ${r}`);
+        rowsChecked++;
+      }
+    }
+  assert.is(rowsChecked, 2 * 8 * 12);
 });
 
 test("random oracle: reproducible per seed, different across seeds, counter continues across calls", () => {

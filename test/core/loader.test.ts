@@ -55,8 +55,8 @@ test("scratch memory grows under big batches and views stay valid afterwards", a
   const core = await loadCore();
   const perturber = core.createPerturber(options);
   const small = answer(core);
-  const K = 512;
-  const big = new Float64Array(4000 * K).fill(1 / K); // 16 MB: forces memory.grow
+  const K = 20000;
+  const big = new Float64Array(4 * K).fill(1 / K); // a row's work space is about 6 MB here: forces memory.grow
   const before = core.wasm.memory.buffer.byteLength;
   perturber.perturb(big, K);
   assert.ok(core.wasm.memory.buffer.byteLength > before);
