@@ -3,8 +3,8 @@
 // here allocates, so there is no per-query allocation and no garbage.
 import { Options, Row, fillSizeTables, layoutRow, rowWorkBytes } from "./context";
 import {
-  JACOBIAN_GRAM, JACOBIAN_PROBS, OBJECTIVE_ANGULAR, ROW_INVALID, ROW_PREPARED, SUM_ROUNDING,
-  prepareRowGram, prepareRowIdentity, prepareRowProbs, prepareRowProbsAsLoaded,
+  JACOBIAN_GRAM, JACOBIAN_PROBS, OBJECTIVE_ANGULAR, ROW_PREPARED, SUM_ROUNDING,
+  prepareRowGram, prepareRowIdentity, prepareRowProbsAsLoaded,
 } from "./objectives";
 import { isProbabilityEntry, isProbabilitySum } from "./validation";
 import { MAX_EXACT_ARGMAX_LIMIT, ORACLE_ARGMAX, chooseTarget } from "./oracles";
@@ -130,14 +130,7 @@ function prepareRow(row: Row, input: usize, isF32: bool, jacobianKind: i32, jaco
   if (jacobianKind == JACOBIAN_PROBS) {
     const offset = <usize>r * <usize>K;
     const pF32 = jacobianF32 != 0;
-    const outcome = prepareRowProbsAsLoaded(row, input + (offset << (isF32 ? 2 : 3)), isF32, jacobian + (offset << (pF32 ? 2 : 3)), pF32, angular);
-    if (outcome != ROW_PREPARED) {
-      if (outcome == ROW_INVALID) return false;
-      loadRow(input, isF32, r, K, row.y);
-      loadRow(jacobian, pF32, r, K, row.p);
-      prepareRowProbs(row, angular);
-    }
-    return true;
+    return prepareRowProbsAsLoaded(row, input + (offset << (isF32 ? 2 : 3)), isF32, jacobian + (offset << (pF32 ? 2 : 3)), pF32, angular) == ROW_PREPARED;
   }
   if (!loadRow(input, isF32, r, K, row.y)) return false;
   if (jacobianKind == JACOBIAN_GRAM) {
@@ -172,10 +165,10 @@ function stepRow(row: Row, input: usize, isF32: bool, output: usize, rowOut: usi
   if (row.targetVertex >= 0 && step != STEP_PROJECTIONS && stepsToVertex(distance)) {
     // A vertex target's answer goes straight into a float64 output.
     if (isF32) {
-      lineSearchToVertex(distance, y, row.targetVertex, x, K, eps);
+      lineSearchToVertex(distance, y, row.targetVertex, x, K, eps, row.vertexL1);
       writeRow(x, K, output, rowOut, isF32);
     } else {
-      lineSearchToVertex(distance, y, row.targetVertex, output + (rowOut << 3), K, eps);
+      lineSearchToVertex(distance, y, row.targetVertex, output + (rowOut << 3), K, eps, row.vertexL1);
     }
     return;
   }

@@ -41,8 +41,6 @@ export class Row {
   options: Options;
   // ---- the row's vectors (K f64 each; set once per batch by layoutRow)
   y: usize;
-  /** The proxy's softmax p (probs). */
-  p: usize;
   /** d = p − y (probs). */
   d: usize;
   /** The row's K x K Gram matrix M, inside the caller's Jacobian buffer (gram). */
@@ -83,7 +81,6 @@ export class Row {
   angular: bool;
   yy: f64; // ‖y‖²
   dd: f64; // probs: ‖d‖²
-  dy: f64; // probs: d·y
   yMy: f64; // gram: yᵀMy
   gramScale: f64; // gram: trace M, the scale of xᵀMx on the simplex
   // The top class m (first argmax of y) is kept out of the sums below (see objectives.ts squaredGap).
@@ -94,13 +91,15 @@ export class Row {
   dyRest: f64; // probs: Σ_{i≠m} d_i y_i
   /** k when the target is the vertex e_k (extreme, argmin, random), else −1 (oracles.ts chooseTarget). */
   targetVertex: i32;
+  /** ‖y − e_k‖₁ for that vertex when the oracle summed it on its own pass (as l1Distance would), else NaN. */
+  vertexL1: f64;
   // ---- how candidates are scored in this row (reachable: at the point the line search reaches)
   reachable: bool;
   reachEpsilon: f64;
 }
 
-/** K-f64 vectors a row needs after the structs: the strides layoutRow takes, 32 in all. */
-const ROW_VECTORS: i32 = 32;
+/** K-f64 vectors a row needs after the structs: the strides layoutRow takes, 31 in all. */
+const ROW_VECTORS: i32 = 31;
 /** The scratch vectors (4K f64). */
 const SCRATCH_VECTORS: i32 = 4;
 /** Bytes of the structs at the start of the work space, with room to align each to 16 bytes. */
@@ -142,7 +141,6 @@ export function layoutRow(work: usize, K: i32): Row {
   row.M = 0;
   let at = first;
   row.y = at; at += stride;
-  row.p = at; at += stride;
   row.d = at; at += stride;
   row.My = at; at += stride;
   row.target = at; at += stride;

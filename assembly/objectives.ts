@@ -58,31 +58,6 @@ export function prepareRowIdentity(row: Row, angular: bool): void {
   row.angular = angular;
 }
 
-/** probs: d = p − y into row.d. */
-export function prepareRowProbs(row: Row, angular: bool): void {
-  const K = row.K;
-  const y = row.y;
-  const p = row.p;
-  const d = row.d;
-  row.jacobian = JACOBIAN_PROBS;
-  let sdd = 0.0;
-  let sdy = 0.0;
-  let syy = 0.0;
-  for (let i = 0; i < K; i++) {
-    const yi = load<f64>(y + (<usize>i << 3));
-    const di = load<f64>(p + (<usize>i << 3)) - yi;
-    store<f64>(d + (<usize>i << 3), di);
-    sdd += di * di;
-    sdy += di * yi;
-    syy += yi * yi;
-  }
-  row.dd = sdd;
-  row.dy = sdy;
-  row.yy = syy;
-  prepareTop(row, y, d, K);
-  row.angular = angular && sdd > DEGENERATE_SQUARED_NORM;
-}
-
 /** A row whose sum misses 1 by at most this is a probability vector to rounding: it is not divided by its sum (batch.ts loadRow). */
 export const SUM_ROUNDING: f64 = 1e-14;
 
@@ -91,34 +66,65 @@ function readEntry(ptr: usize, isF32: bool, i: i32): f64 {
   return isF32 ? <f64>load<f32>(ptr + (<usize>i << 2)) : load<f64>(ptr + (<usize>i << 3));
 }
 
-/** prepareRowProbsAsLoaded's outcomes. */
+/** prepareRowProbsAsLoaded's outcomes (ROW_NEEDS_DIVISION only inside it). */
 export const ROW_PREPARED: i32 = 0;
 export const ROW_NEEDS_DIVISION: i32 = 1;
 export const ROW_INVALID: i32 = 2;
 
 /**
- * Loading y and p (row starts yIn, pIn, f32 or f64), checking them (validation.ts) and
- * prepareRowProbs with prepareTop in one pass, so their sums run side by side instead of in six
- * passes. ROW_INVALID: y or p is not a probability vector. ROW_NEEDS_DIVISION: y or p must be
- * divided by its sum first (it misses 1 by more than SUM_ROUNDING); then nothing is valid and the
- * caller loads and prepares the row the plain way. Otherwise every value is the plain way's bit for bit:
- * each sum adds the same terms in the same order, and the sums over i ≠ m restart from the full
- * prefix sums whenever the running first argmax m moves (they hold Σ_{i<m} then).
+ * probs: loads y and p (row starts yIn, pIn, f32 or f64) into the row, each divided by its sum
+ * unless it is 1 to rounding (SUM_ROUNDING), checks them (validation.ts) and prepares the row:
+ * d = p − y, ‖d‖², the top class m = first argmax of y, y_m, d_m, Σ_{i≠m} y_i² and Σ_{i≠m} d_i y_i,
+ * every sum over the classes in order. ROW_INVALID: y or p is not a probability vector.
+ * Float64 rows usually need no division and take one pass; float32 rows never sum to 1 to
+ * rounding, so their sums come first and the pass divides as it loads.
  */
 export function prepareRowProbsAsLoaded(row: Row, yIn: usize, yF32: bool, pIn: usize, pF32: bool, angular: bool): i32 {
+  const K = row.K;
+  if (!yF32 && !pF32) {
+    const outcome = prepareAsLoaded(row, yIn, false, pIn, false, angular, 1.0, 1.0, true);
+    if (outcome != ROW_NEEDS_DIVISION) return outcome;
+  }
+  const sumY = checkedSum(yIn, yF32, K);
+  const sumP = checkedSum(pIn, pF32, K);
+  if (!(isProbabilitySum(sumY) && isProbabilitySum(sumP))) return ROW_INVALID;
   // One loop per input type (the flags are constants once inlined): no type test per entry.
-  if (!yF32 && !pF32) return prepareAsLoaded(row, yIn, false, pIn, false, angular);
-  if (yF32 && pF32) return prepareAsLoaded(row, yIn, true, pIn, true, angular);
-  return prepareAsLoaded(row, yIn, yF32, pIn, pF32, angular);
+  const scaleY = divisorOf(sumY);
+  const scaleP = divisorOf(sumP);
+  if (yF32 && pF32) return prepareAsLoaded(row, yIn, true, pIn, true, angular, scaleY, scaleP, false);
+  return prepareAsLoaded(row, yIn, yF32, pIn, pF32, angular, scaleY, scaleP, false);
+}
+
+/** What a row is multiplied by: 1/sum, or 1 when it sums to 1 to rounding (x·1 = x exactly). */
+@inline
+function divisorOf(sum: f64): f64 {
+  return abs<f64>(sum - 1.0) > SUM_ROUNDING ? 1.0 / sum : 1.0;
+}
+
+/** Σ of a row's entries in order; NaN when an entry is negative, infinite or NaN. */
+function checkedSum(ptr: usize, isF32: bool, K: i32): f64 {
+  let sum = 0.0;
+  let signs: u64 = 0;
+  for (let i = 0; i < K; i++) {
+    const v = readEntry(ptr, isF32, i);
+    signs |= reinterpret<u64>(v);
+    sum += v;
+  }
+  if ((signs >> 63) != 0 && !entriesAreProbabilities(ptr, isF32, K)) return NaN;
+  return sum;
 }
 
 /**
- * prepareRowProbsAsLoaded for fixed input types. The entries are checked without a test each:
- * with no sign bit set and both sums finite (near 1), no entry is negative, infinite or NaN; a
- * set sign bit (a negative entry, or a −0 that is fine) sends the row to the exact check.
+ * The pass of prepareRowProbsAsLoaded for fixed input types, y and p multiplied by scaleY and
+ * scaleP as they load. The sums over i ≠ m restart from the full prefix sums whenever the running
+ * first argmax m moves (they hold Σ_{i<m} then), so each sum still adds its terms in class order.
+ * With `check` (scales 1) it also checks the entries and sums without a test each: with no sign
+ * bit set and both sums finite (near 1), no entry is negative, infinite or NaN; a set sign bit (a
+ * negative entry, or a −0 that is fine) sends the row to the exact check. It then says
+ * ROW_NEEDS_DIVISION when a sum is not 1 to rounding, and nothing it wrote counts.
  */
 @inline
-function prepareAsLoaded(row: Row, yIn: usize, yF32: bool, pIn: usize, pF32: bool, angular: bool): i32 {
+function prepareAsLoaded(row: Row, yIn: usize, yF32: bool, pIn: usize, pF32: bool, angular: bool, scaleY: f64, scaleP: f64, check: bool): i32 {
   const K = row.K;
   const y = row.y;
   const d = row.d;
@@ -133,15 +139,17 @@ function prepareAsLoaded(row: Row, yIn: usize, yF32: bool, pIn: usize, pF32: boo
   let dyRest = 0.0;
   let signs: u64 = 0;
   for (let i = 0; i < K; i++) {
-    const yi = readEntry(yIn, yF32, i);
-    const pi = readEntry(pIn, pF32, i);
-    signs |= reinterpret<u64>(yi) | reinterpret<u64>(pi);
+    const yi = readEntry(yIn, yF32, i) * scaleY;
+    const pi = readEntry(pIn, pF32, i) * scaleP;
+    if (check) {
+      signs |= reinterpret<u64>(yi) | reinterpret<u64>(pi);
+      sumY += yi;
+      sumP += pi;
+    }
     const di = pi - yi;
     const offset = <usize>i << 3;
     store<f64>(y + offset, yi);
     store<f64>(d + offset, di);
-    sumY += yi;
-    sumP += pi;
     const yy = yi * yi;
     const dy = di * yi;
     if (yi > best) {
@@ -158,13 +166,13 @@ function prepareAsLoaded(row: Row, yIn: usize, yF32: bool, pIn: usize, pF32: boo
     sdy += dy;
     syy += yy;
   }
-  if (!(isProbabilitySum(sumY) && isProbabilitySum(sumP))) return ROW_INVALID;
-  if ((signs >> 63) != 0 && !(entriesAreProbabilities(yIn, yF32, K) && entriesAreProbabilities(pIn, pF32, K))) return ROW_INVALID;
-  if (abs<f64>(sumY - 1.0) > SUM_ROUNDING || abs<f64>(sumP - 1.0) > SUM_ROUNDING) return ROW_NEEDS_DIVISION;
+  if (check) {
+    if (!(isProbabilitySum(sumY) && isProbabilitySum(sumP))) return ROW_INVALID;
+    if ((signs >> 63) != 0 && !(entriesAreProbabilities(yIn, yF32, K) && entriesAreProbabilities(pIn, pF32, K))) return ROW_INVALID;
+    if (abs<f64>(sumY - 1.0) > SUM_ROUNDING || abs<f64>(sumP - 1.0) > SUM_ROUNDING) return ROW_NEEDS_DIVISION;
+  }
   row.jacobian = JACOBIAN_PROBS;
   row.dd = sdd;
-  row.dy = sdy;
-  row.yy = syy;
   row.topClass = m;
   row.topY = best;
   row.topD = load<f64>(d + (<usize>m << 3));

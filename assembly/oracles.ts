@@ -49,6 +49,7 @@ export function firstArgmin(y: usize, K: i32): i32 {
 export function chooseTarget(row: Row, n: u64): void {
   const oracle = row.options.oracle;
   row.targetVertex = -1;
+  row.vertexL1 = NaN;
   if (oracle == ORACLE_EXTREME) extremeOracle(row);
   else if (oracle == ORACLE_ARGMAX) argmaxOracle(row);
   else if (oracle == ORACLE_ARGMIN) writeVertex(row, firstArgmin(row.y, row.K));
@@ -162,10 +163,8 @@ function vertexKeyProbs(row: Row, k: i32, norm: usize): f64 {
  * probs, angular: the extreme vertex, two classes per step. Each lane does vertexKeyProbs's
  * operations in its order for a class other than m, so the keys are its bit for bit (the
  * golden files pin this). A pair is compared with the best so far in both lanes at once; only
- * when a lane beats it (rarely, after the first classes) are the two taken one after the other,
- * so the choice is the one-by-one scan's. The top class m and an odd last class are keyed by
- * vertexKeyProbs. The row's constants are splat into locals first: stores could alias the row's
- * fields, so nothing would hoist their loads out of the loop.
+ * when a lane beats it (rarely, after the first classes) are the two taken one after the other
+ * by vertexKeyProbs itself, so the choice is the one-by-one scan's.
  */
 function vertexPairsAngular(row: Row): i32 {
   const K = row.K;
@@ -173,8 +172,6 @@ function vertexPairsAngular(row: Row): i32 {
   const d = row.d;
   const m = row.topClass;
   const mPair = m & ~1;
-  const topKey = vertexKeyProbs(row, m, row.vertexNorms);
-  const topNorm = load<f64>(row.vertexNorms);
   const gap = 0.0 - row.topY; // c_m − y_m for c = e_k, k ≠ m
   // The loop's constants, in memory: binaryen sinks a splat used once into the loop, and V8 then
   // recomputes it (and rematerialises vector constants) on every step; a load from L1 is one operand.
@@ -191,56 +188,60 @@ function vertexPairsAngular(row: Row): i32 {
   let bestK = 0;
   let bestKey = Infinity;
   let bestNorm = 1.0;
+  let bestKeys = f64x2.splat(bestKey);
+  let bestNorms = f64x2.splat(bestNorm);
+  // ‖y − e_best‖₁ summed as l1Distance sums it (|y_i − 0| = y_i, then |y_best − 1|, in class
+  // order): the prefix Σ_{i<k} y_i, and the distance to the best so far, restarted from the prefix
+  // when the best moves. The line search then needs no pass of its own (steps.ts).
+  let prefix = 0.0;
+  let distance = 0.0;
   const pairsEnd = K & ~1;
-  for (let k = 0; k < pairsEnd; k += 2) {
-    const offset = <usize>k << 3;
-    const yk = v128.load(y + offset);
-    const one = v128.load(lanes);
-    const two = v128.load(lanes, 16);
-    const dd = v128.load(lanes, 32);
-    const yyRest = v128.load(lanes, 48);
-    // squaredGap with Σ_{i≠m} c_i² = 1, Σ_{i≠m} c_i y_i = y_k
-    const rest = f64x2.add(f64x2.sub(one, f64x2.mul(two, yk)), yyRest);
-    const uu = f64x2.add(v128.load(lanes, 80), f64x2.pmax(f64x2.splat(0), rest));
-    // gapDotD with Σ_{i≠m} c_i d_i = d_k
-    const shift = f64x2.sub(f64x2.add(v128.load(lanes, 96), v128.load(d + offset)), v128.load(lanes, 64));
-    const cross = f64x2.sub(dd, shift);
-    const squared = f64x2.add(f64x2.sub(dd, f64x2.mul(two, shift)), uu);
-    // vanishingScale at α = 1
-    const vanished = f64x2.le(squared, f64x2.mul(v128.load(lanes, 112), f64x2.add(dd, f64x2.add(f64x2.add(uu, one), yyRest))));
-    let keys = v128.bitselect(dd, f64x2.mul(cross, f64x2.abs(cross)), vanished);
-    let norms = v128.bitselect(one, squared, vanished);
-    if (k == mPair) {
-      if (m & 1) {
-        keys = f64x2.replace_lane(keys, 1, topKey);
-        norms = f64x2.replace_lane(norms, 1, topNorm);
-      } else {
-        keys = f64x2.replace_lane(keys, 0, topKey);
-        norms = f64x2.replace_lane(norms, 0, topNorm);
-      }
+  let k = 0;
+  while (k < K) {
+    // Pairs in lanes up to the top class's pair. A pair where a lane beats the best so far, or
+    // where ã vanishes, the top class's pair and an odd last class go one by one (below).
+    const stop = k <= mPair ? mPair : pairsEnd;
+    for (; k < stop; k += 2) {
+      const offset = <usize>k << 3;
+      const yk = v128.load(y + offset);
+      const one = v128.load(lanes);
+      const two = v128.load(lanes, 16);
+      const dd = v128.load(lanes, 32);
+      const yyRest = v128.load(lanes, 48);
+      // squaredGap with Σ_{i≠m} c_i² = 1, Σ_{i≠m} c_i y_i = y_k
+      const rest = f64x2.add(f64x2.sub(one, f64x2.mul(two, yk)), yyRest);
+      const uu = f64x2.add(v128.load(lanes, 80), f64x2.pmax(f64x2.splat(0), rest));
+      // gapDotD with Σ_{i≠m} c_i d_i = d_k
+      const shift = f64x2.sub(f64x2.add(v128.load(lanes, 96), v128.load(d + offset)), v128.load(lanes, 64));
+      const cross = f64x2.sub(dd, shift);
+      const squared = f64x2.add(f64x2.sub(dd, f64x2.mul(two, shift)), uu);
+      // vanishingScale at α = 1
+      const vanished = f64x2.le(squared, f64x2.mul(v128.load(lanes, 112), f64x2.add(dd, f64x2.add(f64x2.add(uu, one), yyRest))));
+      const keys = f64x2.mul(cross, f64x2.abs(cross));
+      const beats = f64x2.lt(f64x2.mul(keys, bestNorms), f64x2.mul(bestKeys, squared));
+      if (v128.any_true(v128.or(beats, vanished))) break;
+      const y0 = f64x2.extract_lane(yk, 0);
+      const y1 = f64x2.extract_lane(yk, 1);
+      distance = distance + y0 + y1;
+      prefix = prefix + y0 + y1;
     }
-    if (v128.any_true(f64x2.lt(f64x2.mul(keys, f64x2.splat(bestNorm)), f64x2.mul(f64x2.splat(bestKey), norms)))) {
-      // One class after the other, as the scan would.
-      const key0 = f64x2.extract_lane(keys, 0);
-      const norm0 = f64x2.extract_lane(norms, 0);
-      if (key0 * bestNorm < bestKey * norm0) {
+    const end = min<i32>(k + 2, K);
+    for (; k < end; k++) {
+      const key = vertexKeyProbs(row, k, row.vertexNorms);
+      const norm = load<f64>(row.vertexNorms);
+      const yk = at(y, k);
+      if (key * bestNorm < bestKey * norm) {
         bestK = k;
-        bestKey = key0;
-        bestNorm = norm0;
-      }
-      const key1 = f64x2.extract_lane(keys, 1);
-      const norm1 = f64x2.extract_lane(norms, 1);
-      if (key1 * bestNorm < bestKey * norm1) {
-        bestK = k + 1;
-        bestKey = key1;
-        bestNorm = norm1;
-      }
+        bestKey = key;
+        bestNorm = norm;
+        distance = prefix + abs<f64>(yk - 1.0);
+      } else distance += yk;
+      prefix += yk;
     }
+    bestKeys = f64x2.splat(bestKey);
+    bestNorms = f64x2.splat(bestNorm);
   }
-  if (pairsEnd < K) {
-    const key = vertexKeyProbs(row, pairsEnd, row.vertexNorms);
-    if (key * bestNorm < bestKey * load<f64>(row.vertexNorms)) bestK = pairsEnd;
-  }
+  row.vertexL1 = distance;
   return bestK;
 }
 

@@ -29,11 +29,14 @@ export function stepsToVertex(distance: i32): bool {
 /**
  * lineSearch towards the vertex e_k (L1 or L2), without reading the target: the same operations on
  * the same values, so the same bits (|y_i − 0| = y_i, |y_k − 1| = 1 − y_k; (1 − α)·y_i + α·0 =
- * (1 − α)·y_i for y_i >= 0), two classes at a time where the order does not matter.
+ * (1 − α)·y_i for y_i >= 0), two classes at a time where the order does not matter. knownL1:
+ * ‖y − e_k‖₁ when the oracle has summed it already, else NaN.
  */
-export function lineSearchToVertex(distance: i32, y: usize, k: i32, out: usize, K: i32, epsilon: f64): void {
+export function lineSearchToVertex(distance: i32, y: usize, k: i32, out: usize, K: i32, epsilon: f64, knownL1: f64): void {
   let s = 0.0;
-  if (distance == DISTANCE_L1) {
+  if (distance == DISTANCE_L1 && knownL1 == knownL1) {
+    s = knownL1; // the oracle summed it on its pass (oracles.ts), in this order
+  } else if (distance == DISTANCE_L1) {
     for (let i = 0; i < k; i++) s += abs<f64>(load<f64>(y + (<usize>i << 3)));
     s += abs<f64>(load<f64>(y + (<usize>k << 3)) - 1.0);
     for (let i = k + 1; i < K; i++) s += abs<f64>(load<f64>(y + (<usize>i << 3)));
