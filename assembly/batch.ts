@@ -7,7 +7,7 @@ import {
   prepareRowGram, prepareRowIdentity, prepareRowProbsAsLoaded,
 } from "./objectives";
 import { isProbabilityEntry, isProbabilitySum } from "./validation";
-import { MAX_EXACT_ARGMAX_LIMIT, ORACLE_ARGMAX, chooseTarget } from "./oracles";
+import { MAX_EXACT_ARGMAX_LIMIT, ORACLE_ARGMAX, chooseTarget, targetVector } from "./oracles";
 import { STEP_PROJECTIONS, STEP_REACHABLE, alternatingProjections, lineSearch, lineSearchToVertex, stepsToVertex } from "./steps";
 
 /** Bytes of work space perturbBatch needs for K classes (the row context, context.ts). */
@@ -160,7 +160,6 @@ function stepRow(row: Row, input: usize, isF32: bool, output: usize, rowOut: usi
     return;
   }
   const y = row.y;
-  const target = row.target;
   const x = row.answer;
   if (row.targetVertex >= 0 && step != STEP_PROJECTIONS && stepsToVertex(distance)) {
     // A vertex target's answer goes straight into a float64 output.
@@ -172,6 +171,7 @@ function stepRow(row: Row, input: usize, isF32: bool, output: usize, rowOut: usi
     }
     return;
   }
+  const target = targetVector(row);
   if (step == STEP_PROJECTIONS) alternatingProjections(distance, y, target, x, K, eps, row.scratch);
   else lineSearch(distance, y, target, x, K, eps);
   if (row.options.oracle == ORACLE_ARGMAX) {
@@ -209,7 +209,7 @@ export function perturbBatch(
     chooseTarget(row, counter + <u64>r);
     const rowOut = <usize>r * <usize>K;
     stepRow(row, input, isF32, output, rowOut, epsilon);
-    if (targets != 0) writeRow(row.target, K, targets, rowOut, isF32);
+    if (targets != 0) writeRow(targetVector(row), K, targets, rowOut, isF32);
   }
   return 0;
 }

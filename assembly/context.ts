@@ -91,6 +91,8 @@ export class Row {
   dyRest: f64; // probs: Σ_{i≠m} d_i y_i
   /** k when the target is the vertex e_k (extreme, argmin, random), else −1 (oracles.ts chooseTarget). */
   targetVertex: i32;
+  /** Whether row.target holds that vertex yet (oracles.ts targetVector). */
+  targetFilled: bool;
   /** ‖y − e_k‖₁ for that vertex when the oracle summed it on its own pass (as l1Distance would), else NaN. */
   vertexL1: f64;
   // ---- how candidates are scored in this row (reachable: at the point the line search reaches)

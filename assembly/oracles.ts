@@ -1,4 +1,5 @@
 // Oracles: choose the target y* that the step moves y towards (MAD.md §3), written to row.target
+// (a vertex e_k as k in row.targetVertex, see targetVector)
 // (K f64). With `reachable` scoring (row.reachable), candidates are scored at the point the line
 // search can reach, ỹ(α), instead of at the candidate itself.
 import { Row } from "./context";
@@ -25,11 +26,20 @@ function at(ptr: usize, i: i32): f64 {
   return load<f64>(ptr + (<usize>i << 3));
 }
 
-/** The target e_k: materialised in row.target, and k in row.targetVertex (steps.ts lineSearchToVertex). */
+/** The target e_k, as k in row.targetVertex: row.target is filled only when a step needs it (targetVector). */
 function writeVertex(row: Row, k: i32): void {
-  memory.fill(row.target, 0, <usize>row.K << 3);
-  store<f64>(row.target + (<usize>k << 3), 1.0);
   row.targetVertex = k;
+  row.targetFilled = false;
+}
+
+/** row.target as a vector: a vertex target is written out on first use (most steps never read it). */
+export function targetVector(row: Row): usize {
+  if (row.targetVertex >= 0 && !row.targetFilled) {
+    memory.fill(row.target, 0, <usize>row.K << 3);
+    store<f64>(row.target + (<usize>row.targetVertex << 3), 1.0);
+    row.targetFilled = true;
+  }
+  return row.target;
 }
 
 export function firstArgmin(y: usize, K: i32): i32 {
