@@ -48,6 +48,13 @@ export interface Defense {
   readonly params: Readonly<Record<string, unknown>>;
   readonly traits: DefenseTraits;
   apply(batch: DefenseBatch): Promise<DefenseResult>;
+  /**
+   * Defenses with a budget `epsilon`: the results for several budgets from one pass over the batch,
+   * result e being what `apply` gives, bit for bit, from this defense built with epsilon =
+   * epsilons[e] (its own epsilon aside) and asked the same batches in the same order. MAD answers them with one oracle call per row (the core's
+   * perturbSweep) and one proxy pass; the evaluation answers a grid's ε settings with it.
+   */
+  sweep?(batch: DefenseBatch, epsilons: readonly number[]): Promise<DefenseResult[]>;
   /** Forget state (stateful defenses); a no-op elsewhere. */
   reset?(): void;
   dispose?(): void;

@@ -110,14 +110,18 @@ function createMad(name: string, params: Readonly<Record<string, unknown>>, sett
     throw new DefenseConfigError(name, "jacobian", `"layers" needs a proxy model (deps.proxy)`);
   }
   const usesProxy = proxy !== undefined && settings.jacobian !== "identity";
-  let keyedMix: KeyedMix | undefined;
-  if (isKeyed(settings.keyed)) {
+  // The keyed mix depends on ε (its step stays in the ball): one per budget, the sweep's made on first use.
+  const keyedMixFor = (epsilon: number): KeyedMix | undefined => {
+    if (!isKeyed(settings.keyed)) return undefined;
     if (!settings.key) {
       throw new DefenseConfigError(name, "key", "keyMix and keyJitter need the deployment's secret key (hex; `serve` keeps one in --key-file)");
     }
-    const { distance, epsilon, oracle } = settings.options;
-    keyedMix = createKeyedMix(name, settings.key, { ...settings.keyed, distance, epsilon, keepTop1: oracle === "argmax" });
-  }
+    const { distance, oracle } = settings.options;
+    return createKeyedMix(name, settings.key, { ...settings.keyed, distance, epsilon, keepTop1: oracle === "argmax" });
+  };
+  const keyedMix = keyedMixFor(settings.options.epsilon);
+  const sweptMixes = new Map<number, KeyedMix | undefined>();
+  let sweeper: Perturber | undefined;
 
   async function jacobianFor(batch: Parameters<Defense["apply"]>[0]): Promise<Jacobian> {
     if (settings.jacobian === "identity") return { kind: "identity" };
@@ -156,9 +160,30 @@ function createMad(name: string, params: Readonly<Record<string, unknown>>, sett
       const answers = perturber.perturb(batch.probs, batch.numClasses, jacobian);
       return { probs: keyedMix ? await keyedMix.apply(batch.probs, answers, batch.numClasses) : answers };
     },
+    async sweep(batch, epsilons) {
+      validateDefenseBatch(batch);
+      let list: number[];
+      try {
+        list = [...epsilons];
+        if (batch.batchSize === 0) return list.map(() => ({ probs: new Float32Array(0) }));
+        const jacobian = await jacobianFor(batch);
+        // Its own perturber: the random oracle's row counter runs over the sweeps as apply's over its batches.
+        sweeper ??= makePerturber();
+        const answers = sweeper.perturbSweep(batch.probs, batch.numClasses, list, jacobian);
+        return await Promise.all(answers.map(async (probs, e) => {
+          if (!sweptMixes.has(list[e])) sweptMixes.set(list[e], keyedMixFor(list[e]));
+          const mix = sweptMixes.get(list[e]);
+          return { probs: mix ? await mix.apply(batch.probs, probs, batch.numClasses) : probs };
+        }));
+      } catch (error) {
+        if (error instanceof CoreInputError && error.field === "epsilons") throw new DefenseConfigError(name, "epsilon", error.message);
+        throw error;
+      }
+    },
     reset() {
       // The random oracle counts rows; a fresh perturber restarts its stream.
       perturber = makePerturber();
+      sweeper = undefined;
     },
   };
 }

@@ -1,8 +1,9 @@
 // The attack-versus-defense runner. Work that is the same runs once: the victim answers each fixed
 // query set once (cached in the output directory), each defense setting answers it once for every
-// pool thief, a thief whose training targets are identical to an earlier run's is not retrained (the
-// top-1 thief against every label-preserving defense), and finished points are never recomputed.
-import { DefendedModel, listDefenses } from "../defenses/index.js";
+// pool thief (settings of one defense that differ only in ε answer together, sweeps.ts), a thief whose
+// training targets are identical to an earlier run's is not retrained (the top-1 thief against every
+// label-preserving defense), and finished points are never recomputed.
+import { DefendedModel, listDefenses, type Defense } from "../defenses/index.js";
 import { describeThief } from "../thieves/registry.js";
 import { argmaxOneHot } from "../thieves/thief.js";
 import { argmaxRows } from "../models/argmax.js";
@@ -17,6 +18,7 @@ import { runSeeds } from "./seeds.js";
 import { sortPoints, toCsv, toJson, toMarkdown, undefendedSummary, type ReportMeta } from "./report.js";
 import type { EvalSetup } from "./setup.js";
 import { EvalJobsFailedError, failedJob, type FailedJob } from "./errors.js";
+import { answerSwept, epsilonGroups, type AnsweredSetting } from "./sweeps.js";
 
 /** The output directory, abstracted (Node: files under --out). Names may contain "/". */
 export interface EvalStore {
@@ -150,7 +152,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
       defense: s.defense, params: filledParams.get(s), secrets: secretFingerprint(s.defense, s.params), proxySeed: seeds.proxy, defenseKey: hashString(seeds.defenseKey),
       victim: setup.victimKey, core: setup.coreHash,
     }));
-  const answerWith = async (setting: DefenseSetting, images: Float32Array, count: number, victimProbs: Float32Array) => {
+  const answerAlone = async (setting: DefenseSetting, images: Float32Array, count: number, victimProbs: Float32Array): Promise<AnsweredSetting> => {
     const defense = setup.createDefense(setting);
     const defended = new DefendedModel(new AnswerTable(images, victimProbs, data.inputShape, K), defense, { numClasses: K, inputShape: [...data.inputShape] });
     try {
@@ -159,6 +161,30 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
     } finally {
       defended.dispose();
     }
+  };
+  // A setting whose defense has other settings differing only in ε answers with them in one pass
+  // (sweeps.ts), once per image set ("test", "queries").
+  const groups = epsilonGroups(config.settings, (s) => filledParams.get(s)!, (s) => secretFingerprint(s.defense, s.params));
+  const sweeps = new Map<string, Promise<Map<DefenseSetting, AnsweredSetting> | null>>();
+  const answerWith = async (setting: DefenseSetting, images: Float32Array, count: number, victimProbs: Float32Array, imageSet: string): Promise<AnsweredSetting> => {
+    const group = groups.get(setting) ?? [setting];
+    if (group.length < 2) return answerAlone(setting, images, count, victimProbs);
+    const key = `${imageSet}:${settingKey(group[0])}`;
+    let pending = sweeps.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const base = setup.createDefense(group[0]);
+        try {
+          if (!base.sweep) return null;
+          log(`  ${group[0].defense}: ${group.length} settings (ε ${group.map((s) => filledParams.get(s)!.epsilon).join(", ")}) answer the ${imageSet === "test" ? "test set" : "fixed queries"} in one pass`);
+          return await answerSwept(group, base as Defense & Required<Pick<Defense, "sweep">>, (s) => filledParams.get(s)!, new AnswerTable(images, victimProbs, data.inputShape, K), images, count);
+        } finally {
+          base.dispose?.();
+        }
+      })();
+      sweeps.set(key, pending);
+    }
+    return (await pending)?.get(setting) ?? answerAlone(setting, images, count, victimProbs);
   };
   const testCache = new Map<string, Promise<SettingTest>>();
   const testFor = (setting: DefenseSetting): Promise<SettingTest> => {
@@ -170,7 +196,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
         const cached = await store.readText(name);
         if (cached) return JSON.parse(cached) as SettingTest;
         const t0 = performance.now();
-        const test = await answerWith(setting, data.test.images, data.test.count, victimTest);
+        const test = await answerWith(setting, data.test.images, data.test.count, victimTest, "test");
         const result: SettingTest = {
           defenderAccuracy: accuracyFromProbs(test.answers, data.test.labels, K),
           defenseParams: publicOf(setting.defense, test.defenseParams),
@@ -199,7 +225,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunSummary> {
         const cachedInfo = await store.readText(infoName);
         if (cachedAnswers && cachedInfo) return { answers: cachedAnswers, ...(JSON.parse(cachedInfo) as Omit<SettingQueries, "answers">) };
         const t0 = performance.now();
-        const q = await answerWith(setting, queries.images, queries.count, victimQueries);
+        const q = await answerWith(setting, queries.images, queries.count, victimQueries, `queries-${queryTag}`);
         const info = { perturbation: summarizeStats(q.stats), seconds: (performance.now() - t0) / 1000 };
         await store.writeFloats(answersName, q.answers);
         await store.writeText(infoName, JSON.stringify(info, null, 2));

@@ -126,4 +126,40 @@ test("averaging repeated answers moves toward the truth against random noise", a
   assert.ok(l1(mean, truth) < 0.25 * singleDistance, `average L1 ${l1(mean, truth)} vs one answer ${singleDistance}`);
 });
 
+test("sweep: result e is what apply gives from the defense built with epsilons[e] and asked the same batches (argmax, extreme, random, keyed, gram)", async () => {
+  const KEY = "00112233445566778899aabbccddeeff";
+  const epsilons = [0.25, 1, 0.5];
+  const cases: [string, Record<string, unknown>][] = [
+    ["mad-argmax", {}],
+    ["mad", { oracle: "extreme", distance: "l2" }],
+    ["mad", { oracle: "random", seed: 7 }],
+    ["mad-argmax", { keyMix: 0.5, key: KEY }],
+    ["mad", { jacobian: "layers" }],
+  ];
+  for (const [name, params] of cases) {
+    const { proxy } = fakeProxy();
+    const swept = createDefense(name, { ...params, epsilon: 2 }, { core, proxy });
+    assert.ok(swept.sweep, name);
+    const alone = epsilons.map((epsilon) => createDefense(name, { ...params, epsilon }, { core, proxy }));
+    // Two batches in a row: the random oracle's row counter runs on across them.
+    for (let round = 0; round < 2; round++) {
+      const batch = batchOf(y, K, { proxyProbs, inputs });
+      const results = await swept.sweep!(batch, epsilons);
+      assert.is(results.length, epsilons.length);
+      for (let e = 0; e < epsilons.length; e++) {
+        const expected = await alone[e].apply(batch);
+        assert.equal(Array.from(results[e].probs), Array.from(expected.probs), `${name} ${JSON.stringify(params)} ε ${epsilons[e]} round ${round}`);
+      }
+    }
+  }
+  const mad = createDefense("mad-argmax", { epsilon: 1 }, { core });
+  assert.equal(await mad.sweep!(batchOf(new Float32Array(0), K), [0.5, 1]), [{ probs: new Float32Array(0) }, { probs: new Float32Array(0) }]);
+  try {
+    await mad.sweep!(batchOf(y, K, { proxyProbs }), [0.5, -1]);
+    assert.unreachable("a negative budget is refused");
+  } catch (error) {
+    assert.match(String(error), /epsilon/);
+  }
+});
+
 test.run();
