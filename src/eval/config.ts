@@ -241,7 +241,7 @@ export const presets: Readonly<Record<string, Preset>> = {
       "the worst-case matrix: every thief (naive and defense-aware) against 9 defenses at 3 settings each (and keyed MAD-argmax), in-distribution and out-of-distribution queries, and the watermark evaluation (about 3 h on 2 cores; resumable)",
     config: {
       dataset: "mnist",
-      attacks: ["knockoff", "top1", "invert", "recover", "smooth", "jbtop3"],
+      attacks: ["knockoff", "top1", "invert", "recover", "smooth", "jbtop3", "jblabels"],
       defenses: ["none", "mad", "mad-argmax", "reverse-sigmoid", "random-noise", "modelguard-w", "grad2", "adaptive-misinformation", "modelguard-s"],
       grid: protectionGrid,
       extraSettings: keyedSettings,
@@ -257,6 +257,8 @@ export const presets: Readonly<Record<string, Preset>> = {
         recover: { epochs: 8 },
         smooth: { epochs: 8 },
         jbtop3: { epochs: 10, finalEpochs: 10 },
+        // The label-only Jacobian thief (JBDA trained on top-1), sized like jbtop3.
+        jblabels: { epochs: 10, finalEpochs: 10 },
         // The watermark evaluation's other Jacobian thieves, sized like jbtop3.
         jbda: { epochs: 10, finalEpochs: 10 },
         jbself: { epochs: 10, finalEpochs: 10 },

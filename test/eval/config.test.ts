@@ -41,7 +41,7 @@ test("the quick preset: MNIST, naive and defense-aware thieves (top1 and recover
 
 test("the protection preset: every thief (naive and defense-aware) against 9 defenses x 3 settings (+ 2 keyed), in both threat settings", () => {
   const protection = presetConfig("protection");
-  assert.equal([...protection.attacks].sort(), ["invert", "jbtop3", "knockoff", "recover", "smooth", "top1"]);
+  assert.equal([...protection.attacks].sort(), ["invert", "jblabels", "jbtop3", "knockoff", "recover", "smooth", "top1"]);
   const defenses = [...new Set(protection.settings.map((s) => s.defense))];
   assert.equal(defenses, ["none", "mad", "mad-argmax", "reverse-sigmoid", "random-noise", "modelguard-w", "grad2", "adaptive-misinformation", "modelguard-s"]);
   for (const d of defenses.slice(1)) assert.is(protection.settings.filter((s) => s.defense === d).length, d === "mad-argmax" ? 5 : 3, d);
