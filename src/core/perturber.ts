@@ -122,17 +122,7 @@ export class WasmPerturber implements Perturber {
     // Gram matrices (and, so the first problem is found in the same order, their rows) are
     // validated before any work; otherwise the probability rows are checked as the core loads
     // them, and a batch that stops at a bad row is described by validateInputs.
-    if (jacobian.kind === "gram") {
-      for (let start = 0; start < rows; start += chunkRows) {
-        const n = Math.min(chunkRows, rows - start);
-        this.stage(probs, isF32 ? "core.input32" : "core.input64", start * K, n * K);
-        let problem = wasm.validateProbabilityRows(inputPtr, isF32 ? 1 : 0, n, K, FIELD_CODES.probs);
-        if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
-        this.stage(jacobian.gram, "core.gram", start * K * K, n * K * K);
-        problem = wasm.validateGramMatrices(jacobianPtr, n, K);
-        if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
-      }
-    }
+    if (jacobian.kind === "gram") this.validateInputs(probs, K, jacobian, chunkRows, inputPtr, jacobianPtr);
 
     wasm.configure(
       ORACLE_CODES[o.oracle], OBJECTIVE_CODES[o.objective], DISTANCE_CODES[o.distance], STEP_CODES[o.step], o.epsilon, o.seed,
@@ -145,28 +135,33 @@ export class WasmPerturber implements Perturber {
       if (proxy) this.stage(proxy, proxyF32 ? "core.proxy32" : "core.proxy64", start * K, n * K);
       else if (jacobian.kind === "gram" && !gramStaged) this.stage(jacobian.gram, "core.gram", start * K * K, n * K * K);
       if (perturbChunk({ start, n, inputPtr, jacobianPtr, proxyF32, outputPtr, workPtr }) !== 0) {
-        this.validateInputs(probs, K, proxy, chunkRows, inputPtr, jacobianPtr);
+        this.validateInputs(probs, K, jacobian, chunkRows, inputPtr, jacobianPtr);
         throw new PredictionPoisoningError("internal", `the core refused a row of probs or proxyProbs that validation accepts (rows ${start}..${start + n - 1})`);
       }
     }
   }
 
-  /** Finds the first row that is not a probability vector (probs, then proxyProbs, chunk by chunk) and throws its error. */
-  private validateInputs(probs: FloatArray, K: number, proxy: FloatArray | null, chunkRows: number, inputPtr: number, proxyPtr: number): void {
+  /**
+   * Throws the first problem of the batch: chunk by chunk, the probs rows, then the proxy's rows
+   * or the Gram matrices; returns when there is none.
+   */
+  private validateInputs(probs: FloatArray, K: number, jacobian: Jacobian, chunkRows: number, inputPtr: number, jacobianPtr: number): void {
     const { wasm } = this;
     const rows = probs.length / K;
     const isF32 = probs instanceof Float32Array;
-    const proxyF32 = proxy instanceof Float32Array;
     for (let start = 0; start < rows; start += chunkRows) {
       const n = Math.min(chunkRows, rows - start);
       this.stage(probs, isF32 ? "core.input32" : "core.input64", start * K, n * K);
       let problem = wasm.validateProbabilityRows(inputPtr, isF32 ? 1 : 0, n, K, FIELD_CODES.probs);
-      if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
-      if (proxy) {
-        this.stage(proxy, proxyF32 ? "core.proxy32" : "core.proxy64", start * K, n * K);
-        problem = wasm.validateProbabilityRows(proxyPtr, proxyF32 ? 1 : 0, n, K, FIELD_CODES.proxyProbs);
-        if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
+      if (problem === PROBLEM.none && jacobian.kind === "probs") {
+        const proxyF32 = jacobian.proxyProbs instanceof Float32Array;
+        this.stage(jacobian.proxyProbs, proxyF32 ? "core.proxy32" : "core.proxy64", start * K, n * K);
+        problem = wasm.validateProbabilityRows(jacobianPtr, proxyF32 ? 1 : 0, n, K, FIELD_CODES.proxyProbs);
+      } else if (problem === PROBLEM.none && jacobian.kind === "gram") {
+        this.stage(jacobian.gram, "core.gram", start * K * K, n * K * K);
+        problem = wasm.validateGramMatrices(jacobianPtr, n, K);
       }
+      if (problem !== PROBLEM.none) throwValidationProblem(wasm, problem, start);
     }
   }
 
